@@ -1,0 +1,450 @@
+"""The ``archiver`` command line: thin commands over the library."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlite_utils import Database
+
+from . import __version__, store
+from .models import AlreadyRunning, ArchiverError, DatabaseError, Resolution, SourceUnavailable
+from .resolve import DEFAULT_USER_AGENT, ResolverSettings, fetch_source, resolve_many
+from .runlock import EXIT_ALREADY_RUNNING, run_lock
+from .sources import SOURCES, expand_source, is_url, iter_posts, parse_bytes, read_source_list
+
+DEFAULT_DB = "data/archive.db"
+DEFAULT_SOURCES_FILE = "data/sources.txt"
+DEFAULT_INBOX = "data/inbox"
+
+# Resolutions are written at least this often, so a killed run loses little.
+WRITE_EVERY_RESULTS = 50
+WRITE_EVERY_SECONDS = 2.0
+
+log = logging.getLogger("archiver")
+
+
+def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        "db_path",
+        default=DEFAULT_DB,
+        show_default=True,
+        envvar="ARCHIVER_DB",
+        type=click.Path(dir_okay=False),
+        help="SQLite database file (also ARCHIVER_DB)",
+    )(function)
+
+
+def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--concurrency",
+            default=20,
+            show_default=True,
+            type=click.IntRange(1, 1000),
+            help="Requests in flight overall",
+        ),
+        click.option(
+            "--per-host",
+            default=2,
+            show_default=True,
+            type=click.IntRange(1, 100),
+            help="Requests in flight to one host",
+        ),
+        click.option(
+            "--timeout",
+            default=15.0,
+            show_default=True,
+            type=click.FloatRange(0.1, 600),
+            help="Seconds for one request, body included",
+        ),
+        click.option(
+            "--max-hops",
+            default=10,
+            show_default=True,
+            type=click.IntRange(0, 100),
+            help="Redirects followed per link",
+        ),
+        click.option(
+            "--allow-private",
+            is_flag=True,
+            help="Allow requests to loopback, private and other internal addresses",
+        ),
+        click.option(
+            "--proxy",
+            envvar="ARCHIVER_PROXY",
+            metavar="URL",
+            help="Send every request through this HTTP proxy (also ARCHIVER_PROXY); "
+            "HTTP_PROXY and the like are ignored",
+        ),
+        click.option(
+            "--user-agent",
+            default=DEFAULT_USER_AGENT,
+            show_default=True,
+            metavar="UA",
+            help="User-Agent header sent with every request",
+        ),
+        click.option(
+            "--recheck-after",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            metavar="DAYS",
+            help="Re-resolve good links last checked longer ago",
+        ),
+        click.option("--recheck-all", is_flag=True, help="Resolve every link now, whether due or not"),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _settings(options: dict[str, Any]) -> ResolverSettings:
+    return ResolverSettings(
+        concurrency=options["concurrency"],
+        per_host=options["per_host"],
+        timeout=options["timeout"],
+        max_hops=options["max_hops"],
+        allow_private=options["allow_private"],
+        proxy=options["proxy"] or None,
+        user_agent=options["user_agent"],
+    )
+
+
+@click.group()
+@click.version_option(__version__, prog_name="archiver")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug)")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr, no progress bar")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Archive social-media posts and record where their links really go."""
+    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(levelname)s: %(message)s")
+    ctx.obj = {"quiet": quiet}
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
+@_resolver_options
+@click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
+@click.pass_context
+def archive(
+    ctx: click.Context,
+    /,
+    sources: tuple[str, ...],
+    db_path: str,
+    fmt: str | None,
+    limit: int | None,
+    **options: Any,
+) -> None:
+    """Ingest every SOURCE, then resolve every link that is new or due.
+
+    With no SOURCE: the sources listed in data/sources.txt plus every file
+    under data/inbox/.
+
+    Example:
+
+    \b
+        archiver archive data/inbox/ https://example.org/feed.xml
+    """
+    named = bool(sources)
+    locations = list(sources) if named else _default_sources()
+    settings = _settings(options)
+    with _run(db_path, "archive") as (db, run_id, counts):
+        failed = _ingest_all(db, locations, fmt=fmt, run_id=run_id, settings=settings, counts=counts)
+        _resolve_due(ctx, db, run_id=run_id, settings=settings, options=options, limit=limit, counts=counts)
+    if failed and named:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
+@click.option("--allow-private", is_flag=True, help="Allow fetching feed URLs on internal addresses")
+@click.option("--proxy", envvar="ARCHIVER_PROXY", metavar="URL", help="HTTP proxy for feed URLs")
+def ingest(
+    sources: tuple[str, ...], db_path: str, fmt: str | None, allow_private: bool, proxy: str | None
+) -> None:
+    """Read SOURCE files, folders or URLs and store their posts and links, without resolving.
+
+    Example:
+
+    \b
+        archiver ingest data/inbox/page.txt
+    """
+    settings = ResolverSettings(allow_private=allow_private, proxy=proxy)
+    with _run(db_path, "ingest") as (db, run_id, counts):
+        failed = _ingest_all(db, list(sources), fmt=fmt, run_id=run_id, settings=settings, counts=counts)
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@_db_option
+@_resolver_options
+@click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
+@click.pass_context
+def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: Any) -> None:
+    """Resolve links that are new or due for another check.
+
+    Example:
+
+    \b
+        archiver resolve --limit 100
+    """
+    with _run(db_path, "resolve") as (db, run_id, counts):
+        _resolve_due(
+            ctx, db, run_id=run_id, settings=_settings(options), options=options, limit=limit, counts=counts
+        )
+
+
+@cli.command()
+@_db_option
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option(
+    "-m",
+    "--metadata",
+    default="metadata.yml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Datasette metadata file",
+)
+def serve(db_path: str, port: int, host: str, metadata: str) -> None:
+    """Serve the archive with Datasette.
+
+    Example:
+
+    \b
+        archiver serve --port 8001
+    """
+    if not Path(db_path).exists():
+        raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
+    store.open_database(db_path).close()  # bring the schema up to date before serving
+    args = ["serve", db_path, "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "3500"]
+    if Path(metadata).exists():
+        args += ["--metadata", metadata]
+    else:
+        click.echo(f"warning: {metadata} not found; serving without metadata", err=True)
+    from datasette.cli import cli as datasette_cli
+
+    datasette_cli.main(args=args, prog_name="datasette")
+
+
+@cli.command()
+@_db_option
+def stats(db_path: str) -> None:
+    """Show counts of posts and links by status, and the top final domains.
+
+    Example:
+
+    \b
+        archiver stats
+    """
+    if not Path(db_path).exists():
+        raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
+    db = _open(db_path)
+    summary = store.stats(db)
+    click.echo(f"posts: {summary['posts']}")
+    click.echo(f"links: {summary['links']}")
+    for status, count in summary["by_status"].items():
+        click.echo(f"  {status:<20} {count}")
+    if summary["top_domains"]:
+        click.echo("top final domains:")
+        for domain, count in summary["top_domains"]:
+            click.echo(f"  {domain:<30} {count}")
+    last = summary["last_run"]
+    if last:
+        click.echo(
+            f"last run: #{last['id']} {last['command']} {last['started_at']} ({last['status']}): "
+            f"{last['posts_added'] or 0} posts added, {last['links_added'] or 0} links added, "
+            f"{last['links_checked'] or 0} links checked"
+        )
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _open(db_path: str) -> Database:
+    try:
+        return store.open_database(db_path)
+    except DatabaseError as ex:
+        raise click.ClickException(str(ex)) from ex
+
+
+@contextmanager
+def _run(db_path: str, command: str) -> Iterator[tuple[Database, int, Counter[str]]]:
+    """Lock the database, record a run, and print its one-line summary at the end."""
+    try:
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        with run_lock(db_path):
+            db = store.open_database(db_path)
+            run_id = store.start_run(db, command)
+            counts: Counter[str] = Counter()
+            started = time.monotonic()
+            status = "interrupted"
+            try:
+                yield db, run_id, counts
+                status = "completed"
+            finally:
+                _finish_run(db, run_id, command, counts, status, time.monotonic() - started)
+    except AlreadyRunning as ex:
+        click.echo(f"archiver: {ex}", err=True)
+        sys.exit(EXIT_ALREADY_RUNNING)
+    except (DatabaseError, OSError) as ex:
+        raise click.ClickException(str(ex)) from ex
+
+
+def _finish_run(
+    db: Database, run_id: int, command: str, counts: Counter[str], status: str, seconds: float
+) -> None:
+    by_status = {k[len("status:") :]: v for k, v in counts.items() if k.startswith("status:")}
+    checked = sum(by_status.values())
+    try:
+        store.finish_run(
+            db,
+            run_id,
+            {
+                "posts_added": counts["posts_added"],
+                "links_added": counts["links_added"],
+                "links_checked": checked,
+                "links_failed": sum(v for k, v in by_status.items() if k != "ok"),
+            },
+            status=status,
+        )
+    except Exception as ex:  # noqa: BLE001 - the run's own outcome matters more
+        log.warning("could not record the end of the run: %s", ex)
+    detail = ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items()))
+    click.echo(
+        f"{command}: {counts['posts_added']} posts added, {counts['links_added']} links added, "
+        f"{checked} links checked"
+        + (f" ({detail})" if detail else "")
+        + f" in {seconds:.1f} s"
+        + ("" if status == "completed" else " [interrupted]")
+    )
+
+
+def _default_sources() -> list[str]:
+    locations: list[str] = []
+    if Path(DEFAULT_SOURCES_FILE).exists():
+        locations += read_source_list(DEFAULT_SOURCES_FILE)
+    if Path(DEFAULT_INBOX).is_dir():
+        locations.append(DEFAULT_INBOX)
+    if not locations:
+        click.echo(f"warning: no sources: {DEFAULT_SOURCES_FILE} and {DEFAULT_INBOX}/ are missing", err=True)
+    return locations
+
+
+def _ingest_all(
+    db: Database,
+    locations: list[str],
+    *,
+    fmt: str | None,
+    run_id: int,
+    settings: ResolverSettings,
+    counts: Counter[str],
+) -> bool:
+    """Ingest every source, reporting each failure by name; return True if a source was unavailable."""
+    unavailable = False
+    for location in locations:
+        try:
+            files = expand_source(location)
+        except SourceUnavailable as ex:
+            click.echo(f"error: {ex}", err=True)
+            unavailable = True
+            continue
+        for name in files:
+            try:
+                if is_url(name):
+                    data = asyncio.run(fetch_source(name, settings=settings))
+                    posts = parse_bytes(data, source=name, fmt=fmt)
+                else:
+                    posts = iter_posts(name, fmt)
+                added_posts, added_links = store.save_posts(db, posts, run_id=run_id)
+            except SourceUnavailable as ex:
+                click.echo(f"error: {ex}", err=True)
+                unavailable = True
+                continue
+            except DatabaseError:
+                raise
+            except ArchiverError as ex:
+                click.echo(f"warning: {ex}", err=True)
+                continue
+            counts["posts_added"] += added_posts
+            counts["links_added"] += added_links
+            log.info("%s: %d posts added, %d links added", name, added_posts, added_links)
+    return unavailable
+
+
+def _resolve_due(
+    ctx: click.Context,
+    db: Database,
+    *,
+    run_id: int,
+    settings: ResolverSettings,
+    options: dict[str, Any],
+    limit: int | None,
+    counts: Counter[str],
+) -> None:
+    urls = store.links_due(db, recheck_all=options["recheck_all"], limit=limit)
+    if not urls:
+        return
+    show_progress = sys.stderr.isatty() and not ctx.obj.get("quiet")
+    with click.progressbar(
+        length=len(urls), label="Resolving", file=sys.stderr, hidden=not show_progress
+    ) as bar:
+        asyncio.run(
+            _resolve_and_save(
+                db,
+                urls,
+                run_id=run_id,
+                settings=settings,
+                recheck_after=options["recheck_after"],
+                counts=counts,
+                advance=bar.update,
+            )
+        )
+
+
+async def _resolve_and_save(
+    db: Database,
+    urls: list[str],
+    *,
+    run_id: int,
+    settings: ResolverSettings,
+    recheck_after: float,
+    counts: Counter[str],
+    advance: Callable[[int], None],
+) -> None:
+    batch: list[Resolution] = []
+    last_write = time.monotonic()
+
+    def write() -> None:
+        nonlocal last_write
+        store.save_resolutions(db, batch, run_id=run_id, recheck_after_days=recheck_after)
+        for resolution in batch:
+            counts[f"status:{resolution.status}"] += 1
+        batch.clear()
+        last_write = time.monotonic()
+
+    try:
+        async for resolution in resolve_many(urls, settings=settings):
+            batch.append(resolution)
+            advance(1)
+            if len(batch) >= WRITE_EVERY_RESULTS or time.monotonic() - last_write >= WRITE_EVERY_SECONDS:
+                write()
+    finally:
+        if batch:
+            write()

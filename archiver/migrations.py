@@ -1,0 +1,161 @@
+"""Ordered schema changes; each applied one is recorded in ``_sqlite_migrations``."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["MIGRATIONS", "VIEWS"]
+
+MIGRATIONS = Migrations("archiver")
+
+# Views are (re)created on every open, so a changed definition needs no migration.
+VIEWS = {
+    "post_destinations": """
+select
+  posts.id as post_id, posts.platform, posts.author_handle, posts.posted_at,
+  posts.url as post_url, post_links.position, links.url as link_url,
+  links.status, links.final_url, links.final_domain, links.hops
+from posts
+join post_links on post_links.post_id = posts.id
+join links on links.id = post_links.link_id
+order by posts.posted_at desc, posts.id, post_links.position
+""",
+    "failed_links": """
+select id, url, status, http_status, error, final_url, consecutive_failures,
+  first_failed_at, last_checked_at, next_check_at
+from links
+where status not in ('ok', 'pending')
+order by last_checked_at desc
+""",
+    "dead_links": """
+select id, url, status, http_status, error, final_url, final_domain, last_ok_at,
+  first_failed_at, consecutive_failures, last_checked_at
+from links
+where last_ok_at is not null and status != 'ok'
+order by first_failed_at desc
+""",
+    "domain_changes": """
+select links.id, links.url, earlier.final_domain as earlier_domain,
+  links.final_domain as current_domain, earlier.checked_at as earlier_checked_at,
+  links.resolved_at as current_resolved_at
+from links
+join checks as earlier on earlier.link_id = links.id
+where earlier.status = 'ok' and links.status = 'ok'
+  and earlier.final_domain is not null and links.final_domain is not null
+  and earlier.final_domain != links.final_domain
+  and earlier.id = (
+    select min(c.id) from checks c where c.link_id = links.id and c.status = 'ok'
+  )
+""",
+    "top_final_domains": """
+select final_domain, count(*) as links, sum(is_shortener) as via_shortener
+from links
+where final_domain is not null
+group by final_domain
+order by links desc
+""",
+}
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    db.table("runs").create(
+        {
+            "id": int,
+            "command": str,
+            "started_at": str,
+            "finished_at": str,
+            "posts_added": int,
+            "links_added": int,
+            "links_checked": int,
+            "links_failed": int,
+            "status": str,
+        },
+        pk="id",
+    )
+    db.table("posts").create(
+        {
+            "id": str,
+            "platform": str,
+            "author_name": str,
+            "author_handle": str,
+            "text": str,
+            "posted_at": str,
+            "url": str,
+            "source": str,
+            "hashtags": str,
+            "mentions": str,
+            "first_seen_at": str,
+            "run_id": int,
+        },
+        pk="id",
+        not_null=["platform", "text", "source", "first_seen_at"],
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.table("links").create(
+        {
+            "id": str,
+            "url": str,
+            "host": str,
+            "is_shortener": int,
+            "expanded_url": str,
+            "status": str,
+            "http_status": int,
+            "final_url": str,
+            "final_host": str,
+            "final_domain": str,
+            "hops": int,
+            "title": str,
+            "first_seen_at": str,
+            "resolved_at": str,
+            "last_checked_at": str,
+            "error": str,
+            "last_ok_at": str,
+            "first_failed_at": str,
+            "consecutive_failures": int,
+            "next_check_at": str,
+        },
+        pk="id",
+        not_null=["url", "host", "status", "first_seen_at"],
+        defaults={"status": "pending", "is_shortener": 0, "consecutive_failures": 0},
+    )
+    db.table("links").create_index(["url"], unique=True)
+    db.table("links").create_index(["next_check_at"])
+    db.table("links").create_index(["status"])
+    db.table("links").create_index(["final_domain"])
+    db.table("post_links").create(
+        {
+            "post_id": str,
+            "link_id": str,
+            "position": int,
+            "found_by": str,
+            "display_url": str,
+        },
+        pk=("post_id", "link_id"),
+        foreign_keys=[("post_id", "posts", "id"), ("link_id", "links", "id")],
+    )
+    db.table("post_links").create_index(["link_id"])
+    db.table("redirects").create(
+        {"link_id": str, "hop": int, "url": str, "status_code": int, "via": str},
+        pk=("link_id", "hop"),
+        foreign_keys=[("link_id", "links", "id")],
+    )
+    db.table("checks").create(
+        {
+            "id": int,
+            "link_id": str,
+            "run_id": int,
+            "checked_at": str,
+            "status": str,
+            "http_status": int,
+            "final_url": str,
+            "final_domain": str,
+            "hops": int,
+            "error": str,
+        },
+        pk="id",
+        foreign_keys=[("link_id", "links", "id"), ("run_id", "runs", "id")],
+    )
+    db.table("checks").create_index(["link_id"])
+    db.table("posts").enable_fts(["text", "author_name", "author_handle"], create_triggers=True)

@@ -1,0 +1,621 @@
+"""Resolving links: every redirect hop, politely, safely, with retries.
+
+``resolve_many`` takes URLs and yields a ``Resolution`` for each as it completes.
+Redirects are followed by hand, one request at a time, so that every hop is
+recorded: Location (all of 301/302/303/307/308, relative or absolute), the Refresh
+header, ``<meta http-equiv="refresh">`` and the one-line JavaScript redirects that
+shorteners serve.  A failed link comes back as data, never as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import ssl
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from . import __version__
+from .clock import utc_now
+from .guard import address_verdict, literal_address
+from .htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
+from .models import Hop, Resolution, SourceUnavailable
+from .transport import (
+    BlockedAddress,
+    BodyTooLarge,
+    NameResolutionError,
+    Resolver,
+    build_client,
+    locations,
+    read_capped,
+)
+from .urls import hostname, is_shortener, normalise_url
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "ResolverSettings",
+    "fetch_source",
+    "parse_retry_after",
+    "resolve_many",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT = f"archiver/{__version__} (link archiver; resolves links found in posts)"
+
+# Answers worth another try: the server is overloaded or asks us to slow down.
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+# Enough of a page to find a meta refresh, a JavaScript redirect and the title.
+BODY_CAP = 64 * 1024
+# A JavaScript redirect is followed only on a page this small (or from a known
+# shortener): on a real article, "location.href=" is usually some click handler.
+JS_REDIRECT_MAX_BODY = 4096
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverSettings:
+    """How links are resolved; the CLI's resolver options."""
+
+    concurrency: int = 20  # requests in flight overall
+    per_host: int = 2  # requests in flight to one host
+    timeout: float = 15.0  # seconds for one request, body included
+    max_hops: int = 10  # redirects followed per link
+    attempts: int = 3  # tries of one request on transient failures
+    max_retry_after: float = 120.0  # longer Retry-After: give up for this run
+    allow_private: bool = False
+    proxy: str | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+# -- failures that end a hop -----------------------------------------------------
+
+
+class _HopFailed(Exception):
+    def __init__(self, status: str, error: str, *, http_status: int | None = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.http_status = http_status
+        self.retry_after: float | None = None
+
+
+class _Transient(Exception):
+    """A response or error worth another attempt."""
+
+    def __init__(
+        self, error: str, *, status: str, http_status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(error)
+        self.status = status
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    status_code: int
+    next_url: str | None  # raw target, not yet joined
+    via: str | None
+    title: str | None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Return the seconds a Retry-After value asks for (delay-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+# -- politeness ------------------------------------------------------------------
+
+
+class HostLimiter:
+    """At most ``per_host`` requests in flight to a host, and a host's request to wait is kept."""
+
+    def __init__(self, per_host: int, *, sleep: Sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_host = per_host
+        self._sleep = sleep
+        self._clock = clock
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._resume_at: dict[str, float] = {}
+        self._deferred: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of the host's request slots, after any wait the host asked for."""
+        if host in self._deferred:
+            raise _HopFailed(
+                "http_error",
+                f"{host} asked to wait {self._deferred[host]:.0f} s (Retry-After); left for a later run",
+            )
+        wait = self._resume_at.get(host, 0.0) - self._clock()
+        if wait > 0:
+            await self._sleep(wait)
+        semaphore = self._slots.setdefault(host, asyncio.Semaphore(self._per_host))
+        async with semaphore:
+            yield
+
+    def pause(self, host: str, seconds: float) -> None:
+        """Send no request to ``host`` for ``seconds``."""
+        self._resume_at[host] = max(self._resume_at.get(host, 0.0), self._clock() + seconds)
+
+    def defer(self, host: str, seconds: float) -> None:
+        """Send no more requests to ``host`` in this run."""
+        self._deferred[host] = seconds
+
+
+# -- one link ------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    client: httpx.AsyncClient
+    settings: ResolverSettings
+    limiter: HostLimiter
+    sleep: Sleep
+    now: Callable[[], str]
+    # Each distinct URL is requested once per run: links that share a hop (two
+    # t.co links to one article) reuse the first answer.
+    answers: dict[str, asyncio.Future[_Response]] = field(default_factory=dict)
+
+    async def resolve_url(self, url: str) -> Resolution:
+        """Return the resolution of one link; never raises for a failed link."""
+        checked_at = self.now()
+        hops: list[Hop] = []
+        seen: set[str] = set()
+        current = url
+        title = None
+        while True:
+            seen.add(_loop_key(current))
+            try:
+                response = await self._answer(current)
+            except _HopFailed as failure:
+                hops.append(Hop(current, failure.http_status))
+                # The last URL reached: one that answered, or one a redirect led to.
+                reached = bool(hops[:-1]) or failure.http_status is not None
+                return Resolution(
+                    url=url,
+                    status=failure.status,
+                    hops=tuple(hops),
+                    checked_at=checked_at,
+                    http_status=failure.http_status,
+                    final_url=current if reached else None,
+                    error=failure.error,
+                    retry_after=failure.retry_after,
+                )
+            title = response.title
+            if response.next_url is None:
+                hops.append(Hop(current, response.status_code))
+                ok = 200 <= response.status_code < 300
+                error = None
+                if not ok:
+                    error = f"HTTP {response.status_code}"
+                    if response.status_code in REDIRECT_STATUS:
+                        error += " without a usable Location"
+                return Resolution(
+                    url=url,
+                    status="ok" if ok else "http_error",
+                    hops=tuple(hops),
+                    checked_at=checked_at,
+                    http_status=response.status_code,
+                    final_url=current,
+                    error=error,
+                    title=title if ok else None,
+                )
+            hops.append(Hop(current, response.status_code, response.via))
+            target, problem = _join(current, response.next_url)
+            end = self._end_of_chain(url, target, problem, hops, seen, response.status_code, checked_at)
+            if end is not None:
+                return end
+            assert target is not None
+            current = target
+
+    def _end_of_chain(
+        self,
+        url: str,
+        target: str | None,
+        problem: str | None,
+        hops: list[Hop],
+        seen: set[str],
+        status_code: int,
+        checked_at: str,
+    ) -> Resolution | None:
+        def ended(status: str, error: str, final: str, *, add: str | None = None) -> Resolution:
+            if add is not None:
+                hops.append(Hop(add, None))
+            return Resolution(
+                url=url,
+                status=status,
+                hops=tuple(hops),
+                checked_at=checked_at,
+                http_status=status_code,
+                final_url=final,
+                error=error,
+            )
+
+        last = hops[-1].url
+        if target is None:
+            raw = (problem or "")[:2000]
+            return ended("invalid", f"redirect to an unsupported URL: {raw}", last, add=raw)
+        if _loop_key(target) in seen:
+            return ended("redirect_loop", f"redirects back to {target}", last)
+        if len(hops) > self.settings.max_hops:
+            return ended(
+                "too_many_redirects",
+                f"more than {self.settings.max_hops} redirects",
+                target,
+                add=target,
+            )
+        return None
+
+    async def _answer(self, url: str) -> _Response:
+        key = _loop_key(url)
+        pending = self.answers.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self.answers[key] = pending
+            try:
+                pending.set_result(await self._fetch_with_retries(url))
+            except _HopFailed as failure:
+                pending.set_exception(failure)
+            except BaseException:
+                del self.answers[key]
+                pending.cancel()
+                raise
+        return await asyncio.shield(pending)
+
+    async def _fetch_with_retries(self, url: str) -> _Response:
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(_Transient),
+                stop=stop_after_attempt(self.settings.attempts),
+                wait=self._wait,
+                sleep=self.sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    return await self._fetch(url)
+        except _Transient as ex:
+            failure = _HopFailed(ex.status, str(ex), http_status=ex.http_status)
+            failure.retry_after = ex.retry_after
+            raise failure from ex
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff: float = wait_exponential_jitter(initial=1, max=30)(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Transient) and error.retry_after is not None:
+            return min(error.retry_after, self.settings.max_retry_after)
+        return backoff
+
+    async def _fetch(self, url: str) -> _Response:
+        """One GET of one URL: the status and where the response points next."""
+        host = hostname(url)
+        if not self.settings.allow_private:
+            literal = literal_address(host)
+            reason = address_verdict(literal) if literal is not None else None
+            if reason:
+                raise _HopFailed("blocked", f"refused: {reason}")
+        try:
+            async with self.limiter.slot(host):
+                async with asyncio.timeout(self.settings.timeout):
+                    return await self._get(url, host)
+        except (_HopFailed, _Transient):
+            raise
+        except TimeoutError as ex:
+            raise _Transient(
+                f"no complete answer within {self.settings.timeout:g} s", status="timeout"
+            ) from ex
+        except Exception as ex:  # noqa: BLE001 - every other failure becomes a status
+            raise _classify(ex) from ex
+
+    async def _get(self, url: str, host: str) -> _Response:
+        async with self.client.stream("GET", url) as response:
+            status = response.status_code
+            if status in RETRYABLE_STATUS:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if retry_after is not None and retry_after > self.settings.max_retry_after:
+                    self.limiter.defer(host, retry_after)
+                    failure = _HopFailed(
+                        "http_error",
+                        f"HTTP {status}; Retry-After {retry_after:.0f} s is longer than this run waits",
+                        http_status=status,
+                    )
+                    failure.retry_after = retry_after
+                    raise failure
+                if retry_after is not None:
+                    self.limiter.pause(host, retry_after)
+                raise _Transient(
+                    f"HTTP {status}", status="http_error", http_status=status, retry_after=retry_after
+                )
+            targets = locations(response)
+            if status in REDIRECT_STATUS and targets:
+                if len(set(targets)) > 1:
+                    raise _HopFailed(
+                        "invalid",
+                        f"conflicting Location headers: {' | '.join(targets)[:500]}",
+                        http_status=status,
+                    )
+                return _Response(status, targets[0], "location", None)
+            refresh = parse_refresh(response.headers.get("refresh", ""))
+            if refresh:
+                return _Response(status, refresh, "refresh", None)
+            if not (200 <= status < 300) or "html" not in response.headers.get("content-type", "html"):
+                return _Response(status, None, None, None)
+            try:
+                body, _cut = await read_capped(response, BODY_CAP)
+            except BodyTooLarge:
+                return _Response(status, None, None, None)
+        page = body.decode(response.encoding or "utf-8", errors="replace")
+        title = find_title(page)
+        meta = find_meta_refresh(page)
+        if meta:
+            return _Response(status, meta, "meta", title)
+        if len(body) <= JS_REDIRECT_MAX_BODY or is_shortener(url):
+            script = find_js_redirect(page)
+            if script:
+                return _Response(status, script, "js", title)
+        return _Response(status, None, None, title)
+
+
+def _join(current: str, target: str) -> tuple[str | None, str | None]:
+    """Return the absolute next URL, or None and the raw target when it cannot be followed."""
+    target = target.strip()
+    if not target:
+        return None, "(empty Location)"
+    try:
+        joined = urljoin(current, target)
+    except ValueError:
+        return None, target
+    scheme = urlsplit(joined).scheme.lower() if ":" in joined else ""
+    if scheme not in ("http", "https"):
+        return None, target
+    normalised = normalise_url(joined)
+    if normalised is None:
+        return None, target
+    return normalised, None
+
+
+def _loop_key(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def _classify(error: Exception) -> Exception:
+    """Return the failure a request error stands for: retryable or not, and its status."""
+    chain = _causes(error)
+    if any(isinstance(e, BlockedAddress) for e in chain):
+        blocked = next(e for e in chain if isinstance(e, BlockedAddress))
+        return _HopFailed("blocked", f"refused: {blocked.reason}")
+    if any(isinstance(e, NameResolutionError) for e in chain):
+        return _HopFailed("dns_error", str(next(e for e in chain if isinstance(e, NameResolutionError))))
+    if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
+        detail = next(e for e in chain if isinstance(e, ssl.SSLError | ssl.CertificateError))
+        return _HopFailed("tls_error", f"TLS: {detail}")
+    if isinstance(error, httpx.TimeoutException):
+        return _Transient(f"timed out ({type(error).__name__})", status="timeout")
+    if isinstance(error, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return _HopFailed("invalid", f"invalid URL: {error}")
+    if isinstance(error, httpx.TransportError):
+        return _Transient(f"{type(error).__name__}: {error}", status="connect_error")
+    log.warning("unexpected error resolving a link: %r", error)
+    return _HopFailed("connect_error", f"unexpected {type(error).__name__}: {error}")
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+# -- many links ----------------------------------------------------------------------
+
+
+class _Dispatcher:
+    """Hands out URLs so that no host holds up the others.
+
+    Links are grouped by the host of their first hop and taken round-robin from the
+    hosts that still have a free slot, so 5,000 bit.ly links queued first do not
+    leave every worker waiting on bit.ly's two slots.
+    """
+
+    def __init__(self, urls: Iterable[str], per_host: int) -> None:
+        self._queues: dict[str, deque[str]] = {}
+        for url in urls:
+            self._queues.setdefault(hostname(url), deque()).append(url)
+        self._ready: deque[str] = deque(self._queues)
+        self._busy: dict[str, int] = {}
+        self._per_host = per_host
+        self._changed = asyncio.Condition()
+
+    async def take(self) -> tuple[str, str] | None:
+        async with self._changed:
+            while True:
+                if self._ready:
+                    host = self._ready.popleft()
+                    queue = self._queues[host]
+                    url = queue.popleft()
+                    self._busy[host] = self._busy.get(host, 0) + 1
+                    if queue and self._busy[host] < self._per_host:
+                        self._ready.append(host)
+                    elif not queue:
+                        del self._queues[host]
+                    return host, url
+                if not self._queues:
+                    return None
+                await self._changed.wait()
+
+    async def done(self, host: str) -> None:
+        async with self._changed:
+            self._busy[host] -= 1
+            queue = self._queues.get(host)
+            if queue and host not in self._ready and self._busy[host] < self._per_host:
+                self._ready.append(host)
+            self._changed.notify_all()
+
+
+async def resolve_many(
+    urls: Iterable[str],
+    *,
+    settings: ResolverSettings | None = None,
+    client: httpx.AsyncClient | None = None,
+    resolver: Resolver | None = None,
+    sleep: Sleep = asyncio.sleep,
+    now: Callable[[], str] = utc_now,
+) -> AsyncIterator[Resolution]:
+    """Yield a Resolution for every URL, in the order they complete.
+
+    ``client``, ``resolver``, ``sleep`` and ``now`` are for tests: a client of their
+    own, a fake DNS, a sleep that records instead of waiting, a fixed clock.
+    """
+    settings = settings or ResolverSettings()
+    own_client = client is None
+    if client is None:
+        client = build_client(
+            timeout=settings.timeout,
+            max_connections=settings.concurrency,
+            user_agent=settings.user_agent,
+            allow_private=settings.allow_private,
+            proxy=settings.proxy,
+            resolver=resolver,
+        )
+    session = _Session(client, settings, HostLimiter(settings.per_host, sleep=sleep), sleep, now)
+    dispatcher = _Dispatcher(urls, settings.per_host)
+    results: asyncio.Queue[Resolution | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
+
+    async def worker() -> None:
+        while (job := await dispatcher.take()) is not None:
+            host, url = job
+            try:
+                resolution = await session.resolve_url(url)
+            finally:
+                await dispatcher.done(host)
+            await results.put(resolution)
+
+    async def run_workers() -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(settings.concurrency):
+                    group.create_task(worker())
+        finally:
+            await results.put(None)
+
+    runner = asyncio.create_task(run_workers())
+    try:
+        while (resolution := await results.get()) is not None:
+            yield resolution
+        await runner
+    finally:
+        if not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await runner
+        if own_client:
+            await client.aclose()
+
+
+# -- fetching a source ---------------------------------------------------------------
+
+# A feed or page larger than this is not read: it is not a page of posts.
+SOURCE_CAP = 32 * 1024 * 1024
+
+
+async def fetch_source(
+    url: str,
+    *,
+    settings: ResolverSettings | None = None,
+    client: httpx.AsyncClient | None = None,
+    resolver: Resolver | None = None,
+) -> bytes:
+    """Return the body of a feed or page URL, following redirects under the same guard as links.
+
+    Raises SourceUnavailable naming the URL and what went wrong.
+    """
+    settings = settings or ResolverSettings()
+    own_client = client is None
+    if client is None:
+        client = build_client(
+            timeout=settings.timeout,
+            max_connections=settings.per_host,
+            user_agent=settings.user_agent,
+            allow_private=settings.allow_private,
+            proxy=settings.proxy,
+            resolver=resolver,
+        )
+    current: str | None = normalise_url(url)
+    try:
+        for _ in range(settings.max_hops + 1):
+            if current is None:
+                raise SourceUnavailable(f"{url}: not a usable http(s) URL")
+            answer = await _fetch_source_hop(client, current, settings)
+            if isinstance(answer, bytes):
+                return answer
+            current = answer
+        raise SourceUnavailable(f"{url}: more than {settings.max_hops} redirects")
+    finally:
+        if own_client:
+            await client.aclose()
+
+
+async def _fetch_source_hop(
+    client: httpx.AsyncClient, url: str, settings: ResolverSettings
+) -> bytes | str | None:
+    literal = literal_address(hostname(url))
+    reason = address_verdict(literal) if literal is not None and not settings.allow_private else None
+    if reason:
+        raise SourceUnavailable(f"{url}: refused: {reason}")
+    try:
+        async with asyncio.timeout(settings.timeout * 4):
+            async with client.stream("GET", url) as response:
+                targets = locations(response)
+                if response.status_code in REDIRECT_STATUS and targets:
+                    target, problem = _join(url, targets[0])
+                    if target is None:
+                        raise SourceUnavailable(f"{url}: redirect to an unsupported URL: {problem}")
+                    return target
+                if not 200 <= response.status_code < 300:
+                    raise SourceUnavailable(f"{url}: HTTP {response.status_code}")
+                body, cut = await read_capped(response, SOURCE_CAP)
+    except SourceUnavailable:
+        raise
+    except TimeoutError as ex:
+        raise SourceUnavailable(f"{url}: timed out") from ex
+    except BodyTooLarge as ex:
+        raise SourceUnavailable(f"{url}: {ex}") from ex
+    except Exception as ex:  # noqa: BLE001 - reported by name, the run goes on
+        failure = _classify(ex)
+        raise SourceUnavailable(f"{url}: {failure}") from ex
+    if cut:
+        raise SourceUnavailable(f"{url}: larger than {SOURCE_CAP} bytes")
+    return body

@@ -1,0 +1,325 @@
+"""The SQLite archive: opening it, writing posts and resolutions, and asking what is due."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from .clock import add_seconds, utc_now
+from .domains import registered_domain
+from .migrations import MIGRATIONS, VIEWS
+from .models import DatabaseError, Post, Resolution
+from .urls import hostname, is_shortener, link_id
+
+__all__ = [
+    "RETRY_SPACING",
+    "finish_run",
+    "links_due",
+    "open_database",
+    "save_posts",
+    "save_resolutions",
+    "start_run",
+    "stats",
+]
+
+# How long a failed link rests before the next try, by how many times in a row it
+# has failed: a host that is down for a minute is tried again within the hour, a
+# dead one only weekly.
+RETRY_SPACING = (3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600)
+
+# Rows per transaction: a kill loses at most one batch, and readers never wait long.
+BATCH_SIZE = 500
+
+# Statuses that no later request can change: the link itself is unusable.
+PERMANENT_STATUSES = frozenset({"invalid"})
+
+
+def open_database(path: str | os.PathLike[str]) -> Database:
+    """Return the archive at ``path``, creating or upgrading its tables as needed."""
+    path = Path(path)
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+        db = Database(path)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        MIGRATIONS.apply(db)
+        for name, sql in VIEWS.items():
+            db.create_view(name, sql.strip(), replace=True)
+    except (sqlite3.Error, OSError) as ex:
+        raise DatabaseError(f"{path}: {_describe(ex)}") from ex
+    return db
+
+
+def _describe(error: BaseException) -> str:
+    message = str(error)
+    if "file is not a database" in message or "malformed" in message:
+        return f"not a usable SQLite database ({message}); move it aside to start a new archive"
+    if "readonly" in message or "unable to open" in message or isinstance(error, PermissionError):
+        return f"cannot write the database ({message}); check the file and its directory are writable"
+    if "disk" in message and "full" in message:
+        return f"the disk is full ({message})"
+    return message
+
+
+def start_run(db: Database, command: str, *, now: str | None = None) -> int:
+    """Record the start of a run and return its id."""
+    table = db.table("runs").insert({"command": command, "started_at": now or utc_now(), "status": "running"})
+    return int(table.last_pk or 0)
+
+
+def finish_run(db: Database, run_id: int, counts: dict[str, int], *, status: str = "completed") -> None:
+    """Record the end of a run with its counts."""
+    db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status})
+
+
+def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None) -> tuple[int, int]:
+    """Store new posts, their links and which post shows which link; return (posts, links) added.
+
+    Posts and links already stored are left as they are, so ingesting a source
+    twice changes nothing.
+    """
+    posts_added = links_added = 0
+    iterator = iter(posts)
+    while batch := list(islice(iterator, BATCH_SIZE)):
+        added = _save_post_batch(db, batch, run_id=run_id)
+        posts_added += added[0]
+        links_added += added[1]
+    return posts_added, links_added
+
+
+def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> tuple[int, int]:
+    now = utc_now()
+    posts: dict[str, dict[str, Any]] = {}
+    links: dict[str, dict[str, Any]] = {}
+    post_links: dict[tuple[str, str], dict[str, Any]] = {}
+    for post in batch:
+        posts.setdefault(post.id, _post_row(post, now, run_id))
+        for found in post.links:
+            lid = link_id(found.url)
+            links.setdefault(lid, _link_row(found.url, lid, now, found.truncated, found.expanded_url))
+            post_links.setdefault(
+                (post.id, lid),
+                {
+                    "post_id": post.id,
+                    "link_id": lid,
+                    "position": found.position,
+                    "found_by": found.found_by,
+                    "display_url": found.display,
+                },
+            )
+    try:
+        with db.atomic():
+            new_posts = _missing(db, "posts", list(posts))
+            new_links = _missing(db, "links", list(links))
+            db.table("posts").insert_all((posts[i] for i in new_posts), pk="id")
+            db.table("links").insert_all((links[i] for i in new_links), pk="id")
+            db.table("post_links").insert_all(post_links.values(), pk=("post_id", "link_id"), ignore=True)
+    except sqlite3.Error as ex:
+        raise DatabaseError(
+            f"{db.conn.execute('pragma database_list').fetchone()[2]}: {_describe(ex)}"
+        ) from ex
+    return len(new_posts), len(new_links)
+
+
+def _missing(db: Database, table: str, ids: list[str]) -> list[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        found.update(row[0] for row in db.execute(f"select id from {table} where id in ({marks})", chunk))
+    return [i for i in ids if i not in found]
+
+
+def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "platform": post.platform,
+        "author_name": post.author_name,
+        "author_handle": post.author_handle,
+        "text": post.text,
+        "posted_at": post.posted_at,
+        "url": post.url,
+        "source": post.source,
+        "hashtags": json.dumps(list(post.hashtags), ensure_ascii=False),
+        "mentions": json.dumps(list(post.mentions), ensure_ascii=False),
+        "first_seen_at": now,
+        "run_id": run_id,
+    }
+
+
+def _link_row(url: str, lid: str, now: str, truncated: bool, expanded_url: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": lid,
+        "url": url,
+        "host": hostname(url),
+        "is_shortener": int(is_shortener(url)),
+        "expanded_url": expanded_url,
+        "status": "pending",
+        "first_seen_at": now,
+        "consecutive_failures": 0,
+        "next_check_at": now,
+    }
+    if truncated:
+        # Cut short by an ellipsis: requesting it would record someone else's link.
+        row.update(status="invalid", error="truncated", next_check_at=None)
+    return row
+
+
+def links_due(
+    db: Database, *, now: str | None = None, recheck_all: bool = False, limit: int | None = None
+) -> list[str]:
+    """Return the URLs to resolve now: new links first, then failed and stale ones as they fall due."""
+    where = "error is not 'truncated'"
+    params: list[Any] = []
+    if not recheck_all:
+        where += " and next_check_at is not null and next_check_at <= ?"
+        params.append(now or utc_now())
+    sql = (
+        f"select url from links where {where} order by status = 'pending' desc, next_check_at, first_seen_at"
+    )
+    if limit is not None:
+        sql += " limit ?"
+        params.append(limit)
+    return [row[0] for row in db.execute(sql, params)]
+
+
+def save_resolutions(
+    db: Database,
+    resolutions: Iterable[Resolution],
+    *,
+    run_id: int | None = None,
+    recheck_after_days: float = 30,
+) -> None:
+    """Store a batch of resolutions in one transaction: links, redirect chains and checks.
+
+    A failed check never erases a previous good one: the last good final URL and its
+    redirect chain stay, while status, error and the failure counters record the
+    failure.
+    """
+    batch = list(resolutions)
+    if not batch:
+        return
+    ids = [link_id(r.url) for r in batch]
+    with db.atomic():
+        current = _current_links(db, ids)
+        for lid, resolution in zip(ids, batch, strict=True):
+            previous = current.get(lid)
+            if previous is None:
+                continue  # a link deleted while it was being resolved
+            update, keep_chain = _link_update(previous, resolution, recheck_after_days)
+            db.table("links").update(lid, update)
+            if not keep_chain:
+                db.execute("delete from redirects where link_id = ?", [lid])
+                db.table("redirects").insert_all(
+                    {"link_id": lid, "hop": i, "url": hop.url, "status_code": hop.status_code, "via": hop.via}
+                    for i, hop in enumerate(resolution.hops)
+                )
+            db.table("checks").insert(
+                {
+                    "link_id": lid,
+                    "run_id": run_id,
+                    "checked_at": resolution.checked_at,
+                    "status": resolution.status,
+                    "http_status": resolution.http_status,
+                    "final_url": resolution.final_url,
+                    "final_domain": registered_domain(hostname(resolution.final_url or "")),
+                    "hops": _redirect_count(resolution),
+                    "error": resolution.error,
+                }
+            )
+
+
+def _current_links(db: Database, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        for row in db.query(f"select * from links where id in ({marks})", chunk):
+            rows[row["id"]] = row
+    return rows
+
+
+def _redirect_count(resolution: Resolution) -> int:
+    return sum(1 for hop in resolution.hops if hop.via is not None)
+
+
+def _link_update(
+    previous: dict[str, Any], resolution: Resolution, recheck_after_days: float
+) -> tuple[dict[str, Any], bool]:
+    """Return the links row's new values, and whether the stored redirect chain is kept."""
+    checked_at = resolution.checked_at
+    update: dict[str, Any] = {
+        "status": resolution.status,
+        "http_status": resolution.http_status,
+        "error": resolution.error,
+        "last_checked_at": checked_at,
+    }
+    final = {
+        "final_url": resolution.final_url,
+        "final_host": hostname(resolution.final_url or "") or None,
+        "final_domain": registered_domain(hostname(resolution.final_url or "")),
+        "hops": _redirect_count(resolution),
+        "title": resolution.title,
+    }
+    if resolution.ok:
+        update.update(final)
+        update.update(
+            resolved_at=checked_at,
+            last_ok_at=checked_at,
+            first_failed_at=None,
+            consecutive_failures=0,
+            next_check_at=add_seconds(checked_at, recheck_after_days * 86400),
+        )
+        return update, False
+    failures = int(previous.get("consecutive_failures") or 0) + 1
+    had_good = previous.get("last_ok_at") is not None
+    if not had_good:
+        update.update(final)
+    update.update(
+        consecutive_failures=failures,
+        first_failed_at=previous.get("first_failed_at") or checked_at,
+        next_check_at=_next_try(resolution, failures, recheck_after_days),
+    )
+    return update, had_good
+
+
+def _next_try(resolution: Resolution, failures: int, recheck_after_days: float) -> str | None:
+    if resolution.status in PERMANENT_STATUSES:
+        return None
+    if resolution.status == "blocked":
+        return add_seconds(resolution.checked_at, recheck_after_days * 86400)
+    spacing: float = RETRY_SPACING[min(failures, len(RETRY_SPACING)) - 1]
+    if resolution.retry_after:
+        spacing = max(spacing, resolution.retry_after)
+    return add_seconds(resolution.checked_at, spacing)
+
+
+def stats(db: Database, *, top: int = 10) -> dict[str, Any]:
+    """Return counts of posts and links, links by status, and the top final domains."""
+    return {
+        "posts": db.table("posts").count,
+        "links": db.table("links").count,
+        "by_status": dict(
+            db.execute("select status, count(*) from links group by status order by count(*) desc").fetchall()
+        ),
+        "top_domains": db.execute(
+            "select final_domain, count(*) from links where final_domain is not null "
+            "group by final_domain order by count(*) desc, final_domain limit ?",
+            [top],
+        ).fetchall(),
+        "runs": db.table("runs").count,
+        "last_run": next(db.query("select * from runs order by id desc limit 1"), None),
+    }
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

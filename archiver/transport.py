@@ -1,0 +1,247 @@
+"""The HTTP client archiver uses for every request, with the address guard built in.
+
+The guard sits in httpcore's network backend, the one place that sees every TCP
+connection httpx opens, redirect hops included.  It resolves the name itself,
+checks every address, and dials the checked address, so a name that resolves to a
+public address on one lookup and to 127.0.0.1 on the next (DNS rebinding) cannot
+slip through.  TLS still verifies the certificate against the host name.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+import certifi
+import httpcore
+import httpx
+
+from .guard import address_verdict
+
+__all__ = [
+    "BlockedAddress",
+    "BodyTooLarge",
+    "NameResolutionError",
+    "Resolver",
+    "build_client",
+    "locations",
+    "read_capped",
+    "ssl_context",
+]
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class BlockedAddress(Exception):
+    """A connection was refused because the address is not public.
+
+    Deliberately not an httpcore error: httpx passes unknown exceptions through
+    unchanged, so the reason reaches the resolver intact.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+class NameResolutionError(httpcore.ConnectError):
+    """The host name could not be resolved."""
+
+
+class BodyTooLarge(Exception):
+    """A response body is larger than archiver reads, or encoded in a way it cannot bound."""
+
+
+async def _system_resolver(host: str, port: int) -> list[str]:
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """A network backend that connects only to public addresses (unless allowed otherwise)."""
+
+    def __init__(self, *, allow_private: bool = False, resolver: Resolver | None = None) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+        self._resolve = resolver or _system_resolver
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self._resolve(host, port)
+        except TimeoutError as ex:
+            raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from ex
+        except (OSError, UnicodeError) as ex:
+            raise NameResolutionError(f"cannot resolve {host}: {ex}") from ex
+        if not addresses:
+            raise NameResolutionError(f"cannot resolve {host}: no address")
+        if not self._allow_private:
+            # Strict: one refused address refuses the name, so the outcome never
+            # depends on which record the resolver happened to list first.
+            for address in addresses:
+                reason = address_verdict(address)
+                if reason:
+                    raise BlockedAddress(host, reason)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as ex:
+                last_error = ex
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress(path, "unix sockets are never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool rebuilt on the guarded backend.
+
+    httpx has no public way to choose the network backend, so the pool is replaced;
+    httpx is pinned to 0.28.x and a test fails if the guard stops being used.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: httpcore.AsyncNetworkBackend,
+        verify: ssl.SSLContext,
+        max_connections: int,
+        proxy: str | None,
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        common: dict[str, Any] = {
+            "ssl_context": verify,
+            "max_connections": max_connections,
+            "max_keepalive_connections": max_connections,
+            "keepalive_expiry": 5.0,
+            "retries": 0,
+            "network_backend": backend,
+        }
+        if proxy:
+            self._pool = httpcore.AsyncHTTPProxy(proxy_url=proxy, **common)
+        else:
+            self._pool = httpcore.AsyncConnectionPool(**common)
+
+
+def ssl_context() -> ssl.SSLContext:
+    """Return the TLS context: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def build_client(
+    *,
+    timeout: float,
+    max_connections: int,
+    user_agent: str,
+    allow_private: bool = False,
+    proxy: str | None = None,
+    resolver: Resolver | None = None,
+) -> httpx.AsyncClient:
+    """Return the AsyncClient every archiver request goes through.
+
+    Redirects are not followed by httpx (archiver records each hop itself), the
+    environment's proxy settings are ignored (a proxy inherited from cron would
+    bypass the guard) and, with ``proxy``, the proxy resolves names, so only IP
+    literals are checked here (see ``resolve``).
+    """
+    backend: httpcore.AsyncNetworkBackend
+    if proxy:
+        backend = httpcore.AnyIOBackend()
+    else:
+        backend = GuardedBackend(allow_private=allow_private, resolver=resolver)
+    transport = _GuardedTransport(
+        backend=backend, verify=ssl_context(), max_connections=max_connections, proxy=proxy
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+        event_hooks={"response": [_take_location]},
+    )
+
+
+async def _take_location(response: httpx.Response) -> None:
+    """Move Location headers aside before httpx builds a redirect request from them.
+
+    httpx parses the Location of every 3xx even when it will not follow it, and a
+    ``javascript:`` or malformed value raises an exception that loses the response.
+    """
+    if "location" in response.headers:
+        response.extensions["archiver_locations"] = response.headers.get_list("location")
+        del response.headers["location"]
+
+
+def locations(response: httpx.Response) -> list[str]:
+    """Return the Location header values of a response taken aside by the client."""
+    return list(response.extensions.get("archiver_locations", []))
+
+
+async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+    """Return up to ``cap`` decoded bytes of a streamed body, and whether it was cut.
+
+    Decoding is done here, bounded, rather than by httpx, which inflates each chunk
+    completely: a 50 KB gzip bomb would otherwise arrive as one 50 MB chunk.  Bodies
+    with stacked or unknown encodings (``gzip, gzip``, ``br``) raise BodyTooLarge.
+    """
+    codings = [
+        c.strip().lower()
+        for c in response.headers.get("content-encoding", "").split(",")
+        if c.strip() and c.strip().lower() != "identity"
+    ]
+    if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+        raise BodyTooLarge(f"unsupported content-encoding {', '.join(codings)}")
+    inflater = zlib.decompressobj(wbits=47) if codings else None  # 47: gzip or zlib header
+    raw_deflate_tried = False
+    out = bytearray()
+    async for chunk in response.aiter_raw():
+        data = chunk
+        while data and len(out) <= cap:
+            if inflater is None:
+                out += data[: cap + 1 - len(out)]
+                data = b""
+                continue
+            try:
+                out += inflater.decompress(data, cap + 1 - len(out))
+            except zlib.error as ex:
+                if codings[0] == "deflate" and not raw_deflate_tried and not out:
+                    # Some servers send raw deflate without the zlib header.
+                    raw_deflate_tried = True
+                    inflater = zlib.decompressobj(wbits=-15)
+                    continue
+                raise BodyTooLarge(f"cannot decode body: {ex}") from ex
+            data = inflater.unconsumed_tail
+        if len(out) > cap:
+            return bytes(out[:cap]), True
+    return bytes(out), False

@@ -1,0 +1,108 @@
+"""Normalising URLs into the form archiver stores and compares."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
+
+import idna
+from ural import infer_redirection, is_shortened_url
+
+__all__ = [
+    "MAX_URL_LENGTH",
+    "hostname",
+    "is_shortener",
+    "link_id",
+    "normalise_url",
+    "unwrap_redirector",
+]
+
+# Longer URLs are not followed or stored: httpx refuses 64 KiB anyway, and a URL of
+# that size in a post is an attack or an accident, never a link someone clicked.
+MAX_URL_LENGTH = 8192
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Hosts whose links are shortened redirects although ural's list does not name them.
+_EXTRA_SHORTENERS = frozenset({"pic.twitter.com", "pic.x.com"})
+
+
+def normalise_url(raw: str, *, base: str | None = None) -> str | None:
+    """Return the stored form of an http(s) URL, or None when it is not one.
+
+    Lower-cases scheme and host, maps the host through IDNA (UTS #46), drops the
+    default port, a trailing dot and any password, and keeps path, query and
+    fragment as they were written.
+    """
+    raw = raw.strip()
+    if base is not None:
+        raw = urljoin(base, raw)
+    if not raw or len(raw) > MAX_URL_LENGTH or any(ord(c) < 33 for c in raw):
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "\\" in parts.netloc:
+        return None
+    host = _normalise_host(parts.hostname)
+    if host is None:
+        return None
+    netloc = host
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = parts.path or "/"
+    return urlunsplit(SplitResult(scheme, netloc, path, parts.query, parts.fragment))
+
+
+def _normalise_host(host: str) -> str | None:
+    host = host.rstrip(".").lower()
+    if not host:
+        return None
+    if ":" in host:  # an IPv6 literal; urlsplit has already removed the brackets
+        return f"[{host}]"
+    if host.isascii():
+        return host if all(_valid_label(label) for label in host.split(".")) else None
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
+def _valid_label(label: str) -> bool:
+    return 0 < len(label) <= 63 and all(c.isalnum() or c in "-_" for c in label)
+
+
+def hostname(url: str) -> str:
+    """Return the lower-case host of a normalised URL, without brackets or port."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_shortener(url: str) -> bool:
+    """Return True when the URL's host is a known link shortener (t.co, bit.ly, ...)."""
+    if hostname(url) in _EXTRA_SHORTENERS:
+        return True
+    try:
+        return bool(is_shortened_url(url))
+    except Exception:  # noqa: BLE001 - ural is a heuristic library; a URL it chokes on is not a shortener
+        return False
+
+
+def unwrap_redirector(url: str) -> str | None:
+    """Return the target a redirector URL carries in its query (google.com/url?q=...), if any."""
+    try:
+        target = infer_redirection(url)
+    except Exception:  # noqa: BLE001 - a malformed wrapper is simply not unwrapped
+        return None
+    if not target or target == url:
+        return None
+    return normalise_url(target)
+
+
+def link_id(url: str) -> str:
+    """Return the stable id of a link: the first 16 hex digits of the URL's SHA-256."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
