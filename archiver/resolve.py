@@ -82,8 +82,24 @@ class ResolverSettings:
     attempts: int = 3  # tries of one request on transient failures
     max_retry_after: float = 120.0  # longer Retry-After: give up for this run
     allow_private: bool = False
+    # (address, port) pairs the guard lets through while refusing the rest of the
+    # private ranges: one intranet service, or a test server on 127.0.0.1.
+    exempt: frozenset[tuple[str, int]] = frozenset()
     proxy: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
+
+    def refusal(self, url: str) -> str | None:
+        """Return why a URL's host, written as an IP literal, may not be requested, or None."""
+        if self.allow_private:
+            return None
+        parts = urlsplit(url)
+        literal = literal_address(parts.hostname or "")
+        if literal is None:
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if (str(literal), port) in self.exempt:
+            return None
+        return address_verdict(literal)
 
 
 # -- failures that end a hop -----------------------------------------------------
@@ -320,11 +336,9 @@ class _Session:
     async def _fetch(self, url: str) -> _Response:
         """One GET of one URL: the status and where the response points next."""
         host = hostname(url)
-        if not self.settings.allow_private:
-            literal = literal_address(host)
-            reason = address_verdict(literal) if literal is not None else None
-            if reason:
-                raise _HopFailed("blocked", f"refused: {reason}")
+        reason = self.settings.refusal(url)
+        if reason:
+            raise _HopFailed("blocked", f"refused: {reason}")
         try:
             async with self.limiter.slot(host):
                 async with asyncio.timeout(self.settings.timeout):
@@ -509,6 +523,7 @@ async def resolve_many(
             allow_private=settings.allow_private,
             proxy=settings.proxy,
             resolver=resolver,
+            exempt=settings.exempt,
         )
     session = _Session(client, settings, HostLimiter(settings.per_host, sleep=sleep), sleep, now)
     dispatcher = _Dispatcher(urls, settings.per_host)
@@ -572,6 +587,7 @@ async def fetch_source(
             allow_private=settings.allow_private,
             proxy=settings.proxy,
             resolver=resolver,
+            exempt=settings.exempt,
         )
     current: str | None = normalise_url(url)
     try:
@@ -591,8 +607,7 @@ async def fetch_source(
 async def _fetch_source_hop(
     client: httpx.AsyncClient, url: str, settings: ResolverSettings
 ) -> bytes | str | None:
-    literal = literal_address(hostname(url))
-    reason = address_verdict(literal) if literal is not None and not settings.allow_private else None
+    reason = settings.refusal(url)
     if reason:
         raise SourceUnavailable(f"{url}: refused: {reason}")
     try:

@@ -66,10 +66,17 @@ async def _system_resolver(host: str, port: int) -> list[str]:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """A network backend that connects only to public addresses (unless allowed otherwise)."""
 
-    def __init__(self, *, allow_private: bool = False, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
+        exempt: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
         self._resolve = resolver or _system_resolver
+        self._exempt = exempt
 
     async def connect_tcp(
         self,
@@ -92,7 +99,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             # Strict: one refused address refuses the name, so the outcome never
             # depends on which record the resolver happened to list first.
             for address in addresses:
-                reason = address_verdict(address)
+                reason = None if (address, port) in self._exempt else address_verdict(address)
                 if reason:
                     raise BlockedAddress(host, reason)
         last_error: Exception | None = None
@@ -166,6 +173,7 @@ def build_client(
     allow_private: bool = False,
     proxy: str | None = None,
     resolver: Resolver | None = None,
+    exempt: frozenset[tuple[str, int]] = frozenset(),
 ) -> httpx.AsyncClient:
     """Return the AsyncClient every archiver request goes through.
 
@@ -178,7 +186,7 @@ def build_client(
     if proxy:
         backend = httpcore.AnyIOBackend()
     else:
-        backend = GuardedBackend(allow_private=allow_private, resolver=resolver)
+        backend = GuardedBackend(allow_private=allow_private, resolver=resolver, exempt=exempt)
     transport = _GuardedTransport(
         backend=backend, verify=ssl_context(), max_connections=max_connections, proxy=proxy
     )

@@ -1,0 +1,223 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 with a route for every behaviour."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+# Large bodies are built once, so that building them does not count as the
+# memory the client used to read them.
+HUGE_BODY = b"<title>huge</title>" + b"x" * (8 * 1024 * 1024)
+GZIP_BOMB = gzip.compress(b"\0" * (20 * 1024 * 1024))
+GZIP_GZIP_BOMB = gzip.compress(GZIP_BOMB)
+
+
+class Recorder:
+    """What the test server saw: every request, and the peak of requests in flight."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, str, str]] = []  # (method, host header, path)
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.peak_total = 0
+        self.counters: defaultdict[str, int] = defaultdict(int)
+
+    def enter(self, method: str, host: str, path: str) -> None:
+        with self.lock:
+                self.requests.append((method, host, path))
+
+    def busy(self, host: str, seconds: float) -> None:
+        """Count this request as in flight while it waits; the peaks are never overstated."""
+        with self.lock:
+            self.in_flight[host] += 1
+            self.peak[host] = max(self.peak[host], self.in_flight[host])
+            self.peak_total = max(self.peak_total, sum(self.in_flight.values()))
+        try:
+            time.sleep(seconds)
+        finally:
+            with self.lock:
+                self.in_flight[host] -= 1
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [path for _, _, path in self.requests]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.peak.clear()
+            self.peak_total = 0
+            self.counters.clear()
+
+
+class Handler(BaseHTTPRequestHandler):
+    recorder: Recorder
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        if self.path.startswith("/head405"):
+            self._send(405)
+            return
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802
+        host = self.headers.get("Host", "")
+        self.recorder.enter(self.command, host, self.path)
+        try:
+            self._route(urlsplit(self.path), host)
+        except OSError:
+            pass  # the client hung up, as the resolver does once it has read enough
+
+    def _send(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        headers = {"Content-Type": "text/html; charset=utf-8", **(headers or {})}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _redirect(self, location: str, code: int = 302) -> None:
+        self._send(code, b"", {"Location": location})
+
+    def _route(self, parts, host: str) -> None:  # noqa: C901 - one route table
+        path = parts.path
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        port = self.server.server_address[1]
+        if path.startswith("/hop/"):
+            n = int(path.rsplit("/", 1)[1])
+            if n > 0:
+                self._redirect(f"/hop/{n - 1}", code=int(query.get("code", 302)))
+            else:
+                self._send(200, b"<html><head><title>Hop zero</title></head><body>end</body></html>")
+        elif path == "/final":
+            self._send(200, b"<html><head><title>The final page</title></head><body>ok</body></html>")
+        elif path == "/rel/a":
+            self._redirect("../rel/b", 301)
+        elif path == "/rel/b":
+            self._redirect("/final?from=rel", 308)
+        elif path.startswith("/status/"):
+            self._send(int(path.rsplit("/", 1)[1]), b"status page")
+        elif path == "/loop":
+            self._redirect("/loop")
+        elif path == "/loop-a":
+            self._redirect("/loop-b")
+        elif path == "/loop-b":
+            self._redirect("/loop-a", 307)
+        elif path == "/meta":
+            self._send(
+                200,
+                b'<html><head><noscript><META http-equiv="refresh" content="0;URL=/final"></noscript>'
+                b"</head><body>moving</body></html>",
+            )
+        elif path == "/js":
+            self._send(200, b'<html><script>location.replace("\\/final")</script></html>')
+        elif path == "/refresh":
+            self._send(200, b"refreshing", {"Refresh": "0; url=/final"})
+        elif path.startswith("/flaky/"):
+            key = path
+            self.recorder.counters[key] += 1
+            if self.recorder.counters[key] <= int(query.get("fail", 2)):
+                self._send(int(query.get("code", 503)), b"busy")
+            else:
+                self._redirect("/final", 301)
+        elif path.startswith("/retry-after/"):
+            key = path
+            self.recorder.counters[key] += 1
+            if self.recorder.counters[key] <= int(query.get("fail", 1)):
+                self._send(429, b"slow down", {"Retry-After": query.get("value", "3")})
+            else:
+                self._send(200, b"<title>after waiting</title>")
+        elif path == "/slow":
+            time.sleep(float(query.get("seconds", 3)))
+            self._send(200, b"late")
+        elif path == "/delay":
+            self.recorder.busy(host, float(query.get("ms", 50)) / 1000)
+            self._send(200, b"<title>delayed</title>")
+        elif path == "/trickle":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        elif path == "/huge":
+            self._send(200, HUGE_BODY)
+        elif path == "/gzip-bomb":
+            self._send(200, GZIP_BOMB, {"Content-Encoding": "gzip"})
+        elif path == "/gzip-gzip":
+            self._send(200, GZIP_GZIP_BOMB, {"Content-Encoding": "gzip, gzip"})
+        elif path == "/to-javascript":
+            self._redirect("javascript:alert(1)")
+        elif path == "/to-data":
+            self._redirect("data:text/html,<script>alert(1)</script>")
+        elif path == "/to-metadata":
+            self._redirect("http://169.254.169.254/latest/meta-data/")
+        elif path == "/to-decimal":
+            self._redirect(f"http://2130706433:{port}/final")
+        elif path == "/to-mapped":
+            self._redirect(f"http://[::ffff:127.0.0.1]:{port}/final")
+        elif path == "/to-name":
+            self._redirect(f"http://{query['name']}:{port}/final")
+        elif path == "/protocol-relative":
+            self._redirect(f"//{host}/final")
+        elif path == "/head405":
+            self._redirect("/final", 301)
+        elif path == "/no-location":
+            self._send(302, b"nowhere")
+        elif path == "/feed-page":
+            self._send(200, (FIXTURES / "page" / "embedded.html").read_bytes())
+        else:
+            self._send(404, b"not found")
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[tuple[str, Recorder]]:
+    """Start the test server on 127.0.0.1 on a free port; yield its base URL and recorder."""
+    recorder = Recorder()
+    handler = type("BoundHandler", (Handler,), {"recorder": recorder})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def server(http_server: tuple[str, Recorder]) -> tuple[str, Recorder]:
+    """The session's test server with a fresh request log."""
+    base, recorder = http_server
+    recorder.reset()
+    return base, recorder
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

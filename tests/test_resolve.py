@@ -1,0 +1,310 @@
+"""Link resolution against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from archiver.models import Resolution
+from archiver.resolve import ResolverSettings, parse_retry_after, resolve_many
+
+
+def settings_for(base: str, **overrides: object) -> ResolverSettings:
+    """Guard on, with only the test server's own address and port let through."""
+    port = urlsplit(base).port
+    values: dict[str, object] = {"exempt": frozenset({("127.0.0.1", port)}), "timeout": 5.0}
+    values.update(overrides)
+    return ResolverSettings(**values)  # type: ignore[arg-type]
+
+
+async def resolve_all(urls: list[str], settings: ResolverSettings, **kwargs: object) -> dict[str, Resolution]:
+    return {r.url: r async for r in resolve_many(urls, settings=settings, **kwargs)}  # type: ignore[arg-type]
+
+
+async def resolve_one(url: str, settings: ResolverSettings, **kwargs: object) -> Resolution:
+    return (await resolve_all([url], settings, **kwargs))[url]
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.mark.asyncio
+async def test_redirect_chain_records_every_hop(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/hop/3", settings_for(base))
+    assert result.status == "ok"
+    assert result.final_url == f"{base}/hop/0"
+    assert [(h.url, h.status_code, h.via) for h in result.hops] == [
+        (f"{base}/hop/3", 302, "location"),
+        (f"{base}/hop/2", 302, "location"),
+        (f"{base}/hop/1", 302, "location"),
+        (f"{base}/hop/0", 200, None),
+    ]
+    assert result.title == "Hop zero"
+    assert [m for m, _, _ in recorder.requests] == ["GET"] * 4
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+async def test_every_redirect_status_is_followed(server, code):
+    base, _ = server
+    result = await resolve_one(f"{base}/hop/1?code={code}", settings_for(base))
+    assert result.status == "ok"
+    assert result.hops[0].status_code == code
+
+
+@pytest.mark.asyncio
+async def test_relative_locations_are_joined(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/rel/a", settings_for(base))
+    assert [h.url for h in result.hops] == [f"{base}/rel/a", f"{base}/rel/b", f"{base}/final?from=rel"]
+    assert result.status == "ok"
+
+
+@pytest.mark.asyncio
+async def test_protocol_relative_location(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/protocol-relative", settings_for(base))
+    assert result.final_url == f"{base}/final"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("path", "via"), [("/meta", "meta"), ("/js", "js"), ("/refresh", "refresh")])
+async def test_page_redirects_are_followed(server, path, via):
+    base, _ = server
+    result = await resolve_one(base + path, settings_for(base))
+    assert result.status == "ok"
+    assert [(h.url, h.via) for h in result.hops] == [(base + path, via), (f"{base}/final", None)]
+    assert result.title == "The final page"
+
+
+@pytest.mark.asyncio
+async def test_self_redirect_is_a_loop_after_one_hop(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/loop", settings_for(base))
+    assert result.status == "redirect_loop"
+    assert len(recorder.requests) == 1
+    assert result.final_url == f"{base}/loop"
+
+
+@pytest.mark.asyncio
+async def test_two_page_loop(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/loop-a", settings_for(base))
+    assert result.status == "redirect_loop"
+    assert recorder.paths() == ["/loop-a", "/loop-b"]
+
+
+@pytest.mark.asyncio
+async def test_too_many_hops_stops_without_the_extra_request(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/hop/30", settings_for(base, max_hops=10))
+    assert result.status == "too_many_redirects"
+    assert len(recorder.requests) == 11  # the link and its 10 redirects; the 11th target is not requested
+    assert result.hops[-1].url == f"{base}/hop/19"
+    assert result.hops[-1].status_code is None
+
+
+@pytest.mark.asyncio
+async def test_exactly_max_hops_is_fine(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/hop/10", settings_for(base, max_hops=10))
+    assert result.status == "ok"
+
+
+@pytest.mark.asyncio
+async def test_404_end_is_an_http_error_without_retries(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/status/404", settings_for(base))
+    assert (result.status, result.http_status, result.final_url) == ("http_error", 404, f"{base}/status/404")
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_dead_port_is_a_connect_error(server, closed_port):
+    sleep = RecordingSleep()
+    url = f"http://127.0.0.1:{closed_port}/x"
+    settings = ResolverSettings(exempt=frozenset({("127.0.0.1", closed_port)}), timeout=2)
+    result = await resolve_one(url, settings, sleep=sleep)
+    assert result.status == "connect_error"
+    assert result.final_url is None
+    assert len(sleep.calls) == 2  # three attempts, two waits
+
+
+@pytest.mark.asyncio
+async def test_unknown_name_is_a_dns_error():
+    async def no_such_name(host: str, port: int) -> list[str]:
+        raise OSError(-2, "Name or service not known")
+
+    result = await resolve_one("https://no-such-host.invalid/x", ResolverSettings(), resolver=no_such_name)
+    assert result.status == "dns_error"
+    assert "no-such-host.invalid" in (result.error or "")
+
+
+@pytest.mark.asyncio
+async def test_503_then_ok_is_retried(server):
+    base, recorder = server
+    sleep = RecordingSleep()
+    result = await resolve_one(f"{base}/flaky/a?fail=2", settings_for(base), sleep=sleep)
+    assert result.status == "ok"
+    assert recorder.paths().count("/flaky/a?fail=2") == 3
+    assert len(sleep.calls) == 2
+    assert all(0 < s <= 30 for s in sleep.calls)
+
+
+@pytest.mark.asyncio
+async def test_persistent_503_is_recorded_after_the_attempts(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/flaky/b?fail=99", settings_for(base), sleep=RecordingSleep())
+    assert (result.status, result.http_status) == ("http_error", 503)
+    assert recorder.paths().count("/flaky/b?fail=99") == 3
+
+
+@pytest.mark.asyncio
+async def test_retry_after_seconds_is_honoured(server):
+    base, _ = server
+    sleep = RecordingSleep()
+    result = await resolve_one(f"{base}/retry-after/s?fail=1&value=7", settings_for(base), sleep=sleep)
+    assert result.status == "ok"
+    assert 7 in sleep.calls
+
+
+@pytest.mark.asyncio
+async def test_retry_after_http_date_is_honoured(server):
+    base, _ = server
+    sleep = RecordingSleep()
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 40))
+    from urllib.parse import quote
+
+    result = await resolve_one(
+        f"{base}/retry-after/d?fail=1&value={quote(when)}", settings_for(base), sleep=sleep
+    )
+    assert result.status == "ok"
+    assert any(35 <= s <= 41 for s in sleep.calls)
+
+
+@pytest.mark.asyncio
+async def test_retry_after_beyond_the_cap_defers_the_host(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/retry-after/long?fail=5&value=86400", settings_for(base), sleep=RecordingSleep())
+    assert (result.status, result.http_status) == ("http_error", 429)
+    assert result.retry_after == 86400
+    assert len(recorder.requests) == 1
+
+
+def test_parse_retry_after_forms():
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("-5") is None
+    assert parse_retry_after("") is None
+
+
+@pytest.mark.asyncio
+async def test_hanging_server_times_out(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/slow?seconds=3", settings_for(base, timeout=0.5, attempts=1))
+    assert result.status == "timeout"
+
+
+@pytest.mark.asyncio
+async def test_trickling_body_cannot_hold_a_link(server):
+    base, _ = server
+    started = time.monotonic()
+    result = await resolve_one(f"{base}/trickle", settings_for(base, timeout=1.0, attempts=1))
+    assert result.status == "timeout"
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/huge", "/gzip-bomb", "/gzip-gzip"])
+async def test_large_and_bomb_bodies_are_capped(server, path):
+    import tracemalloc
+
+    base, _ = server
+    tracemalloc.start()
+    result = await resolve_one(base + path, settings_for(base))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.status == "ok"
+    assert peak < 6 * 1024 * 1024  # the bodies decode to 8-20 MB
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/to-javascript", "/to-data"])
+async def test_non_http_location_is_invalid(server, path):
+    base, _ = server
+    result = await resolve_one(base + path, settings_for(base))
+    assert result.status == "invalid"
+    assert result.hops[0].status_code == 302
+    assert result.hops[-1].url.startswith(("javascript:", "data:"))
+
+
+@pytest.mark.asyncio
+async def test_redirect_without_location_is_an_http_error(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/no-location", settings_for(base))
+    assert (result.status, result.http_status) == ("http_error", 302)
+
+
+@pytest.mark.asyncio
+async def test_resolves_with_get_even_where_head_fails(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/head405", settings_for(base))
+    assert result.status == "ok"
+    assert {m for m, _, _ in recorder.requests} == {"GET"}
+
+
+@pytest.mark.asyncio
+async def test_each_url_is_requested_once_per_run(server):
+    base, recorder = server
+    urls = [f"{base}/hop/2", f"{base}/hop/1", f"{base}/rel/a"]
+    results = await resolve_all(urls, settings_for(base))
+    assert all(r.status == "ok" for r in results.values())
+    assert sorted(recorder.paths()) == sorted(["/hop/2", "/hop/1", "/hop/0", "/rel/a", "/rel/b", "/final?from=rel"])
+
+
+async def to_loopback(host: str, port: int) -> list[str]:
+    """A fake DNS: every name is this machine, so one server plays many hosts."""
+    return ["127.0.0.1"]
+
+
+@pytest.mark.asyncio
+async def test_per_host_limit_is_never_exceeded(server):
+    base, recorder = server
+    port = urlsplit(base).port
+    urls = [f"http://one.test:{port}/delay?ms=60&n={i}" for i in range(20)]
+    results = await resolve_all(urls, settings_for(base, concurrency=10, per_host=3), resolver=to_loopback)
+    assert {r.status for r in results.values()} == {"ok"}
+    assert recorder.peak[f"one.test:{port}"] == 3
+
+
+@pytest.mark.asyncio
+async def test_global_limit_is_never_exceeded(server):
+    base, recorder = server
+    port = urlsplit(base).port
+    urls = [f"http://host{i % 5}.test:{port}/delay?ms=60&n={i}" for i in range(40)]
+    results = await resolve_all(urls, settings_for(base, concurrency=4, per_host=2), resolver=to_loopback)
+    assert {r.status for r in results.values()} == {"ok"}
+    assert recorder.peak_total == 4
+    assert max(recorder.peak.values()) <= 2
+
+
+@pytest.mark.asyncio
+async def test_one_slow_host_does_not_hold_up_the_others(server):
+    base, recorder = server
+    port = urlsplit(base).port
+
+    busy = [f"http://busy.test:{port}/delay?ms=200&n={i}" for i in range(10)]
+    quick = [f"http://quick{i}.test:{port}/delay?ms=10" for i in range(10)]
+    order = [r.url async for r in resolve_many(busy + quick, settings=settings_for(base, concurrency=6, per_host=2), resolver=to_loopback)]
+    # The quick hosts finish while busy.test still has links queued behind its two slots.
+    assert set(order[:10]) >= set(quick[:5])
