@@ -21,7 +21,7 @@ import certifi
 import httpcore
 import httpx
 
-from .guard import address_verdict
+from .guard import address_verdict, literal_address
 
 __all__ = [
     "BlockedAddress",
@@ -88,7 +88,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             with anyio.fail_after(timeout):
-                addresses = await self._resolve(host, port)
+                literal = literal_address(host)
+                addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
         except TimeoutError as ex:
             raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from ex
         except (OSError, UnicodeError) as ex:

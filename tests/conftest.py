@@ -172,6 +172,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/to-metadata":
             self._redirect("http://169.254.169.254/latest/meta-data/")
         elif path == "/to-decimal":
+            self._redirect("http://2130706433/latest/meta-data/")
+        elif path == "/to-decimal-here":
             self._redirect(f"http://2130706433:{port}/final")
         elif path == "/to-mapped":
             self._redirect(f"http://[::ffff:127.0.0.1]:{port}/final")

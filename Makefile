@@ -1,0 +1,54 @@
+# archiver: `make archive` sets everything up and archives the default sources;
+# `make test` runs the suite.  Only python3 (3.11+) and make are needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DB     ?= data/archive.db
+PORT   ?= 8001
+# The environment is rebuilt whenever the lock or the project metadata change.
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: all archive resolve serve stats test lint format lock clean
+
+all: lint test
+
+$(STAMP): requirements.lock pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+archive: $(STAMP)
+	$(BIN)/archiver archive --db $(DB)
+
+resolve: $(STAMP)
+	$(BIN)/archiver resolve --db $(DB)
+
+serve: $(STAMP)
+	$(BIN)/archiver serve --db $(DB) --port $(PORT)
+
+stats: $(STAMP)
+	$(BIN)/archiver stats --db $(DB)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check archiver tests
+	$(BIN)/ruff format --check archiver tests
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format archiver tests
+	$(BIN)/ruff check --fix archiver tests
+
+# Needs the package registry; writes versions and hashes only, no download URLs.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --extra test \
+	  -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

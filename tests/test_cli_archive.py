@@ -1,0 +1,177 @@
+"""The archive command end to end, in real processes against a local server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.cli import cli
+from archiver.runlock import run_lock
+
+
+def write_page(folder: Path, base: str, paths: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "page.txt"
+    lines = []
+    for i, path in enumerate(paths):
+        lines.append(f"Post number {i} links to {base}{path}")
+        lines.append(f"— Test Author (@tester) May {1 + i % 28}, 2024")
+    page.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return page
+
+
+def run_archiver(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "archiver", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def table(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_archive_then_rerun_adds_and_sends_nothing(tmp_path, server):
+    base, recorder = server
+    page = write_page(tmp_path / "inbox", base, ["/hop/2", "/status/404", "/meta", "/loop"])
+    db = tmp_path / "archive.db"
+    first = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "4 posts added, 4 links added, 4 links checked" in first.stdout
+    assert "http_error: 1" in first.stdout and "ok: 2" in first.stdout and "redirect_loop: 1" in first.stdout
+    assert table(db, "select count(*) from redirects where link_id in (select id from links where url like '%hop/2')") == [(3,)]
+    requests_after_first = len(recorder.requests)
+
+    second = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "0 posts added, 0 links added, 0 links checked" in second.stdout
+    assert len(recorder.requests) == requests_after_first
+    assert table(db, "select count(*) from posts") == [(4,)]
+    assert table(db, "select count(*), count(distinct command) from runs where status = 'completed'") == [(2, 1)]
+
+
+def test_default_sources_and_offline_links_complete(tmp_path):
+    data = tmp_path / "data"
+    (data / "inbox").mkdir(parents=True)
+    (data / "pages").mkdir()
+    (data / "pages" / "one.txt").write_text(
+        "See https://unresolvable.invalid/a\n— Test Author (@tester) May 2, 2024\n", encoding="utf-8"
+    )
+    (data / "sources.txt").write_text("# listed sources\npages/one.txt\n", encoding="utf-8")
+    (data / "inbox" / "two.txt").write_text("And http://also-unresolvable.invalid/b too\n", encoding="utf-8")
+    result = run_archiver("archive", "--timeout", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 posts added, 2 links added, 2 links checked" in result.stdout
+    statuses = table(data / "archive.db", "select status from links")
+    assert {s for (s,) in statuses} <= {"dns_error", "timeout", "connect_error"}
+
+
+def test_missing_named_source_is_reported_and_the_rest_archived(tmp_path, server):
+    base, _ = server
+    page = write_page(tmp_path / "in", base, ["/final"])
+    db = tmp_path / "archive.db"
+    result = run_archiver("archive", str(tmp_path / "nope.txt"), str(page), "--db", str(db), "--allow-private",
+                          cwd=tmp_path)
+    assert result.returncode == 1
+    assert "nope.txt" in result.stderr and "Traceback" not in result.stderr
+    assert table(db, "select status from links") == [("ok",)]
+
+
+def test_broken_file_in_a_folder_does_not_stop_the_run(tmp_path, server):
+    base, _ = server
+    folder = tmp_path / "in"
+    write_page(folder, base, ["/final"])
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" * 10)
+    db = tmp_path / "archive.db"
+    result = run_archiver("archive", str(folder), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "photo.jpg" in result.stderr
+    assert table(db, "select count(*) from posts") == [(1,)]
+
+
+def test_second_run_exits_75_while_the_first_holds_the_lock(tmp_path):
+    db = tmp_path / "archive.db"
+    with run_lock(db):
+        result = run_archiver("resolve", "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 75
+    assert "another archiver run" in result.stderr
+
+
+def test_unwritable_database_is_exit_1_without_traceback(tmp_path):
+    result = run_archiver("resolve", "--db", "/proc/archive.db", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "/proc/archive.db" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupt_database_is_exit_1(tmp_path):
+    db = tmp_path / "archive.db"
+    db.write_bytes(b"garbage" * 1000)
+    result = run_archiver("stats", "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "not a usable SQLite database" in result.stderr
+
+
+def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
+    base, _ = server
+    paths = [f"/delay?ms=400&n={i}" for i in range(24)]
+    page = write_page(tmp_path / "in", base, paths)
+    db = tmp_path / "archive.db"
+    args = [sys.executable, "-m", "archiver", "archive", str(page), "--db", str(db), "--allow-private",
+            "--concurrency", "2", "--per-host", "2"]
+    process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    checked = 0
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                checked = table(db, "select count(*) from checks")[0][0]
+            except sqlite3.OperationalError:
+                continue
+            if checked:
+                break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    assert 0 < checked < 24, "the kill must land mid-resolve"
+    assert table(db, "pragma integrity_check") == [("ok",)]
+    pending = table(db, "select count(*) from links where status = 'pending'")[0][0]
+    assert pending > 0
+
+    rerun = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "0 posts added, 0 links added" in rerun.stdout
+    assert table(db, "select status, count(*) from links group by status") == [("ok", 24)]
+    assert table(db, "select count(*) from posts") == [(24,)]
+    assert table(db, "select count(*) from (select link_id from redirects group by link_id, hop having count(*) > 1)") == [(0,)]
+
+
+@pytest.mark.parametrize("command", ["archive", "ingest", "resolve", "serve", "stats"])
+def test_help(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+
+
+def test_usage_error_is_exit_2():
+    result = CliRunner().invoke(cli, ["resolve", "--concurrency", "0"])
+    assert result.exit_code == 2
+
+
+def test_stats_lists_statuses_and_domains(tmp_path, server):
+    base, _ = server
+    page = write_page(tmp_path / "in", base, ["/final", "/status/500"])
+    db = tmp_path / "archive.db"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["archive", str(page), "--db", str(db), "--allow-private"], catch_exceptions=False)
+    assert result.exit_code == 0
+    result = runner.invoke(cli, ["stats", "--db", str(db)], catch_exceptions=False)
+    assert "posts: 2" in result.output and "links: 2" in result.output
+    assert "ok" in result.output and "http_error" in result.output

@@ -1,0 +1,135 @@
+"""The archive database: idempotent writes, schedules and the link-rot record."""
+
+from __future__ import annotations
+
+from conftest import FIXTURES
+
+from archiver import store
+from archiver.clock import add_seconds
+from archiver.models import Hop, Resolution
+from archiver.sources import iter_posts
+from archiver.urls import link_id
+
+T0 = "2026-01-01T00:00:00Z"
+
+
+def ok(url: str, final: str, at: str = T0) -> Resolution:
+    return Resolution(url=url, status="ok", hops=(Hop(url, 301, "location"), Hop(final, 200)),
+                      checked_at=at, http_status=200, final_url=final, title="A page")
+
+
+def failed(url: str, status: str, at: str, **extra: object) -> Resolution:
+    return Resolution(url=url, status=status, hops=(Hop(url, None),), checked_at=at, error="down", **extra)  # type: ignore[arg-type]
+
+
+def fresh_db(tmp_path):
+    db = store.open_database(tmp_path / "archive.db")
+    posts = list(iter_posts(FIXTURES / "page" / "embedded.txt"))
+    return db, posts
+
+
+def test_ingest_twice_adds_nothing_the_second_time(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    assert store.save_posts(db, posts) == (6, 10)
+    assert store.save_posts(db, posts) == (0, 0)
+    assert db["posts"].count == 6
+    assert db["links"].count == 10
+    assert db["post_links"].count == 10
+    row = db["links"].get(link_id("https://pic.twitter.com/cWQxxPIXaM"))
+    assert (row["status"], row["host"], row["is_shortener"]) == ("pending", "pic.twitter.com", 1)
+    assert db["links"].get(link_id("https://t.co/dLWAZRTC3H"))["is_shortener"] == 1
+    assert db["links"].get(link_id("https://podcastchoices.com/adchoices"))["is_shortener"] == 0
+
+
+def test_full_text_search_on_post_text(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    hits = list(db["posts"].search("cartoons"))
+    assert len(hits) == 1 and hits[0]["author_handle"] == "mikenov"
+
+
+def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    url = "https://t.co/dLWAZRTC3H"
+    store.save_resolutions(db, [ok(url, "https://www.bbc.co.uk/news/x")], recheck_after_days=30)
+    row = db["links"].get(link_id(url))
+    assert (row["status"], row["final_domain"], row["final_host"], row["hops"]) == (
+        "ok", "bbc.co.uk", "www.bbc.co.uk", 1,
+    )
+    assert row["next_check_at"] == add_seconds(T0, 30 * 86400)
+    assert [(r["hop"], r["url"], r["via"]) for r in db["redirects"].rows] == [
+        (0, url, "location"), (1, "https://www.bbc.co.uk/news/x", None),
+    ]
+    assert url not in store.links_due(db, now=add_seconds(T0, 86400))
+    assert url in store.links_due(db, now=add_seconds(T0, 31 * 86400))
+    assert url in store.links_due(db, now=T0, recheck_all=True)
+
+
+def test_failure_after_success_keeps_the_last_good_destination(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    url = "https://t.co/dLWAZRTC3H"
+    store.save_resolutions(db, [ok(url, "https://example.com/article")])
+    later = add_seconds(T0, 40 * 86400)
+    store.save_resolutions(db, [failed(url, "http_error", later, http_status=429, retry_after=7200.0)])
+    row = db["links"].get(link_id(url))
+    assert (row["status"], row["final_url"], row["last_ok_at"], row["first_failed_at"]) == (
+        "http_error", "https://example.com/article", T0, later,
+    )
+    assert row["consecutive_failures"] == 1
+    assert row["next_check_at"] == add_seconds(later, 7200)  # Retry-After beats the first 1 h spacing
+    assert [r["url"] for r in db["redirects"].rows] == [url, "https://example.com/article"]
+    assert [c["status"] for c in db["checks"].rows] == ["ok", "http_error"]
+    assert [r["url"] for r in db["dead_links"].rows] == [url]
+
+
+def test_failures_back_off(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    url = "https://t.co/Z9ixm4GsEx"
+    at = T0
+    spacings = []
+    for _ in range(6):
+        store.save_resolutions(db, [failed(url, "dns_error", at)])
+        row = db["links"].get(link_id(url))
+        spacings.append(row["next_check_at"])
+        at = row["next_check_at"]
+    assert db["links"].get(link_id(url))["consecutive_failures"] == 6
+    assert db["links"].get(link_id(url))["final_url"] is None
+    expected, at = [], T0
+    for seconds in (3600, 6 * 3600, 86400, 7 * 86400, 7 * 86400, 7 * 86400):
+        at = add_seconds(at, seconds)
+        expected.append(at)
+    assert spacings == expected
+
+
+def test_truncated_links_are_never_due(tmp_path):
+    from archiver.sources import parse_bytes
+
+    db = store.open_database(tmp_path / "archive.db")
+    store.save_posts(db, parse_bytes("Cut short https://t.co/abc1…\n".encode(), source="t.txt"))
+    row = db["links"].get(link_id("https://t.co/abc1"))
+    assert (row["status"], row["error"]) == ("invalid", "truncated")
+    assert store.links_due(db, recheck_all=True) == []
+
+
+def test_domain_change_view(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    url = "https://t.co/dLWAZRTC3H"
+    store.save_resolutions(db, [ok(url, "https://news.example.com/a")])
+    store.save_resolutions(db, [ok(url, "https://parked.example.net/", at=add_seconds(T0, 60))])
+    rows = list(db["domain_changes"].rows)
+    assert [(r["earlier_domain"], r["current_domain"]) for r in rows] == [("example.com", "example.net")]
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path):
+    import pytest
+
+    from archiver.models import DatabaseError
+
+    path = tmp_path / "archive.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatabaseError, match="not a usable SQLite database"):
+        store.open_database(path)
