@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
@@ -36,7 +37,7 @@ class Recorder:
 
     def enter(self, method: str, host: str, path: str) -> None:
         with self.lock:
-                self.requests.append((method, host, path))
+            self.requests.append((method, host, path))
 
     def busy(self, host: str, seconds: float) -> None:
         """Count this request as in flight while it waits; the peaks are never overstated."""
@@ -78,10 +79,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         host = self.headers.get("Host", "")
         self.recorder.enter(self.command, host, self.path)
-        try:
+        # The client may hang up early, as the resolver does once it has read enough.
+        with contextlib.suppress(OSError):
             self._route(urlsplit(self.path), host)
-        except OSError:
-            pass  # the client hung up, as the resolver does once it has read enough
 
     def _send(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(code)

@@ -47,7 +47,9 @@ def test_archive_then_rerun_adds_and_sends_nothing(tmp_path, server):
     assert first.returncode == 0, first.stderr
     assert "4 posts added, 4 links added, 4 links checked" in first.stdout
     assert "http_error: 1" in first.stdout and "ok: 2" in first.stdout and "redirect_loop: 1" in first.stdout
-    assert table(db, "select count(*) from redirects where link_id in (select id from links where url like '%hop/2')") == [(3,)]
+    assert table(
+        db, "select count(*) from redirects where link_id in (select id from links where url like '%hop/2')"
+    ) == [(3,)]
     requests_after_first = len(recorder.requests)
 
     second = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
@@ -55,7 +57,9 @@ def test_archive_then_rerun_adds_and_sends_nothing(tmp_path, server):
     assert "0 posts added, 0 links added, 0 links checked" in second.stdout
     assert len(recorder.requests) == requests_after_first
     assert table(db, "select count(*) from posts") == [(4,)]
-    assert table(db, "select count(*), count(distinct command) from runs where status = 'completed'") == [(2, 1)]
+    assert table(db, "select count(*), count(distinct command) from runs where status = 'completed'") == [
+        (2, 1)
+    ]
 
 
 def test_default_sources_and_offline_links_complete(tmp_path):
@@ -78,8 +82,9 @@ def test_missing_named_source_is_reported_and_the_rest_archived(tmp_path, server
     base, _ = server
     page = write_page(tmp_path / "in", base, ["/final"])
     db = tmp_path / "archive.db"
-    result = run_archiver("archive", str(tmp_path / "nope.txt"), str(page), "--db", str(db), "--allow-private",
-                          cwd=tmp_path)
+    result = run_archiver(
+        "archive", str(tmp_path / "nope.txt"), str(page), "--db", str(db), "--allow-private", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "nope.txt" in result.stderr and "Traceback" not in result.stderr
     assert table(db, "select status from links") == [("ok",)]
@@ -124,8 +129,20 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     paths = [f"/delay?ms=400&n={i}" for i in range(24)]
     page = write_page(tmp_path / "in", base, paths)
     db = tmp_path / "archive.db"
-    args = [sys.executable, "-m", "archiver", "archive", str(page), "--db", str(db), "--allow-private",
-            "--concurrency", "2", "--per-host", "2"]
+    args = [
+        sys.executable,
+        "-m",
+        "archiver",
+        "archive",
+        str(page),
+        "--db",
+        str(db),
+        "--allow-private",
+        "--concurrency",
+        "2",
+        "--per-host",
+        "2",
+    ]
     process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     checked = 0
@@ -150,7 +167,9 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     assert "0 posts added, 0 links added" in rerun.stdout
     assert table(db, "select status, count(*) from links group by status") == [("ok", 24)]
     assert table(db, "select count(*) from posts") == [(24,)]
-    assert table(db, "select count(*) from (select link_id from redirects group by link_id, hop having count(*) > 1)") == [(0,)]
+    assert table(
+        db, "select count(*) from (select link_id from redirects group by link_id, hop having count(*) > 1)"
+    ) == [(0,)]
 
 
 @pytest.mark.parametrize("command", ["archive", "ingest", "resolve", "serve", "stats"])
@@ -170,7 +189,9 @@ def test_stats_lists_statuses_and_domains(tmp_path, server):
     page = write_page(tmp_path / "in", base, ["/final", "/status/500"])
     db = tmp_path / "archive.db"
     runner = CliRunner()
-    result = runner.invoke(cli, ["archive", str(page), "--db", str(db), "--allow-private"], catch_exceptions=False)
+    result = runner.invoke(
+        cli, ["archive", str(page), "--db", str(db), "--allow-private"], catch_exceptions=False
+    )
     assert result.exit_code == 0
     result = runner.invoke(cli, ["stats", "--db", str(db)], catch_exceptions=False)
     assert "posts: 2" in result.output and "links: 2" in result.output

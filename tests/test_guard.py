@@ -8,17 +8,39 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_resolve import resolve_one, settings_for
 
 from archiver.guard import address_verdict, literal_address
 from archiver.resolve import ResolverSettings
-from test_resolve import resolve_one, settings_for
 
 BLOCKED = [
-    "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-    "169.254.169.254", "100.64.0.1", "100.127.255.254", "0.0.0.0", "224.0.0.1", "240.0.0.1",
-    "255.255.255.255", "198.18.0.1", "192.0.2.1", "::", "::1", "fe80::1", "fec0::1", "fd00::1",
-    "ff02::2", "::ffff:127.0.0.1", "::ffff:a9fe:a9fe", "64:ff9b::a00:1", "2002:a00:1::1",
-    "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1",
+    "127.0.0.1",
+    "127.255.255.254",
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "100.127.255.254",
+    "0.0.0.0",
+    "224.0.0.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "198.18.0.1",
+    "192.0.2.1",
+    "::",
+    "::1",
+    "fe80::1",
+    "fec0::1",
+    "fd00::1",
+    "ff02::2",
+    "::ffff:127.0.0.1",
+    "::ffff:a9fe:a9fe",
+    "64:ff9b::a00:1",
+    "2002:a00:1::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "2001:db8::1",
 ]
 PUBLIC = ["8.8.8.8", "1.1.1.1", "100.63.255.254", "100.128.0.1", "2606:4700:4700::1111", "93.184.216.34"]
 
@@ -35,8 +57,19 @@ def test_public_addresses_pass(address):
 
 @pytest.mark.parametrize(
     "host",
-    ["2130706433", "0x7f000001", "0x7f.1", "127.1", "017700000001", "0177.0.0.1", "127.000.000.001",
-     "[::ffff:127.0.0.1]", "[0:0:0:0:0:ffff:169.254.169.254]", "0", "4294967295"],
+    [
+        "2130706433",
+        "0x7f000001",
+        "0x7f.1",
+        "127.1",
+        "017700000001",
+        "0177.0.0.1",
+        "127.000.000.001",
+        "[::ffff:127.0.0.1]",
+        "[0:0:0:0:0:ffff:169.254.169.254]",
+        "0",
+        "4294967295",
+    ],
 )
 def test_literal_spellings_are_recognised_and_refused(host):
     address = literal_address(host)
@@ -51,9 +84,12 @@ def test_names_are_not_literals():
 
 
 private_ipv4 = st.one_of(
-    st.integers(0x7F000000, 0x7FFFFFFF), st.integers(0x0A000000, 0x0AFFFFFF),
-    st.integers(0xA9FE0000, 0xA9FEFFFF), st.integers(0xC0A80000, 0xC0A8FFFF),
-    st.integers(0xAC100000, 0xAC1FFFFF), st.integers(0x64400000, 0x647FFFFF),
+    st.integers(0x7F000000, 0x7FFFFFFF),
+    st.integers(0x0A000000, 0x0AFFFFFF),
+    st.integers(0xA9FE0000, 0xA9FEFFFF),
+    st.integers(0xC0A80000, 0xC0A8FFFF),
+    st.integers(0xAC100000, 0xAC1FFFFF),
+    st.integers(0x64400000, 0x647FFFFF),
 ).map(ipaddress.IPv4Address)
 
 
@@ -140,6 +176,7 @@ async def test_tls_failure_with_an_untrusted_certificate(tmp_path):
     cert = ca.issue_cert("localhost", "127.0.0.1")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     cert.configure_cert(context)
+
     class QuietServer(http.server.ThreadingHTTPServer):
         def handle_error(self, request, client_address):  # the failed handshake is the point
             pass

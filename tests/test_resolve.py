@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from urllib.parse import urlsplit
 
@@ -194,7 +193,9 @@ async def test_retry_after_http_date_is_honoured(server):
 @pytest.mark.asyncio
 async def test_retry_after_beyond_the_cap_defers_the_host(server):
     base, recorder = server
-    result = await resolve_one(f"{base}/retry-after/long?fail=5&value=86400", settings_for(base), sleep=RecordingSleep())
+    result = await resolve_one(
+        f"{base}/retry-after/long?fail=5&value=86400", settings_for(base), sleep=RecordingSleep()
+    )
     assert (result.status, result.http_status) == ("http_error", 429)
     assert result.retry_after == 86400
     assert len(recorder.requests) == 1
@@ -269,7 +270,9 @@ async def test_each_url_is_requested_once_per_run(server):
     urls = [f"{base}/hop/2", f"{base}/hop/1", f"{base}/rel/a"]
     results = await resolve_all(urls, settings_for(base))
     assert all(r.status == "ok" for r in results.values())
-    assert sorted(recorder.paths()) == sorted(["/hop/2", "/hop/1", "/hop/0", "/rel/a", "/rel/b", "/final?from=rel"])
+    assert sorted(recorder.paths()) == sorted(
+        ["/hop/2", "/hop/1", "/hop/0", "/rel/a", "/rel/b", "/final?from=rel"]
+    )
 
 
 async def to_loopback(host: str, port: int) -> list[str]:
@@ -305,6 +308,11 @@ async def test_one_slow_host_does_not_hold_up_the_others(server):
 
     busy = [f"http://busy.test:{port}/delay?ms=200&n={i}" for i in range(10)]
     quick = [f"http://quick{i}.test:{port}/delay?ms=10" for i in range(10)]
-    order = [r.url async for r in resolve_many(busy + quick, settings=settings_for(base, concurrency=6, per_host=2), resolver=to_loopback)]
+    order = [
+        r.url
+        async for r in resolve_many(
+            busy + quick, settings=settings_for(base, concurrency=6, per_host=2), resolver=to_loopback
+        )
+    ]
     # The quick hosts finish while busy.test still has links queued behind its two slots.
     assert set(order[:10]) >= set(quick[:5])

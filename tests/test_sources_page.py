@@ -20,7 +20,11 @@ def test_seed_page_posts_and_links():
     posts = list(iter_posts(SEED_DIR / "000_10d1aea656668aa2.txt"))
     assert [p.platform for p in posts] == ["twitter"] * 5 + ["web"]
     for post in tweets(posts):
-        assert (post.author_handle, post.author_name, post.posted_at) == ("mikenov", "Michael Novakhov", "2024-05-16")
+        assert (post.author_handle, post.author_name, post.posted_at) == (
+            "mikenov",
+            "Michael Novakhov",
+            "2024-05-16",
+        )
         assert "Michael Novakhov (@mikenov)" not in post.text
     assert [[link.url for link in p.links] for p in posts] == [
         ["https://t.co/dLWAZRTC3H", "https://pic.twitter.com/cWQxxPIXaM"],
@@ -46,7 +50,10 @@ def test_text_page_fixture():
     assert glued.hashtags == ("NewsReview", "OSINT", "Diplomacy", "Summit", "Bloggers")
     assert [link.url for link in glued.links] == ["https://t.co/562CaWXbNy", "https://t.co/O0SIgLVWzM"]
     assert not any(link.truncated for link in glued.links)
-    assert [link.display for link in posts[0].links] == ["https://t.co/dLWAZRTC3H", "pic.twitter.com/cWQxxPIXaM"]
+    assert [link.display for link in posts[0].links] == [
+        "https://t.co/dLWAZRTC3H",
+        "pic.twitter.com/cWQxxPIXaM",
+    ]
     assert posts[5].links[0].url == "https://podcastchoices.com/adchoices"
     # Ingesting the same bytes twice gives the same ids.
     assert [p.id for p in posts] == [p.id for p in iter_posts(FIXTURES / "page" / "embedded.txt")]
@@ -61,7 +68,9 @@ def test_html_page_gives_the_same_posts_as_text():
     for post in html_tweets:
         twin = by_link[post.links[0].url]
         assert (post.author_handle, post.author_name, post.posted_at) == (
-            twin.author_handle, twin.author_name, twin.posted_at,
+            twin.author_handle,
+            twin.author_name,
+            twin.posted_at,
         )
         assert [link.url for link in post.links] == [link.url for link in twin.links]
         assert post.text == twin.text
@@ -84,7 +93,12 @@ def test_html_relative_links_join_the_page_url():
 
 
 def test_truncated_tco_link_is_flagged():
-    posts = list(parse_bytes("A thread worth reading https://t.co/abc1…\n— Someone (@someone) May 1, 2024\n".encode(), source="x.txt"))
+    posts = list(
+        parse_bytes(
+            "A thread worth reading https://t.co/abc1…\n— Someone (@someone) May 1, 2024\n".encode(),
+            source="x.txt",
+        )
+    )
     assert posts[0].links[0].url == "https://t.co/abc1"
     assert posts[0].links[0].truncated
 

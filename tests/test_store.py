@@ -14,8 +14,15 @@ T0 = "2026-01-01T00:00:00Z"
 
 
 def ok(url: str, final: str, at: str = T0) -> Resolution:
-    return Resolution(url=url, status="ok", hops=(Hop(url, 301, "location"), Hop(final, 200)),
-                      checked_at=at, http_status=200, final_url=final, title="A page")
+    return Resolution(
+        url=url,
+        status="ok",
+        hops=(Hop(url, 301, "location"), Hop(final, 200)),
+        checked_at=at,
+        http_status=200,
+        final_url=final,
+        title="A page",
+    )
 
 
 def failed(url: str, status: str, at: str, **extra: object) -> Resolution:
@@ -55,11 +62,15 @@ def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
     store.save_resolutions(db, [ok(url, "https://www.bbc.co.uk/news/x")], recheck_after_days=30)
     row = db["links"].get(link_id(url))
     assert (row["status"], row["final_domain"], row["final_host"], row["hops"]) == (
-        "ok", "bbc.co.uk", "www.bbc.co.uk", 1,
+        "ok",
+        "bbc.co.uk",
+        "www.bbc.co.uk",
+        1,
     )
     assert row["next_check_at"] == add_seconds(T0, 30 * 86400)
     assert [(r["hop"], r["url"], r["via"]) for r in db["redirects"].rows] == [
-        (0, url, "location"), (1, "https://www.bbc.co.uk/news/x", None),
+        (0, url, "location"),
+        (1, "https://www.bbc.co.uk/news/x", None),
     ]
     assert url not in store.links_due(db, now=add_seconds(T0, 86400))
     assert url in store.links_due(db, now=add_seconds(T0, 31 * 86400))
@@ -75,7 +86,10 @@ def test_failure_after_success_keeps_the_last_good_destination(tmp_path):
     store.save_resolutions(db, [failed(url, "http_error", later, http_status=429, retry_after=7200.0)])
     row = db["links"].get(link_id(url))
     assert (row["status"], row["final_url"], row["last_ok_at"], row["first_failed_at"]) == (
-        "http_error", "https://example.com/article", T0, later,
+        "http_error",
+        "https://example.com/article",
+        T0,
+        later,
     )
     assert row["consecutive_failures"] == 1
     assert row["next_check_at"] == add_seconds(later, 7200)  # Retry-After beats the first 1 h spacing

@@ -1,0 +1,67 @@
+"""Rules the repository keeps: one home per library, documented commands, no registry hosts."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from archiver.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Each third-party library is used from one place, so a change of library is a
+# change of one module.
+HOMES = {
+    "click": {"cli.py"},
+    "tenacity": {"resolve.py"},
+    "httpx": {"resolve.py", "transport.py"},
+    "httpcore": {"transport.py"},
+    "tldextract": {"domains.py"},
+    "sqlite_utils": {"store.py", "migrations.py", "cli.py"},
+    "selectolax": {"page.py"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "archiver").rglob("*.py")), ids=lambda p: p.name)
+def test_libraries_stay_in_their_modules(path):
+    for library, homes in HOMES.items():
+        if library in imported_modules(path):
+            assert path.name in homes, f"{path.name} imports {library}"
+
+
+def test_models_import_nothing_third_party():
+    assert imported_modules(ROOT / "archiver" / "models.py") <= {"__future__", "dataclasses"}
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in cli.commands:
+        assert f"archiver {name}" in readme, name
+
+
+def test_no_tracked_file_names_a_package_registry_host():
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    hosts = re.compile(r"pypi\.org|pythonhosted\.org|registry\.npmjs\.org|deb\.debian\.org|file:///opt/")
+    offenders = [
+        name
+        for name in files
+        if (ROOT / name).is_file() and hosts.search((ROOT / name).read_text(errors="ignore"))
+    ]
+    assert offenders == []
