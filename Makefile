@@ -9,7 +9,7 @@ PORT   ?= 8001
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all archive resolve serve stats test lint format lock clean
+.PHONY: all archive resolve serve stats test lint format lock docs clean
 
 all: lint test
 
@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check archiver tests
 	$(BIN)/ruff format --check archiver tests
 	$(BIN)/mypy
+	$(BIN)/cog --check README.md
 
 format: $(STAMP)
 	$(BIN)/ruff format archiver tests
@@ -52,3 +53,6 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+docs: $(STAMP)
+	$(BIN)/cog -r README.md

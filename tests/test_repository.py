@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,27 @@ def test_no_tracked_file_names_a_package_registry_host():
     files = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    hosts = re.compile(r"pypi\.org|pythonhosted\.org|registry\.npmjs\.org|deb\.debian\.org|file:///opt/")
+    # Written in pieces so that this file does not name them itself.
+    names = [
+        "pypi" + ".org",
+        "pythonhosted" + ".org",
+        "registry.npmjs" + ".org",
+        "deb.debian" + ".org",
+        "file:" + "///opt/",
+    ]
+    hosts = re.compile("|".join(re.escape(name) for name in names))
     offenders = [
         name
         for name in files
         if (ROOT / name).is_file() and hosts.search((ROOT / name).read_text(errors="ignore"))
     ]
     assert offenders == []
+
+
+def test_readme_generated_sections_are_current():
+    result = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, (
+        "README.md is out of date: run `make docs`\n" + result.stdout + result.stderr
+    )
