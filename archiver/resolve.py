@@ -168,16 +168,18 @@ class HostLimiter:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """Hold one of the host's request slots, after any wait the host asked for."""
-        if host in self._deferred:
-            raise _HopFailed(
-                "http_error",
-                f"{host} asked to wait {self._deferred[host]:.0f} s (Retry-After); left for a later run",
-            )
-        wait = self._resume_at.get(host, 0.0) - self._clock()
-        if wait > 0:
-            await self._sleep(wait)
         semaphore = self._slots.setdefault(host, asyncio.Semaphore(self._per_host))
         async with semaphore:
+            # Checked once the slot is held, so a request queued behind the one that
+            # got a 429 also waits (or gives up) as the host asked.
+            if host in self._deferred:
+                raise _HopFailed(
+                    "http_error",
+                    f"{host} asked to wait {self._deferred[host]:.0f} s (Retry-After); left for a later run",
+                )
+            wait = self._resume_at.get(host, 0.0) - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
             yield
 
     def pause(self, host: str, seconds: float) -> None:

@@ -196,3 +196,23 @@ def test_stats_lists_statuses_and_domains(tmp_path, server):
     result = runner.invoke(cli, ["stats", "--db", str(db)], catch_exceptions=False)
     assert "posts: 2" in result.output and "links: 2" in result.output
     assert "ok" in result.output and "http_error" in result.output
+
+
+def test_page_url_source_is_fetched_and_archived(tmp_path, server):
+    base, recorder = server
+    db = tmp_path / "archive.db"
+    result = run_archiver("ingest", f"{base}/feed-page", "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert recorder.paths() == ["/feed-page"]
+    assert table(db, "select count(*) from posts where platform = 'twitter'") == [(3,)]
+    assert table(db, "select url from posts where platform = 'web'") == [(f"{base}/feed-page",)]
+    assert (f"{base}/about",) in table(db, "select url from links")
+
+
+def test_page_url_on_an_internal_address_is_refused(tmp_path, server):
+    base, recorder = server
+    db = tmp_path / "archive.db"
+    result = run_archiver("ingest", f"{base}/feed-page", "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "refused" in result.stderr and "127.0.0.1" in result.stderr
+    assert recorder.requests == []
