@@ -101,7 +101,13 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
             metavar="DAYS",
             help="Re-resolve good links last checked longer ago",
         ),
-        click.option("--recheck-all", is_flag=True, help="Resolve every link now, whether due or not"),
+        click.option(
+            "--due-only/--recheck-all",
+            default=True,
+            show_default=True,
+            help="Resolve only links that are new or due (failed ones after 1 h, 6 h, 1 day, then "
+            "weekly; good ones after --recheck-after days), or every link now",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -398,7 +404,7 @@ def _resolve_due(
     limit: int | None,
     counts: Counter[str],
 ) -> None:
-    urls = store.links_due(db, recheck_all=options["recheck_all"], limit=limit)
+    urls = store.links_due(db, recheck_all=not options["due_only"], limit=limit)
     if not urls:
         return
     show_progress = sys.stderr.isatty() and not ctx.obj.get("quiet")

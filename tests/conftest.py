@@ -223,3 +223,52 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class ForwardProxy(BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy that sends every request to the test server, whatever its host."""
+
+    target: tuple[str, int]
+    seen: list[str]
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        import http.client
+
+        self.seen.append(self.path)
+        parts = urlsplit(self.path)
+        upstream = http.client.HTTPConnection(*self.target, timeout=10)
+        upstream.request(
+            "GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers={"Host": parts.netloc}
+        )
+        response = upstream.getresponse()
+        body = response.read()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        upstream.close()
+
+
+@pytest.fixture
+def forward_proxy(http_server: tuple[str, Recorder]) -> Iterator[tuple[str, list[str]]]:
+    """Start a forward proxy in front of the test server; yield its URL and the requests it saw."""
+    base, _ = http_server
+    seen: list[str] = []
+    target = ("127.0.0.1", int(urlsplit(base).port or 80))
+    handler = type("BoundProxy", (ForwardProxy,), {"target": target, "seen": seen})
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    proxy.daemon_threads = True
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}", seen
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

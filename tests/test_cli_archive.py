@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
+from test_datasette import free_port
 
 from archiver.cli import cli
-from archiver.runlock import run_lock
 
 
 def write_page(folder: Path, base: str, paths: list[str]) -> Path:
@@ -102,12 +103,82 @@ def test_broken_file_in_a_folder_does_not_stop_the_run(tmp_path, server):
     assert table(db, "select count(*) from posts") == [(1,)]
 
 
-def test_second_run_exits_75_while_the_first_holds_the_lock(tmp_path):
+def start_slow_archive(tmp_path: Path, base: str, links: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start a real `archiver archive` whose links take a while, and wait until its run has begun."""
+    page = write_page(tmp_path / "in", base, [f"/delay?ms=300&n={i}" for i in range(links)])
     db = tmp_path / "archive.db"
-    with run_lock(db):
-        result = run_archiver("resolve", "--db", str(db), cwd=tmp_path)
-    assert result.returncode == 75
-    assert "another archiver run" in result.stderr
+    args = [
+        sys.executable,
+        "-m",
+        "archiver",
+        "archive",
+        str(page),
+        "--db",
+        str(db),
+        "--allow-private",
+        "--concurrency",
+        "2",
+        "--per-host",
+        "2",
+    ]
+    process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            if db.exists() and table(db, "select count(*) from runs")[0][0]:
+                break
+        except sqlite3.OperationalError:
+            continue
+    return process, db
+
+
+def test_overlapping_run_exits_75_and_the_first_is_unharmed(tmp_path, server):
+    base, _ = server
+    first, db = start_slow_archive(tmp_path, base, links=30)
+    try:
+        second = run_archiver("archive", "--db", str(db), "--allow-private", cwd=tmp_path)
+        assert first.poll() is None, "the first run must still be going"
+        assert second.returncode == 75
+        assert "another archiver run" in second.stderr
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert table(db, "select status, count(*) from links group by status") == [("ok", 30)]
+    assert table(db, "select status from runs") == [("completed",)]
+
+
+def test_datasette_reads_while_archive_writes(tmp_path, server):
+    base, _ = server
+    writer, db = start_slow_archive(tmp_path, base, links=24)
+    port = free_port()
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "serve", "--db", str(db), "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    answers = []
+    try:
+        while writer.poll() is None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/archive/links.json?_shape=array", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.1)  # still starting
+                continue
+            answers.append(response.status_code)
+            time.sleep(0.05)
+    finally:
+        reader.terminate()
+        reader.wait(timeout=10)
+        if writer.poll() is None:
+            writer.kill()
+        writer.wait()
+    assert writer.returncode == 0
+    assert len(answers) > 5 and set(answers) == {200}
+    assert table(db, "select count(*) from links where status = 'ok'") == [(24,)]
 
 
 def test_unwritable_database_is_exit_1_without_traceback(tmp_path):
@@ -216,3 +287,18 @@ def test_page_url_on_an_internal_address_is_refused(tmp_path, server):
     assert result.returncode == 1
     assert "refused" in result.stderr and "127.0.0.1" in result.stderr
     assert recorder.requests == []
+
+
+def test_recheck_all_requests_resolved_links_again(tmp_path, server):
+    base, recorder = server
+    page = write_page(tmp_path / "in", base, ["/final"])
+    db = tmp_path / "archive.db"
+    runner = CliRunner()
+    args = ["--db", str(db), "--allow-private"]
+    assert runner.invoke(cli, ["archive", str(page), *args], catch_exceptions=False).exit_code == 0
+    assert runner.invoke(cli, ["resolve", "--due-only", *args], catch_exceptions=False).exit_code == 0
+    assert recorder.paths() == ["/final"]
+    result = runner.invoke(cli, ["resolve", "--recheck-all", *args], catch_exceptions=False)
+    assert "1 links checked (ok: 1)" in result.output
+    assert recorder.paths() == ["/final", "/final"]
+    assert table(db, "select count(*) from checks") == [(2,)]

@@ -194,3 +194,19 @@ async def test_tls_failure_with_an_untrusted_certificate(tmp_path):
         httpd.shutdown()
         httpd.server_close()
     assert result.status == "tls_error"
+
+
+@pytest.mark.asyncio
+async def test_proxy_resolves_names_and_literals_are_still_checked(server, forward_proxy):
+    base, recorder = server
+    proxy, seen = forward_proxy
+    port = urlsplit(base).port
+    settings = ResolverSettings(proxy=proxy)
+    # The name does not resolve here; the proxy resolves it (to the test server).
+    result = await resolve_one(f"http://archive-target.test:{port}/hop/1", settings)
+    assert result.status == "ok"
+    assert seen == [f"http://archive-target.test:{port}/hop/1", f"http://archive-target.test:{port}/hop/0"]
+    # An internal IP literal is refused here, before anything reaches the proxy.
+    refused = await resolve_one(f"http://169.254.169.254:{port}/latest", settings)
+    assert refused.status == "blocked"
+    assert len(seen) == 2
