@@ -134,9 +134,9 @@ def test_canned_queries_run(served, query):
 
 def test_canned_query_answers(served):
     base, _ = served
-    top = httpx.get(f"{base}/archive/top_final_domains.json?_shape=array").json()
+    top = httpx.get(f"{base}/archive/top_domains.json?_shape=array").json()
     assert top[0]["final_domain"] == "bbc.co.uk"
-    failed = httpx.get(f"{base}/archive/failed_links.json?_shape=array").json()
+    failed = httpx.get(f"{base}/archive/links_failed.json?_shape=array").json()
     assert [r["url"] for r in failed] == ["https://t.co/Z9ixm4GsEx"]
 
 
@@ -152,3 +152,8 @@ def test_csv_and_json_export_match_the_database(served, table):
     assert len(list(csv.DictReader(io.StringIO(response.text)))) == count
     rows = httpx.get(f"{base}/archive/{table}.json?_shape=array&_size=max").json()
     assert len(rows) == count
+
+
+def test_canned_queries_do_not_hide_tables_or_views():
+    database = METADATA["databases"]["archive"]
+    assert not set(database["queries"]) & set(database["tables"])
