@@ -302,3 +302,35 @@ def test_recheck_all_requests_resolved_links_again(tmp_path, server):
     assert "1 links checked (ok: 1)" in result.output
     assert recorder.paths() == ["/final", "/final"]
     assert table(db, "select count(*) from checks") == [(2,)]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 300 KB tmpfs; skipped where mounting is not allowed."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_full_disk_is_a_clear_error(tmp_path, tiny_disk):
+    page = tmp_path / "big.txt"
+    page.write_text(
+        "".join(
+            f"Post {i} https://example.org/page/{i}?q={'x' * 50}\n— Someone (@someone) May 1, 2024\n"
+            for i in range(3000)
+        ),
+        encoding="utf-8",
+    )
+    db = tiny_disk / "archive.db"
+    result = run_archiver("ingest", str(page), "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "disk is full" in result.stderr and str(db) in result.stderr
+    assert "Traceback" not in result.stderr
