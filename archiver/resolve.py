@@ -211,7 +211,6 @@ class _Session:
         hops: list[Hop] = []
         seen: set[str] = set()
         current = url
-        title = None
         while True:
             seen.add(_loop_key(current))
             try:
@@ -230,7 +229,6 @@ class _Session:
                     error=failure.error,
                     retry_after=failure.retry_after,
                 )
-            title = response.title
             if response.next_url is None:
                 hops.append(Hop(current, response.status_code))
                 ok = 200 <= response.status_code < 300
@@ -247,7 +245,7 @@ class _Session:
                     http_status=response.status_code,
                     final_url=current,
                     error=error,
-                    title=title if ok else None,
+                    title=response.title if ok else None,
                 )
             hops.append(Hop(current, response.status_code, response.via))
             target, problem = _join(current, response.next_url)
