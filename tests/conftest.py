@@ -178,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/to-mapped":
             self._redirect(f"http://[::ffff:127.0.0.1]:{port}/final")
         elif path == "/to-name":
-            self._redirect(f"http://{query['name']}:{port}/final")
+            self._redirect(f"http://{query['name']}:{query.get('port', port)}/final")
         elif path == "/protocol-relative":
             self._redirect(f"//{host}/final")
         elif path == "/head405":

@@ -147,6 +147,21 @@ async def test_name_resolving_to_loopback_is_blocked(server):
 
 
 @pytest.mark.asyncio
+async def test_public_looking_name_that_resolves_to_127_0_0_1_is_blocked(server):
+    base, recorder = server
+
+    async def everything_is_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    result = await resolve_one(
+        f"{base}/to-name?name=www.example.com&port=80", settings_for(base), resolver=everything_is_loopback
+    )
+    assert result.status == "blocked"
+    assert "127.0.0.1 is loopback" in (result.error or "")
+    assert result.hops[-1].url == "http://www.example.com/final"
+
+
+@pytest.mark.asyncio
 async def test_allow_private_lifts_the_guard(server):
     base, _ = server
     result = await resolve_one(f"{base}/to-decimal-here", ResolverSettings(allow_private=True))
