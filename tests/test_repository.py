@@ -23,7 +23,7 @@ HOMES = {
     "httpcore": {"transport.py"},
     "tldextract": {"domains.py"},
     "sqlite_utils": {"store.py", "migrations.py", "cli.py"},
-    "selectolax": {"page.py"},
+    "selectolax": {"page.py", "html.py"},
 }
 
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
 from ..extract import extract_links, extract_text_parts
 from ..models import FoundLink, ParseError, Post
-from ..urls import normalise_url
+from ..urls import hostname, normalise_url
 from . import is_url, source
+from .html import anchor_links, merge_links, parse_html, render
 
 __all__ = ["parse_page"]
 
@@ -49,53 +50,12 @@ _MONTHS = {
 _ATTRIBUTION = re.compile(
     r"(?:\u2014|\u2013|&mdash;|--?)\s*"
     r"(?P<name>[^\n()\u2014\u2013]{0,100}?)\s*"
-    r"\(@(?P<handle>[A-Za-z0-9_]{1,50})\)\s*"
-    r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4})\s*$"
+    r"\(@(?P<handle>[A-Za-z0-9_][A-Za-z0-9_.-]{0,252})\)\s*"
+    r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4})"
+    r"(?:,?\s+at\s+\d{1,2}:\d{2}(?:\s*[AP]M)?)?\s*$"
 )
 _LINK_ONLY_LINE = re.compile(r"^\s*(?:(?:https?://|pic\.twitter\.com/)\S+\s*)+$", re.IGNORECASE)
 _STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
-
-_BLOCK_TAGS = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "ul",
-    }
-)
-_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "iframe"})
 
 
 def _looks_like_html(name: str, head: bytes) -> bool:
@@ -194,8 +154,8 @@ def _tweet_post(
 ) -> Post:
     text = "\n".join(line.strip() for line in lines).strip()
     parts = extract_text_parts(text)
-    links = _merge(
-        anchors, extract_links(outside_anchors) if outside_anchors is not None else list(parts.links)
+    links = merge_links(
+        anchors, extract_links(outside_anchors) if outside_anchors is not None else parts.links
     )
     handle = match.group("handle")
     name = match.group("name").strip() or None
@@ -232,24 +192,8 @@ def _web_post(text: str, *, source: str, extra_links: tuple[FoundLink, ...]) -> 
         source=source,
         hashtags=parts.hashtags,
         mentions=parts.mentions,
-        links=_merge(extra_links, list(parts.links)),
+        links=merge_links(extra_links, parts.links),
     )
-
-
-def _merge(first: tuple[FoundLink, ...] | list[FoundLink], second: list[FoundLink]) -> tuple[FoundLink, ...]:
-    """Return both lists' links without repeats, numbered in order."""
-    merged: dict[str, FoundLink] = {}
-    for link in [*first, *second]:
-        if link.url not in merged:
-            merged[link.url] = FoundLink(
-                url=link.url,
-                display=link.display,
-                found_by=link.found_by,
-                position=len(merged),
-                truncated=link.truncated,
-                expanded_url=link.expanded_url,
-            )
-    return tuple(merged.values())
 
 
 def _stable_id(*parts: str) -> str:
@@ -259,27 +203,34 @@ def _stable_id(*parts: str) -> str:
 
 # -- HTML ----------------------------------------------------------------------------
 
-
-@dataclass
-class _Rendered:
-    text: str
-    outside_anchors: str  # the same text with every anchor's content blanked out
-    anchors: list[tuple[int, str, str]]  # (offset, href, anchor text)
+# Bluesky and Twitter embeds differ only in these: the platform, the permalink's shape.
+_EMBEDS = (
+    ("blockquote.twitter-tweet", "twitter"),
+    ("blockquote.bluesky-embed", "bluesky"),
+)
+_BLUESKY_POST = re.compile(r"^https://bsky\.app/profile/[^/]+/post/[^/?#]+")
+_MASTODON_STATUS = re.compile(r"^(https://[^/]+/@[^/]+/\d+)")
 
 
 def _parse_html(html: str, *, source: str) -> Iterator[Post]:
-    tree = LexborHTMLParser(html)
+    tree = parse_html(html)
     root = tree.body or tree.root
     if root is None:
         return
     base = source if is_url(source) else None
-    for quote in tree.css("blockquote.twitter-tweet"):
-        post = _blockquote_post(quote, source=source, base=base)
-        quote.decompose()
+    for selector, platform in _EMBEDS:
+        for quote in tree.css(selector):
+            post = _blockquote_post(quote, platform=platform, source=source, base=base)
+            quote.decompose()
+            if post is not None:
+                yield post
+    for embed in tree.css("iframe.mastodon-embed, blockquote.mastodon-embed"):
+        post = _mastodon_embed_post(embed, source=source)
+        embed.decompose()
         if post is not None:
             yield post
-    rendered = _render(root)
-    anchors = tuple(_anchor_links(rendered.anchors, base=base))
+    rendered = render(root)
+    anchors = anchor_links(rendered.anchors, base=base)
     posts = list(_parse_text(rendered.text, source=source, extra_links=()))
     in_tweets = {link.url for post in posts if post.platform == "twitter" for link in post.links}
     for post in posts:
@@ -289,23 +240,24 @@ def _parse_html(html: str, *, source: str) -> Iterator[Post]:
     yield from _web_post(rest, source=source, extra_links=tuple(a for a in anchors if a.url not in in_tweets))
 
 
-def _blockquote_post(quote: LexborNode, *, source: str, base: str | None) -> Post | None:
-    rendered = _render(quote)
+def _blockquote_post(quote: LexborNode, *, platform: str, source: str, base: str | None) -> Post | None:
+    rendered = render(quote)
     match = _ATTRIBUTION.search(rendered.text.rstrip())
     if match is None:
         return None
     permalink = None
-    for _, href, _text in reversed(rendered.anchors):
-        if _STATUS_ID.search(href):
-            permalink = normalise_url(href.split("?", 1)[0], base=base)
+    for anchor in reversed(rendered.anchors):
+        href = normalise_url(anchor.href.split("?", 1)[0], base=base)
+        if href and (_STATUS_ID.search(href) or _BLUESKY_POST.match(href)):
+            permalink = href
             break
     cut = match.start()
     anchors = tuple(
         link
-        for link in _anchor_links([a for a in rendered.anchors if a[0] < cut], base=base)
+        for link in anchor_links([a for a in rendered.anchors if a.start < cut], base=base)
         if link.url != permalink
     )
-    return _tweet_post(
+    post = _tweet_post(
         rendered.text[:cut].strip().splitlines(),
         match,
         source=source,
@@ -313,70 +265,31 @@ def _blockquote_post(quote: LexborNode, *, source: str, base: str | None) -> Pos
         anchors=anchors,
         outside_anchors=rendered.outside_anchors[:cut],
     )
+    if platform == "twitter":
+        return post
+    uri = (quote.attributes.get("data-bluesky-uri") or "").strip()
+    return replace(post, platform=platform, id=uri or post.id)
 
 
-def _anchor_links(anchors: list[tuple[int, str, str]], *, base: str | None) -> Iterator[FoundLink]:
-    for position, (_, href, text) in enumerate(anchors):
-        if text.strip().startswith(("@", "#")):
-            continue  # a mention or hashtag rendered as a link, not a link the author posted
-        url = normalise_url(href, base=base) if href else None
-        if url is not None:
-            yield FoundLink(url=url, display=text.strip() or href, found_by="href", position=position)
-
-
-def _render(root: LexborNode) -> _Rendered:
-    """Return the visible text of an element, with line breaks where blocks end."""
-    text: list[str] = []
-    outside: list[str] = []
-    spans: list[tuple[int, int, str]] = []  # (start, end, href) of each anchor
-    length = 0
-    # An explicit stack rather than recursion: a hostile page can nest deeper than
-    # Python's recursion limit.  Entries are a node, or a marker that closes one.
-    stack: list[tuple[LexborNode | str, bool]] = [(root, False)]
-    open_anchors: list[tuple[int, str]] = []
-    while stack:
-        node, in_anchor = stack.pop()
-        if isinstance(node, str):
-            if node == "</a>":
-                start, href = open_anchors.pop()
-                spans.append((start, length, href))
+def _mastodon_embed_post(embed: LexborNode, *, source: str) -> Post | None:
+    attributes = embed.attributes
+    candidates = [attributes.get("src") or "", attributes.get("data-embed-url") or ""]
+    candidates += [a.attributes.get("href") or "" for a in embed.css("a")]
+    for candidate in candidates:
+        match = _MASTODON_STATUS.match(candidate.strip())
+        if match:
+            status = normalise_url(match.group(1))
+            if status is None:
                 continue
-            chunk = node
-        elif node.is_text_node:
-            chunk = re.sub(r"[ \t\r\f\v\n]+", " ", node.text_content or "")
-        else:
-            tag = node.tag or ""
-            if tag in _SKIPPED_TAGS or tag.startswith("-") and tag != "-document":
-                continue  # scripts, styles, comments
-            if tag == "br":
-                chunk = "\n"
-            else:
-                _push_children(stack, node, tag, in_anchor, open_anchors, length)
-                continue
-        text.append(chunk)
-        outside.append(" " * len(chunk) if in_anchor and chunk != "\n" else chunk)
-        length += len(chunk)
-    joined = "".join(text)
-    anchors = [(start, href, joined[start:end]) for start, end, href in sorted(spans)]
-    return _Rendered(text=joined, outside_anchors="".join(outside), anchors=anchors)
-
-
-def _push_children(
-    stack: list[tuple[LexborNode | str, bool]],
-    node: LexborNode,
-    tag: str,
-    in_anchor: bool,
-    open_anchors: list[tuple[int, str]],
-    length: int,
-) -> None:
-    if tag == "a":
-        open_anchors.append((length, (node.attributes.get("href") or "").strip()))
-        stack.append(("</a>", in_anchor))
-    if tag in _BLOCK_TAGS:
-        stack.append(("\n", in_anchor))
-    children = []
-    child = node.first_child
-    while child is not None:
-        children.append((child, in_anchor or tag == "a"))
-        child = child.next
-    stack.extend(reversed(children))
+            user = status.rstrip("/").split("/")[-2].lstrip("@")
+            return Post(
+                id=status,
+                platform="mastodon",
+                author_name=None,
+                author_handle=f"{user}@{hostname(status)}",
+                text="",
+                posted_at=None,
+                url=status,
+                source=source,
+            )
+    return None
