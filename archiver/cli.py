@@ -19,7 +19,16 @@ from . import __version__, store
 from .models import AlreadyRunning, ArchiverError, DatabaseError, Resolution, SourceUnavailable
 from .resolve import DEFAULT_USER_AGENT, ResolverSettings, fetch_source, resolve_many
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
-from .sources import SOURCES, expand_source, is_url, iter_posts, parse_bytes, read_source_list
+from .sources import (
+    SOURCES,
+    detect_format,
+    expand_source,
+    format_of,
+    is_url,
+    iter_posts,
+    parse_bytes,
+    read_source_list,
+)
 
 DEFAULT_DB = "data/archive.db"
 DEFAULT_SOURCES_FILE = "data/sources.txt"
@@ -366,32 +375,78 @@ def _ingest_all(
     unavailable = False
     for location in locations:
         try:
-            files = expand_source(location)
+            units = expand_source(location)
         except SourceUnavailable as ex:
             click.echo(f"error: {ex}", err=True)
             unavailable = True
             continue
-        for name in files:
+        for unit in units:
             try:
-                if is_url(name):
-                    data = asyncio.run(fetch_source(name, settings=settings))
-                    posts = parse_bytes(data, source=name, fmt=fmt)
-                else:
-                    posts = iter_posts(name, fmt)
-                added_posts, added_links = store.save_posts(db, posts, run_id=run_id)
+                saved = _ingest_one(db, unit, fmt=fmt, run_id=run_id, settings=settings)
             except SourceUnavailable as ex:
                 click.echo(f"error: {ex}", err=True)
+                store.record_source(db, unit, status="error", error=str(ex))
                 unavailable = True
                 continue
             except DatabaseError:
                 raise
             except ArchiverError as ex:
                 click.echo(f"warning: {ex}", err=True)
+                store.record_source(db, unit, status="error", error=str(ex))
                 continue
-            counts["posts_added"] += added_posts
-            counts["links_added"] += added_links
-            log.info("%s: %d posts added, %d links added", name, added_posts, added_links)
+            if saved is None:
+                continue
+            counts["posts_added"] += saved.posts_added
+            counts["links_added"] += saved.links_added
+            if saved.error is not None:
+                click.echo(f"warning: {saved.error}", err=True)
+            log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
     return unavailable
+
+
+def _ingest_one(
+    db: Database, unit: str, *, fmt: str | None, run_id: int, settings: ResolverSettings
+) -> store.Saved | None:
+    """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
+    if not is_url(unit):
+        name = fmt or format_of(unit)
+        saved = store.save_posts(db, iter_posts(unit, fmt), run_id=run_id)
+        _record(db, unit, name, saved)
+        return saved
+    previous = store.source_state(db, unit) or {}
+    fetched = asyncio.run(
+        fetch_source(
+            unit, settings=settings, etag=previous.get("etag"), last_modified=previous.get("last_modified")
+        )
+    )
+    if fetched.not_modified or fetched.body is None:
+        store.record_source(db, unit, status="not_modified", http_status=fetched.status_code)
+        return None
+    name = fmt or detect_format(unit, fetched.body[:8192])
+    saved = store.save_posts(db, parse_bytes(fetched.body, source=unit, fmt=name), run_id=run_id)
+    _record(
+        db,
+        unit,
+        name,
+        saved,
+        http_status=fetched.status_code,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+    )
+    return saved
+
+
+def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetch: Any) -> None:
+    status = "ok" if saved.error is None else ("partial" if saved.posts_added else "error")
+    store.record_source(
+        db,
+        unit,
+        status=status,
+        fmt=fmt,
+        error=str(saved.error) if saved.error else None,
+        saved=saved,
+        **fetch,
+    )
 
 
 def _resolve_due(

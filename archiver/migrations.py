@@ -159,3 +159,22 @@ def m001_initial(db: Database) -> None:
     )
     db.table("checks").create_index(["link_id"])
     db.table("posts").enable_fts(["text", "author_name", "author_handle"], create_triggers=True)
+
+
+@MIGRATIONS()
+def m002_sources(db: Database) -> None:
+    db.table("sources").create(
+        {
+            "location": str,
+            "format": str,
+            "first_seen_at": str,
+            "last_fetched_at": str,
+            "last_status": str,
+            "last_error": str,
+            "http_status": int,
+            "etag": str,
+            "last_modified": str,
+            "posts_added": int,
+        },
+        pk="location",
+    )

@@ -49,6 +49,7 @@ from .urls import hostname, is_shortener, normalise_url
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "Fetched",
     "ResolverSettings",
     "fetch_source",
     "parse_retry_after",
@@ -566,16 +567,36 @@ async def resolve_many(
 SOURCE_CAP = 32 * 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A feed or page as fetched: its body, or None when the server said it has not changed."""
+
+    url: str  # where the redirects ended
+    status_code: int
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        """Return True when a conditional request was answered 304 Not Modified."""
+        return self.status_code == 304
+
+
 async def fetch_source(
     url: str,
     *,
     settings: ResolverSettings | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
     client: httpx.AsyncClient | None = None,
     resolver: Resolver | None = None,
-) -> bytes:
-    """Return the body of a feed or page URL, following redirects under the same guard as links.
+) -> Fetched:
+    """Return a feed or page URL's body, following redirects under the same guard as links.
 
-    Raises SourceUnavailable naming the URL and what went wrong.
+    With ``etag`` / ``last_modified`` from the previous fetch the request is
+    conditional, and a 304 costs no body.  Raises SourceUnavailable naming the URL
+    and what went wrong.
     """
     settings = settings or ResolverSettings()
     own_client = client is None
@@ -589,13 +610,18 @@ async def fetch_source(
             resolver=resolver,
             exempt=settings.exempt,
         )
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     current: str | None = normalise_url(url)
     try:
         for _ in range(settings.max_hops + 1):
             if current is None:
                 raise SourceUnavailable(f"{url}: not a usable http(s) URL")
-            answer = await _fetch_source_hop(client, current, settings)
-            if isinstance(answer, bytes):
+            answer = await _fetch_source_hop(client, current, settings, headers)
+            if isinstance(answer, Fetched):
                 return answer
             current = answer
         raise SourceUnavailable(f"{url}: more than {settings.max_hops} redirects")
@@ -605,22 +631,29 @@ async def fetch_source(
 
 
 async def _fetch_source_hop(
-    client: httpx.AsyncClient, url: str, settings: ResolverSettings
-) -> bytes | str | None:
+    client: httpx.AsyncClient, url: str, settings: ResolverSettings, headers: dict[str, str]
+) -> Fetched | str:
     reason = settings.refusal(url)
     if reason:
         raise SourceUnavailable(f"{url}: refused: {reason}")
     try:
         async with asyncio.timeout(settings.timeout * 4):
-            async with client.stream("GET", url) as response:
+            async with client.stream("GET", url, headers=headers) as response:
                 targets = locations(response)
-                if response.status_code in REDIRECT_STATUS and targets:
+                status = response.status_code
+                if status in REDIRECT_STATUS and targets:
                     target, problem = _join(url, targets[0])
                     if target is None:
                         raise SourceUnavailable(f"{url}: redirect to an unsupported URL: {problem}")
                     return target
-                if not 200 <= response.status_code < 300:
-                    raise SourceUnavailable(f"{url}: HTTP {response.status_code}")
+                validators = {
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                }
+                if status == 304:
+                    return Fetched(url, status, None, **validators)
+                if not 200 <= status < 300:
+                    raise SourceUnavailable(f"{url}: HTTP {status}")
                 body, cut = await read_capped(response, SOURCE_CAP)
     except SourceUnavailable:
         raise
@@ -633,4 +666,4 @@ async def _fetch_source_hop(
         raise SourceUnavailable(f"{url}: {failure}") from ex
     if cut:
         raise SourceUnavailable(f"{url}: larger than {SOURCE_CAP} bytes")
-    return body
+    return Fetched(url, status, body, **validators)

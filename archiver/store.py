@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ from sqlite_utils import Database
 from .clock import add_seconds, utc_now
 from .domains import registered_domain
 from .migrations import MIGRATIONS, VIEWS
-from .models import DatabaseError, Post, Resolution
+from .models import ArchiverError, DatabaseError, Post, Resolution
 from .urls import hostname, is_shortener, link_id
 
 __all__ = [
     "RETRY_SPACING",
+    "Saved",
     "finish_run",
     "links_due",
     "open_database",
@@ -82,19 +84,37 @@ def finish_run(db: Database, run_id: int, counts: dict[str, int], *, status: str
     db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status})
 
 
-def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None) -> tuple[int, int]:
-    """Store new posts, their links and which post shows which link; return (posts, links) added.
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What storing a source's posts added, and the source's own error, if it broke."""
+
+    posts_added: int
+    links_added: int
+    error: ArchiverError | None = None
+
+
+def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None) -> Saved:
+    """Store new posts, their links and which post shows which link; return what was added.
 
     Posts and links already stored are left as they are, so ingesting a source
-    twice changes nothing.
+    twice changes nothing.  A source that breaks half way keeps its good half: the
+    posts read before the fault are stored and the fault is returned, not raised.
     """
     posts_added = links_added = 0
     iterator = iter(posts)
-    while batch := list(islice(iterator, BATCH_SIZE)):
+    error: ArchiverError | None = None
+    while error is None:
+        batch: list[Post] = []
+        try:
+            batch.extend(islice(iterator, BATCH_SIZE))
+        except ArchiverError as ex:
+            error = ex
+        if not batch:
+            break
         added = _save_post_batch(db, batch, run_id=run_id)
         posts_added += added[0]
         links_added += added[1]
-    return posts_added, links_added
+    return Saved(posts_added, links_added, error)
 
 
 def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> tuple[int, int]:
@@ -172,6 +192,52 @@ def _link_row(url: str, lid: str, now: str, truncated: bool, expanded_url: str |
         # Cut short by an ellipsis: requesting it would record someone else's link.
         row.update(status="invalid", error="truncated", next_check_at=None)
     return row
+
+
+def source_state(db: Database, location: str) -> dict[str, Any] | None:
+    """Return what is recorded about a source (ETag, Last-Modified, last status), or None."""
+    return next(db.query("select * from sources where location = ?", [location]), None)
+
+
+def record_source(
+    db: Database,
+    location: str,
+    *,
+    status: str,
+    fmt: str | None = None,
+    error: str | None = None,
+    http_status: int | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    saved: Saved | None = None,
+) -> None:
+    """Record the outcome of reading a source; keep its validators when none came back."""
+    now = utc_now()
+    previous = source_state(db, location) or {}
+    row: dict[str, Any] = {
+        "location": location,
+        "format": fmt or previous.get("format"),
+        "first_seen_at": previous.get("first_seen_at") or now,
+        "last_fetched_at": now,
+        "last_status": status,
+        "last_error": error,
+        "http_status": http_status,
+        "etag": etag if etag is not None else previous.get("etag"),
+        "last_modified": last_modified if last_modified is not None else previous.get("last_modified"),
+        "posts_added": saved.posts_added if saved is not None else 0,
+    }
+    db.table("sources").upsert(row, pk="location")
+
+
+def list_sources(db: Database) -> list[dict[str, Any]]:
+    """Return every recorded source with the number of posts stored from it."""
+    return list(
+        db.query(
+            "select sources.*, (select count(*) from posts where posts.source = sources.location "
+            "or posts.source like sources.location || '!%') as posts "
+            "from sources order by location"
+        )
+    )
 
 
 def links_due(

@@ -37,8 +37,8 @@ def fresh_db(tmp_path):
 
 def test_ingest_twice_adds_nothing_the_second_time(tmp_path):
     db, posts = fresh_db(tmp_path)
-    assert store.save_posts(db, posts) == (6, 10)
-    assert store.save_posts(db, posts) == (0, 0)
+    assert store.save_posts(db, posts) == store.Saved(6, 10)
+    assert store.save_posts(db, posts) == store.Saved(0, 0)
     assert db["posts"].count == 6
     assert db["links"].count == 10
     assert db["post_links"].count == 10

@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..models import ParseError, Post, SourceUnavailable, UnknownFormat
+from ..models import ArchiverError, ParseError, Post, SourceUnavailable, UnknownFormat
+from .archives import ARCHIVE_FORMATS, Archive, archive_of, open_archive
 
 __all__ = [
     "SOURCES",
     "Format",
     "detect_format",
     "expand_source",
+    "format_of",
     "is_url",
     "iter_posts",
     "parse_bytes",
@@ -77,8 +79,13 @@ def parse_bytes(data: bytes, *, source: str, fmt: str | None = None) -> Iterator
 
 
 def iter_posts(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator[Post]:
-    """Return the posts of one file."""
+    """Return the posts of one source: a file, a folder or zip/tar of an archive export."""
     path = Path(path)
+    if not path.exists():
+        raise SourceUnavailable(f"{path}: no such file or directory")
+    archive = open_archive(path) if fmt is None or fmt in {a.name for a in ARCHIVE_FORMATS} else None
+    if archive is not None:
+        return _archive_posts(archive, path, fmt)
     try:
         size = path.stat().st_size
         if size > MAX_SOURCE_BYTES:
@@ -89,28 +96,79 @@ def iter_posts(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator
     return parse_bytes(data, source=str(path), fmt=fmt)
 
 
+def _archive_posts(archive: Archive, path: Path, fmt: str | None) -> Iterator[Post]:
+    names = archive.names()
+    kind = next((a for a in ARCHIVE_FORMATS if a.name == fmt), None) or archive_of(names)
+    if kind is not None:
+        yield from kind.parse(archive, str(path))
+        return
+    if path.is_dir():
+        raise UnknownFormat(f"{path}: a folder that is not a Twitter or Mastodon archive")
+    found = False
+    for name in names:
+        data = archive.read(name)
+        try:
+            posts = parse_bytes(data, source=f"{path}!{name}", fmt=fmt)
+        except UnknownFormat:
+            continue
+        found = True
+        yield from posts
+    if not found:
+        raise ParseError(
+            f"{path}: no posts in it: not a Twitter or Mastodon archive, and no file in it is a known format"
+        )
+
+
+def format_of(path: str | os.PathLike[str]) -> str | None:
+    """Return the name of the format a local source would be read as, or None if unknown."""
+    path = Path(path)
+    try:
+        archive = open_archive(path)
+        if archive is not None:
+            kind = archive_of(archive.names())
+            return kind.name if kind else None
+        with path.open("rb") as handle:
+            return detect_format(str(path), handle.read(8192))
+    except (ArchiverError, OSError):
+        return None
+
+
 def is_url(location: str) -> bool:
     """Return True when a source names an http(s) URL rather than a path."""
     return location.lower().startswith(("http://", "https://"))
 
 
 def expand_source(location: str) -> list[str]:
-    """Return the files a source stands for: itself, or every file under a directory.
+    """Return the sources a location stands for: itself, or what a folder holds.
 
-    Hidden files and directories (``.git``, ``.DS_Store``) are skipped.
+    A folder that is an archive export (a Twitter archive's ``data/tweets.js``, a
+    Mastodon ``outbox.json``) is one source; in any other folder each file is one,
+    and archive exports found inside it are kept whole.  Hidden files are skipped.
     """
     if is_url(location):
         return [location]
     path = Path(location)
-    if path.is_dir():
-        return [
-            str(p)
-            for p in sorted(path.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        ]
     if not path.exists():
         raise SourceUnavailable(f"{location}: no such file or directory")
-    return [location]
+    if not path.is_dir() or _is_archive_folder(path):
+        return [location]
+    found: list[str] = []
+    for child in sorted(path.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            found += expand_source(str(child))
+        elif child.is_file():
+            found.append(str(child))
+    return found
+
+
+def _is_archive_folder(path: Path) -> bool:
+    names = [p.name for p in path.iterdir()]
+    data = path / "data"
+    if data.is_dir():
+        names += [f"data/{p.name}" for p in data.iterdir()]
+    return archive_of(names) is not None
 
 
 def read_source_list(path: str | os.PathLike[str]) -> list[str]:
@@ -136,5 +194,6 @@ def read_source_list(path: str | os.PathLike[str]) -> list[str]:
     return entries
 
 
-# Register the built-in formats.
+# Register the built-in formats; the catch-all page format last.
+from . import feed, jsonl, mastodon_outbox, twitter_archive  # noqa: E402,F401,I001
 from . import page  # noqa: E402,F401

@@ -1,0 +1,144 @@
+"""Sources that are several files: a folder, a ``.zip`` or a ``.tar.gz``."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from ..models import ParseError, Post
+
+__all__ = ["ARCHIVE_FORMATS", "Archive", "ArchiveFormat", "archive_format", "archive_of", "open_archive"]
+
+# A member larger than this is refused: a zip bomb, not an export.
+MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+
+
+class Archive(Protocol):
+    """Named members of a multi-file source."""
+
+    def names(self) -> list[str]: ...
+
+    def read(self, name: str) -> bytes: ...
+
+
+class FolderArchive:
+    """A folder, its files named by their path relative to it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def names(self) -> list[str]:
+        return sorted(
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
+        )
+
+    def read(self, name: str) -> bytes:
+        return (self.path / name).read_bytes()
+
+
+class ZipArchive:
+    """The members of a zip file."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as ex:
+            raise ParseError(f"{path}: not a readable zip file ({ex})") from ex
+        self.path = path
+
+    def names(self) -> list[str]:
+        return sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
+
+    def read(self, name: str) -> bytes:
+        info = self._zip.getinfo(name)
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ParseError(f"{self.path}!{name}: {info.file_size} bytes is more than archiver reads")
+        try:
+            return self._zip.read(name)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as ex:
+            raise ParseError(f"{self.path}!{name}: cannot be read from the zip ({ex})") from ex
+
+
+class TarArchive:
+    """The members of a tar file, compressed or not."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._tar = tarfile.open(path)  # noqa: SIM115 - members are read on demand
+            self._members = {m.name.lstrip("./"): m for m in self._tar.getmembers() if m.isfile()}
+        except (tarfile.TarError, OSError, EOFError) as ex:
+            raise ParseError(f"{path}: not a readable tar file ({ex})") from ex
+        self.path = path
+
+    def names(self) -> list[str]:
+        return sorted(self._members)
+
+    def read(self, name: str) -> bytes:
+        member = self._members[name]
+        if member.size > MAX_MEMBER_BYTES:
+            raise ParseError(f"{self.path}!{name}: {member.size} bytes is more than archiver reads")
+        try:
+            handle = self._tar.extractfile(member)
+            return handle.read() if handle else b""
+        except (tarfile.TarError, OSError, EOFError) as ex:
+            raise ParseError(f"{self.path}!{name}: cannot be read from the tar file ({ex})") from ex
+
+
+ArchiveParser = Callable[[Archive, str], Iterator[Post]]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveFormat:
+    """A format that spans several files, recognised by its members' names."""
+
+    name: str
+    detect: Callable[[list[str]], bool]
+    parse: ArchiveParser
+
+
+ARCHIVE_FORMATS: list[ArchiveFormat] = []
+
+
+def archive_format(
+    name: str, *, detect: Callable[[list[str]], bool]
+) -> Callable[[ArchiveParser], ArchiveParser]:
+    """Register an archive parser under ``name``; return it unchanged."""
+
+    def register(parse: ArchiveParser) -> ArchiveParser:
+        ARCHIVE_FORMATS.append(ArchiveFormat(name, detect, parse))
+        return parse
+
+    return register
+
+
+def open_archive(path: str | os.PathLike[str]) -> Archive | None:
+    """Return the archive a path stands for (folder, zip, tar), or None for a plain file."""
+    path = Path(path)
+    if path.is_dir():
+        return FolderArchive(path)
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        return ZipArchive(path)
+    if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+        return TarArchive(path)
+    return None
+
+
+def archive_of(names: list[str]) -> ArchiveFormat | None:
+    """Return the archive format whose files these are, or None."""
+    for fmt in ARCHIVE_FORMATS:
+        if fmt.detect(names):
+            return fmt
+    return None
+
+
+def member_name(name: str) -> str:
+    """Return a member's file name without its folders."""
+    return PurePosixPath(name).name

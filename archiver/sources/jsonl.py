@@ -1,0 +1,101 @@
+"""JSON Lines of generic posts, so that anything else can be piped in.
+
+One object a line with at least ``text``; optional ``id``, ``author``, ``handle``,
+``created_at``, ``url`` and ``platform`` (default ``web``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from ..extract import extract_text_parts
+from ..models import ParseError, Post
+from ..urls import normalise_url
+from . import source
+
+__all__ = ["parse_jsonl"]
+
+
+def _is_jsonl(name: str, head: bytes) -> bool:
+    if name.lower().endswith((".jsonl", ".ndjson")):
+        return True
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        value = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "text" in value
+
+
+@source("jsonl", detect=_is_jsonl)
+def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
+    """JSON Lines: one post a line, {"text", "id", "author", "handle", "created_at", "url", "platform"}."""
+    bad: list[int] = []
+    for number, line in enumerate(data.decode("utf-8-sig", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            bad.append(number)
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            bad.append(number)
+            continue
+        yield _post(record, source=source)
+    if bad:
+        raise ParseError(
+            f"{source}: {len(bad)} line(s) are not JSON objects with a 'text' string "
+            f"(first: line {bad[0]}); the other lines were read"
+        )
+
+
+def _post(record: dict[str, Any], *, source: str) -> Post:
+    text = record["text"]
+    platform = _string(record.get("platform")) or "web"
+    handle = _string(record.get("handle")).lstrip("@") or None
+    posted_at = _timestamp(record.get("created_at"))
+    parts = extract_text_parts(text, glued_hashtags=False)
+    url = _string(record.get("url"))
+    post_id = _string(record.get("id")) or str(record.get("id") or "")
+    if not post_id:
+        digest = hashlib.sha256(
+            "\x1f".join([platform, handle or "", posted_at or "", text]).encode()
+        ).hexdigest()
+        post_id = f"h{digest[:20]}"
+    return Post(
+        id=post_id,
+        platform=platform,
+        author_name=_string(record.get("author")) or None,
+        author_handle=handle,
+        text=text,
+        posted_at=posted_at,
+        url=normalise_url(url) if url else None,
+        source=source,
+        hashtags=parts.hashtags,
+        mentions=parts.mentions,
+        links=parts.links,
+    )
+
+
+def _timestamp(value: Any) -> str | None:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        else:
+            moment = datetime.fromtimestamp(float(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return value if isinstance(value, str) else None
+    if moment.tzinfo is None:
+        return moment.isoformat()
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,131 @@
+"""Mastodon account archives: ``outbox.json`` (and ``actor.json``), as a folder or ``.tar.gz``.
+
+The outbox is an ActivityStreams ``OrderedCollection``: ``Create`` activities carry
+``Note`` objects (the posts), ``Announce`` activities are boosts.  Links come from
+the HTML content's ``href``s, hashtags and mentions from ``tag``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..models import FoundLink, ParseError, Post
+from ..urls import normalise_url
+from . import source
+from .archives import Archive, archive_format, member_name
+from .html import post_from_html
+
+__all__ = ["parse_mastodon_archive", "parse_outbox_file"]
+
+
+def _is_outbox(name: str, head: bytes) -> bool:
+    return b'"orderedItems"' in head or (b"OrderedCollection" in head and b"activitystreams" in head)
+
+
+def _is_mastodon_archive(names: list[str]) -> bool:
+    return any(member_name(n) == "outbox.json" for n in names)
+
+
+@source("mastodon-outbox", detect=_is_outbox)
+def parse_outbox_file(data: bytes, *, source: str) -> Iterator[Post]:
+    """A Mastodon archive's outbox.json (or the archive's folder, .tar.gz)."""
+    yield from _parse_outbox(data, source=source, actor={})
+
+
+@archive_format("mastodon-outbox", detect=_is_mastodon_archive)
+def parse_mastodon_archive(archive: Archive, source: str) -> Iterator[Post]:
+    """Yield the posts and boosts of a Mastodon archive, with the account's name and handle."""
+    names = archive.names()
+    actor: dict[str, Any] = {}
+    for name in names:
+        if member_name(name) == "actor.json":
+            try:
+                loaded = json.loads(archive.read(name).decode("utf-8", errors="replace"))
+            except ValueError:
+                loaded = {}
+            actor = loaded if isinstance(loaded, dict) else {}
+    outbox = next(n for n in names if member_name(n) == "outbox.json")
+    yield from _parse_outbox(archive.read(outbox), source=f"{source}!{outbox}", actor=actor)
+
+
+def _parse_outbox(data: bytes, *, source: str, actor: dict[str, Any]) -> Iterator[Post]:
+    try:
+        collection = json.loads(data.decode("utf-8-sig", errors="replace"))
+    except ValueError as ex:
+        raise ParseError(f"{source}: broken JSON ({ex})") from ex
+    if not isinstance(collection, dict) or not isinstance(collection.get("orderedItems"), list):
+        raise ParseError(f"{source}: not an ActivityStreams outbox (no orderedItems)")
+    for activity in collection["orderedItems"]:
+        if not isinstance(activity, dict):
+            continue
+        post = _post(activity, source=source, actor=actor)
+        if post is not None:
+            yield post
+
+
+def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Post | None:
+    kind = activity.get("type")
+    author = _string(activity.get("actor")) or _string(actor.get("id"))
+    handle = _handle(actor, author)
+    name = _string(actor.get("name")) or None
+    if kind == "Announce":
+        boosted = normalise_url(_string(activity.get("object")))
+        activity_id = _string(activity.get("id"))
+        if not activity_id:
+            return None
+        links = (FoundLink(url=boosted, display=boosted, found_by="entity", position=0),) if boosted else ()
+        return Post(
+            id=activity_id,
+            platform="mastodon",
+            author_name=name,
+            author_handle=handle,
+            text="",
+            posted_at=_string(activity.get("published")) or None,
+            url=None,
+            source=source,
+            links=links,
+        )
+    note = activity.get("object")
+    if kind != "Create" or not isinstance(note, dict) or not _string(note.get("id")):
+        return None
+    base = _string(note.get("url")) or _string(note.get("id"))
+    body = post_from_html(_string(note.get("content")), base=base)
+    summary = _string(note.get("summary")).strip()
+    tags: list[Any] = note["tag"] if isinstance(note.get("tag"), list) else []
+    return Post(
+        id=_string(note.get("id")),
+        platform="mastodon",
+        author_name=name,
+        author_handle=handle or _handle({}, _string(note.get("attributedTo"))),
+        text=f"{summary}\n\n{body.text}".strip() if summary else body.text,
+        posted_at=_string(note.get("published")) or None,
+        url=normalise_url(_string(note.get("url"))) if _string(note.get("url")) else None,
+        source=source,
+        hashtags=_tag_names(tags, "Hashtag", "#") or body.hashtags,
+        mentions=_tag_names(tags, "Mention", "@") or body.mentions,
+        links=body.links,
+    )
+
+
+def _handle(actor: dict[str, Any], actor_url: str) -> str | None:
+    username = _string(actor.get("preferredUsername"))
+    host = urlsplit(actor_url).hostname if actor_url else None
+    if not username and actor_url:
+        username = actor_url.rstrip("/").rsplit("/", 1)[-1].lstrip("@")
+    if not username:
+        return None
+    return f"{username}@{host}" if host else username
+
+
+def _tag_names(tags: list[Any], kind: str, prefix: str) -> tuple[str, ...]:
+    names = (
+        _string(t.get("name")).lstrip(prefix) for t in tags if isinstance(t, dict) and t.get("type") == kind
+    )
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,161 @@
+"""Twitter/X archive exports: ``data/tweets.js`` (or ``tweet.js``, ``tweets-part1.js``…).
+
+Each file is ``window.YTD.tweets.part0 = [...]``.  Links come from the tweet's
+entities, which keep the t.co URL, what the tweet displayed, and the expansion
+Twitter recorded (``expanded_url``, or ``unwound_url`` when present); text matching
+only adds what the entities lack.  The author comes from ``data/account.js``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from ..extract import extract_links
+from ..models import FoundLink, ParseError, Post
+from ..urls import normalise_url
+from . import source
+from .archives import Archive, archive_format, member_name
+from .html import merge_links
+from .jsontools import iter_json_array
+
+__all__ = ["parse_twitter_archive", "parse_tweets_file"]
+
+_WRAPPER = re.compile(r"^\s*window\.YTD\.(?P<kind>[\w.]+?)\.part\d+\s*=\s*")
+_TWEET_FILE = re.compile(r"^(tweets?|tweets-part\d+)\.js$")
+_CREATED_AT = "%a %b %d %H:%M:%S %z %Y"
+
+
+def _is_tweets_file(name: str, head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"window.YTD.tweet.", b"window.YTD.tweets."))
+
+
+def _is_twitter_archive(names: list[str]) -> bool:
+    return any(_TWEET_FILE.match(member_name(n)) for n in names)
+
+
+@source("twitter-archive", detect=_is_tweets_file)
+def parse_tweets_file(data: bytes, *, source: str) -> Iterator[Post]:
+    """A Twitter/X archive's tweets.js file (or the archive's folder, .zip)."""
+    yield from _parse_tweets(data, source=source, account={})
+
+
+@archive_format("twitter-archive", detect=_is_twitter_archive)
+def parse_twitter_archive(archive: Archive, source: str) -> Iterator[Post]:
+    """Yield the tweets of every tweets file in an archive, with the account's name and handle."""
+    names = archive.names()
+    account: dict[str, Any] = {}
+    for name in names:
+        if member_name(name) == "account.js":
+            account = _account(archive.read(name), source=f"{source}!{name}")
+    tweet_files = [n for n in names if _TWEET_FILE.match(member_name(n))]
+    if not tweet_files:
+        raise ParseError(f"{source}: no tweets.js in this archive")
+    for name in tweet_files:
+        yield from _parse_tweets(archive.read(name), source=f"{source}!{name}", account=account)
+
+
+def _account(data: bytes, *, source: str) -> dict[str, Any]:
+    text = data.decode("utf-8-sig", errors="replace")
+    match = _WRAPPER.match(text)
+    try:
+        for item in iter_json_array(text, source=source, start=match.end() if match else 0):
+            if isinstance(item, dict) and isinstance(item.get("account"), dict):
+                return dict(item["account"])
+    except ParseError:
+        return {}
+    return {}
+
+
+def _parse_tweets(data: bytes, *, source: str, account: dict[str, Any]) -> Iterator[Post]:
+    text = data.decode("utf-8-sig", errors="replace")
+    match = _WRAPPER.match(text)
+    if match is None:
+        raise ParseError(f"{source}: not a Twitter archive file (no 'window.YTD.tweets' line)")
+    handle = account.get("username") if isinstance(account.get("username"), str) else None
+    name = account.get("accountDisplayName") if isinstance(account.get("accountDisplayName"), str) else None
+    for item in iter_json_array(text, source=source, start=match.end()):
+        tweet = item.get("tweet", item) if isinstance(item, dict) else None
+        if not isinstance(tweet, dict):
+            continue
+        post = _tweet_post(tweet, source=source, handle=handle, name=name)
+        if post is not None:
+            yield post
+
+
+def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name: str | None) -> Post | None:
+    tweet_id = str(tweet.get("id_str") or tweet.get("id") or "").strip()
+    if not tweet_id.isdigit():
+        return None
+    text = html.unescape(str(tweet.get("full_text") or tweet.get("text") or ""))
+    entities = _mapping(tweet.get("entities"))
+    extended = _mapping(tweet.get("extended_entities"))
+    from_entities = list(_entity_links(entities, extended))
+    known = {link.url for link in from_entities}
+    from_text = [link for link in extract_links(text) if link.url not in known]
+    permalink = f"https://twitter.com/{handle or 'i/web'}/status/{tweet_id}"
+    return Post(
+        id=tweet_id,
+        platform="twitter",
+        author_name=name,
+        author_handle=handle,
+        text=text,
+        posted_at=_created_at(tweet.get("created_at")),
+        url=permalink,
+        source=source,
+        hashtags=_entity_values(entities.get("hashtags"), "text"),
+        mentions=_entity_values(entities.get("user_mentions"), "screen_name"),
+        links=merge_links(from_entities, from_text),
+    )
+
+
+def _entity_links(entities: dict[str, Any], extended: dict[str, Any]) -> Iterator[FoundLink]:
+    media = extended.get("media") or entities.get("media") or []
+    for entity in [*(entities.get("urls") or []), *media]:
+        if not isinstance(entity, dict):
+            continue
+        expansion = entity.get("unwound_url") or entity.get("expanded_url")
+        expanded = normalise_url(expansion) if isinstance(expansion, str) else None
+        short = entity.get("url")
+        url = normalise_url(short) if isinstance(short, str) else None
+        if url is None:
+            url, expanded = expanded, None
+        if url is None:
+            continue
+        display = entity.get("display_url") if isinstance(entity.get("display_url"), str) else short
+        yield FoundLink(
+            url=url,
+            display=str(display or url),
+            found_by="entity",
+            position=0,
+            expanded_url=expanded if expanded != url else None,
+        )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _entity_values(entities: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(entities, list):
+        return ()
+    values = (e.get(key) for e in entities if isinstance(e, dict))
+    return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+
+
+def _created_at(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.strptime(value.strip(), _CREATED_AT)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
