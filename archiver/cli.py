@@ -481,7 +481,7 @@ def _resolve_due(
 
 async def _resolve_and_save(
     db: Database,
-    urls: list[str],
+    urls: list[tuple[str, str | None]],
     *,
     run_id: int,
     settings: ResolverSettings,

@@ -206,12 +206,21 @@ class _Session:
     # t.co links to one article) reuse the first answer.
     answers: dict[str, asyncio.Future[_Response]] = field(default_factory=dict)
 
-    async def resolve_url(self, url: str) -> Resolution:
-        """Return the resolution of one link; never raises for a failed link."""
+    async def resolve_url(self, url: str, start: str | None = None) -> Resolution:
+        """Return the resolution of one link; never raises for a failed link.
+
+        ``start`` is an expansion the source itself recorded (a Twitter archive's
+        expanded_url): the chain starts there, after a first hop with ``via``
+        'expanded', and the shortener itself is not asked.
+        """
         checked_at = self.now()
         hops: list[Hop] = []
         seen: set[str] = set()
         current = url
+        if start and start != url:
+            hops.append(Hop(url, None, "expanded"))
+            seen.add(_loop_key(url))
+            current = start
         while True:
             seen.add(_loop_key(current))
             try:
@@ -465,28 +474,28 @@ class _Dispatcher:
     leave every worker waiting on bit.ly's two slots.
     """
 
-    def __init__(self, urls: Iterable[str], per_host: int) -> None:
-        self._queues: dict[str, deque[str]] = {}
-        for url in urls:
-            self._queues.setdefault(hostname(url), deque()).append(url)
+    def __init__(self, links: Iterable[tuple[str, str | None]], per_host: int) -> None:
+        self._queues: dict[str, deque[tuple[str, str | None]]] = {}
+        for url, start in links:
+            self._queues.setdefault(hostname(start or url), deque()).append((url, start))
         self._ready: deque[str] = deque(self._queues)
         self._busy: dict[str, int] = {}
         self._per_host = per_host
         self._changed = asyncio.Condition()
 
-    async def take(self) -> tuple[str, str] | None:
+    async def take(self) -> tuple[str, tuple[str, str | None]] | None:
         async with self._changed:
             while True:
                 if self._ready:
                     host = self._ready.popleft()
                     queue = self._queues[host]
-                    url = queue.popleft()
+                    link = queue.popleft()
                     self._busy[host] = self._busy.get(host, 0) + 1
                     if queue and self._busy[host] < self._per_host:
                         self._ready.append(host)
                     elif not queue:
                         del self._queues[host]
-                    return host, url
+                    return host, link
                 if not self._queues:
                     return None
                 await self._changed.wait()
@@ -501,7 +510,7 @@ class _Dispatcher:
 
 
 async def resolve_many(
-    urls: Iterable[str],
+    urls: Iterable[str | tuple[str, str | None]],
     *,
     settings: ResolverSettings | None = None,
     client: httpx.AsyncClient | None = None,
@@ -510,6 +519,8 @@ async def resolve_many(
     now: Callable[[], str] = utc_now,
 ) -> AsyncIterator[Resolution]:
     """Yield a Resolution for every URL, in the order they complete.
+
+    An item is a URL, or a pair of a URL and an expansion to start from (None: none).
 
     ``client``, ``resolver``, ``sleep`` and ``now`` are for tests: a client of their
     own, a fake DNS, a sleep that records instead of waiting, a fixed clock.
@@ -527,14 +538,14 @@ async def resolve_many(
             exempt=settings.exempt,
         )
     session = _Session(client, settings, HostLimiter(settings.per_host, sleep=sleep), sleep, now)
-    dispatcher = _Dispatcher(urls, settings.per_host)
+    dispatcher = _Dispatcher(((u, None) if isinstance(u, str) else u for u in urls), settings.per_host)
     results: asyncio.Queue[Resolution | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
 
     async def worker() -> None:
         while (job := await dispatcher.take()) is not None:
-            host, url = job
+            host, (url, start) = job
             try:
-                resolution = await session.resolve_url(url)
+                resolution = await session.resolve_url(url, start)
             finally:
                 await dispatcher.done(host)
             await results.put(resolution)

@@ -242,20 +242,21 @@ def list_sources(db: Database) -> list[dict[str, Any]]:
 
 def links_due(
     db: Database, *, now: str | None = None, recheck_all: bool = False, limit: int | None = None
-) -> list[str]:
-    """Return the URLs to resolve now: new links first, then failed and stale ones as they fall due."""
+) -> list[tuple[str, str | None]]:
+    """Return (url, expanded_url) of the links to resolve now: new first, then failed and stale as due."""
     where = "error is not 'truncated'"
     params: list[Any] = []
     if not recheck_all:
         where += " and next_check_at is not null and next_check_at <= ?"
         params.append(now or utc_now())
     sql = (
-        f"select url from links where {where} order by status = 'pending' desc, next_check_at, first_seen_at"
+        f"select url, expanded_url from links where {where} "
+        "order by status = 'pending' desc, next_check_at, first_seen_at"
     )
     if limit is not None:
         sql += " limit ?"
         params.append(limit)
-    return [row[0] for row in db.execute(sql, params)]
+    return [(row[0], row[1]) for row in db.execute(sql, params)]
 
 
 def save_resolutions(

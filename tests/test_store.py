@@ -72,9 +72,9 @@ def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
         (0, url, "location"),
         (1, "https://www.bbc.co.uk/news/x", None),
     ]
-    assert url not in store.links_due(db, now=add_seconds(T0, 86400))
-    assert url in store.links_due(db, now=add_seconds(T0, 31 * 86400))
-    assert url in store.links_due(db, now=T0, recheck_all=True)
+    assert (url, None) not in store.links_due(db, now=add_seconds(T0, 86400))
+    assert (url, None) in store.links_due(db, now=add_seconds(T0, 31 * 86400))
+    assert (url, None) in store.links_due(db, now=T0, recheck_all=True)
 
 
 def test_failure_after_success_keeps_the_last_good_destination(tmp_path):
