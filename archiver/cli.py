@@ -268,9 +268,7 @@ def stats(db_path: str) -> None:
     \b
         archiver stats
     """
-    if not Path(db_path).exists():
-        raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
-    db = _open(db_path)
+    db = _existing(db_path)
     summary = store.stats(db)
     click.echo(f"posts: {summary['posts']}")
     click.echo(f"links: {summary['links']}")
@@ -280,6 +278,11 @@ def stats(db_path: str) -> None:
         click.echo("top final domains:")
         for domain, count in summary["top_domains"]:
             click.echo(f"  {domain:<30} {count}")
+    failing = [row for row in store.list_sources(db) if row["last_status"] in ("error", "partial")]
+    if failing:
+        click.echo("sources with problems:")
+        for row in failing:
+            click.echo(f"  {row['location']}: {row['last_status']}: {row['last_error']}")
     last = summary["last_run"]
     if last:
         click.echo(
@@ -289,7 +292,36 @@ def stats(db_path: str) -> None:
         )
 
 
+@cli.command(name="sources")
+@_db_option
+def sources_(db_path: str) -> None:
+    """List every source read so far: format, last fetch, status and posts.
+
+    Example:
+
+    \b
+        archiver sources
+    """
+    db = _existing(db_path)
+    rows = store.list_sources(db)
+    if not rows:
+        click.echo("no sources yet")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['location']}\n  format: {row['format'] or 'unknown'}"
+            f"  last fetched: {row['last_fetched_at']}  status: {row['last_status']}  posts: {row['posts']}"
+            + (f"\n  error: {row['last_error']}" if row["last_error"] else "")
+        )
+
+
 # -- helpers -----------------------------------------------------------------------
+
+
+def _existing(db_path: str) -> Database:
+    if not Path(db_path).exists():
+        raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
+    return _open(db_path)
 
 
 def _open(db_path: str) -> Database:

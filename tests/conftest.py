@@ -185,6 +185,24 @@ class Handler(BaseHTTPRequestHandler):
             self._redirect("/final", 301)
         elif path == "/no-location":
             self._send(302, b"nowhere")
+        elif path == "/feeds/blog.xml":
+            if self.headers.get("If-None-Match") == '"v1"':
+                self._send(304, b"", {"ETag": '"v1"'})
+            else:
+                body = (FIXTURES / "feed" / "blog.xml").read_bytes()
+                self._send(
+                    200,
+                    body,
+                    {
+                        "Content-Type": "application/rss+xml",
+                        "ETag": '"v1"',
+                        "Last-Modified": "Thu, 16 May 2024 18:00:00 GMT",
+                    },
+                )
+        elif path == "/feeds/turns-into-html.xml":
+            self.recorder.counters[path] += 1
+            name = "blog.xml" if self.recorder.counters[path] == 1 else "error-page.html"
+            self._send(200, (FIXTURES / "feed" / name).read_bytes())
         elif path == "/feed-page":
             self._send(200, (FIXTURES / "page" / "embedded.html").read_bytes())
         else:

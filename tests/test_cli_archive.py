@@ -334,3 +334,93 @@ def test_full_disk_is_a_clear_error(tmp_path, tiny_disk):
     assert result.returncode == 1
     assert "disk is full" in result.stderr and str(db) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_live_feed_conditional_get_and_only_new_items(tmp_path, server):
+    base, recorder = server
+    db = tmp_path / "archive.db"
+    runner = CliRunner()
+    args = ["ingest", f"{base}/feeds/blog.xml", "--db", str(db), "--allow-private"]
+    first = runner.invoke(cli, args, catch_exceptions=False)
+    assert "2 posts added, 3 links added" in first.output
+    second = runner.invoke(cli, args, catch_exceptions=False)
+    assert "0 posts added, 0 links added" in second.output
+    assert recorder.paths() == ["/feeds/blog.xml", "/feeds/blog.xml"]
+    assert table(db, "select last_status, http_status, etag, format from sources") == [
+        ("not_modified", 304, '"v1"', "feed")
+    ]
+    listing = runner.invoke(cli, ["sources", "--db", str(db)], catch_exceptions=False)
+    assert f"{base}/feeds/blog.xml" in listing.output and "posts: 2" in listing.output
+
+
+def test_feed_that_turns_into_an_html_error_page(tmp_path, server):
+    base, _ = server
+    db = tmp_path / "archive.db"
+    runner = CliRunner()
+    args = [
+        "ingest",
+        f"{base}/feeds/turns-into-html.xml",
+        "--db",
+        str(db),
+        "--allow-private",
+        "--format",
+        "feed",
+    ]
+    assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
+    again = runner.invoke(cli, args, catch_exceptions=False)
+    assert "not an RSS or Atom feed" in again.output
+    assert table(db, "select count(*) from posts") == [(2,)]  # nothing archived is lost
+    assert table(db, "select last_status from sources") == [("error",)]
+    stats = runner.invoke(cli, ["stats", "--db", str(db)], catch_exceptions=False)
+    assert "sources with problems:" in stats.output and "turns-into-html.xml: error" in stats.output
+
+
+def test_failing_feed_url_is_recorded(tmp_path, server):
+    base, _ = server
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(
+        cli, ["ingest", f"{base}/status/500", "--db", str(db), "--allow-private"], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert table(db, "select last_status, last_error from sources") == [
+        ("error", f"{base}/status/500: HTTP 500")
+    ]
+
+
+def test_archive_export_links_start_from_their_expansion(tmp_path, server):
+    import json
+
+    base, recorder = server
+    folder = tmp_path / "export" / "data"
+    folder.mkdir(parents=True)
+    tweet = {
+        "id_str": "1",
+        "created_at": "Thu May 16 08:15:00 +0000 2024",
+        "full_text": "see https://t.co/AbCdEfGhIj",
+        "entities": {
+            "urls": [
+                {
+                    "url": "https://t.co/AbCdEfGhIj",
+                    "expanded_url": f"{base}/hop/1",
+                    "display_url": "127.0.0.1/hop/1",
+                }
+            ]
+        },
+    }
+    (folder / "tweets.js").write_text(
+        "window.YTD.tweets.part0 = " + json.dumps([{"tweet": tweet}]), encoding="utf-8"
+    )
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(
+        cli, ["archive", str(tmp_path / "export"), "--db", str(db), "--allow-private"], catch_exceptions=False
+    )
+    assert "1 links checked (ok: 1)" in result.output
+    assert recorder.paths() == ["/hop/1", "/hop/0"]  # t.co itself is never asked
+    assert table(db, "select hop, url, status_code, via from redirects order by hop") == [
+        (0, "https://t.co/AbCdEfGhIj", None, "expanded"),
+        (1, f"{base}/hop/1", 302, "location"),
+        (2, f"{base}/hop/0", 200, None),
+    ]
+    assert table(db, "select expanded_url, hops, final_url from links") == [
+        (f"{base}/hop/1", 2, f"{base}/hop/0")
+    ]

@@ -45,7 +45,7 @@ def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
         raise ParseError(f"{source}: not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
     feed = parsed.get("feed", {})
     platform, handle = _platform(feed)
-    author = _string(feed.get("title")) if platform != "web" else None
+    author = _display_name(_string(feed.get("title")), handle) if platform != "web" else None
     for entry in parsed.get("entries", []):
         post = _entry_post(entry, source=source, platform=platform, handle=handle, author=author)
         if post is not None:
@@ -93,7 +93,9 @@ def _entry_post(
     return Post(
         id=post_id,
         platform=platform,
-        author_name=_string(entry.get("author")) or author or None,
+        author_name=_string((entry.get("author_detail") or {}).get("name"))
+        or _string(entry.get("author"))
+        or author,
         author_handle=handle,
         text=text,
         posted_at=_timestamp(entry),
@@ -103,6 +105,13 @@ def _entry_post(
         mentions=mentions,
         links=links,
     )
+
+
+def _display_name(title: str, handle: str | None) -> str | None:
+    """Return the display name in a profile feed's title ("@handle - Name" on Bluesky)."""
+    if handle and title.startswith(f"@{handle}"):
+        title = title[len(handle) + 1 :].lstrip(" -\u2013\u2014:")
+    return title.strip() or None
 
 
 def _body(entry: Any) -> tuple[str, str]:

@@ -133,6 +133,8 @@ def _push_children(
         stack.append(("</a>", in_anchor))
     if tag in _BLOCK_TAGS:
         stack.append(("\n", in_anchor))
+    if "ellipsis" in (node.attributes.get("class") or "").split():
+        stack.append(("\u2026", in_anchor))  # what Mastodon's style sheet shows after the cut
     children = []
     child = node.first_child
     while child is not None:

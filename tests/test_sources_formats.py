@@ -1,0 +1,310 @@
+"""Every source format: Twitter and Mastodon archives, feeds, JSON Lines, embeds in pages."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archiver.models import ParseError, UnknownFormat
+from archiver.sources import SOURCES, detect_format, expand_source, format_of, iter_posts, parse_bytes
+
+TWITTER = FIXTURES / "twitter" / "archive"
+MASTODON = FIXTURES / "mastodon" / "archive"
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"twitter-2024/{path.relative_to(folder).as_posix()}")
+    return target
+
+
+# -- Twitter/X archives ----------------------------------------------------------
+
+
+def check_twitter_posts(posts):
+    by_id = {p.id: p for p in posts}
+    assert set(by_id) == {
+        "1790000000000000001",
+        "1790000000000000002",
+        "1790000000000000003",
+        "1780000000000000009",
+    }
+    first = by_id["1790000000000000001"]
+    assert (first.author_handle, first.author_name, first.posted_at) == (
+        "example_user",
+        "Example User",
+        "2024-05-16T08:15:00Z",
+    )
+    assert first.url == "https://twitter.com/example_user/status/1790000000000000001"
+    assert first.text.startswith("Notes from the press room & the summit floor")  # unescaped once
+    assert first.hashtags == ("summit",) and first.mentions == ("example_desk",)
+    assert [(link.url, link.found_by, link.display, link.expanded_url) for link in first.links] == [
+        ("https://t.co/AbCdEfGhIj", "entity", "bit.ly/3xyzABC", "https://bit.ly/3xyzABC"),
+        (
+            "https://t.co/PhOtO12345",
+            "entity",
+            "pic.twitter.com/PhOtO12345",
+            "https://twitter.com/example_user/status/1790000000000000001/photo/1",
+        ),
+    ]
+    retweet = by_id["1790000000000000002"]
+    assert retweet.text.endswith("…")
+    assert retweet.links[0].expanded_url == "https://www.example.org/long-thread?part=1"  # unwound_url wins
+    cut = by_id["1790000000000000003"].links[0]
+    assert (cut.url, cut.truncated, cut.found_by) == ("https://t.co/abc1", True, "text")
+
+
+def test_twitter_archive_folder():
+    assert expand_source(str(TWITTER)) == [str(TWITTER)]
+    assert format_of(TWITTER) == "twitter-archive"
+    check_twitter_posts(list(iter_posts(TWITTER)))
+
+
+def test_twitter_archive_zip(tmp_path):
+    archive = zip_folder(TWITTER, tmp_path / "twitter-2024.zip")
+    check_twitter_posts(list(iter_posts(archive)))
+
+
+def test_twitter_archive_inside_a_folder_is_kept_whole(tmp_path):
+    shutil.copytree(TWITTER, tmp_path / "inbox" / "my-archive")
+    (tmp_path / "inbox" / "note.txt").write_text("see https://example.com/x", encoding="utf-8")
+    assert expand_source(str(tmp_path / "inbox")) == [
+        str(tmp_path / "inbox" / "my-archive"),
+        str(tmp_path / "inbox" / "note.txt"),
+    ]
+
+
+def test_single_tweets_file_without_account():
+    posts = list(iter_posts(TWITTER / "data" / "tweets.js"))
+    assert len(posts) == 3
+    assert posts[0].author_handle is None
+    assert posts[0].url == "https://twitter.com/i/web/status/1790000000000000001"
+
+
+def test_broken_tweets_file_keeps_its_good_half(tmp_path):
+    data = (TWITTER / "data" / "tweets.js").read_bytes()
+    broken = tmp_path / "tweets.js"
+    broken.write_bytes(data[: data.index(b'"1790000000000000003"')])
+    posts = []
+    with pytest.raises(ParseError, match="tweets.js: broken JSON .* after 2 good entries"):
+        for post in iter_posts(broken):
+            posts.append(post)
+    assert [p.id for p in posts] == ["1790000000000000001", "1790000000000000002"]
+
+
+def test_zip_with_no_tweets_is_a_clear_error(tmp_path):
+    target = tmp_path / "empty.zip"
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("readme.bin", b"\x00\x01\x02")
+    with pytest.raises(ParseError, match="empty.zip: no posts in it"):
+        list(iter_posts(target))
+
+
+def test_not_a_zip_is_a_clear_error(tmp_path):
+    target = tmp_path / "broken.zip"
+    target.write_bytes(b"PK\x03\x04 this is not really a zip")
+    with pytest.raises(ParseError, match="broken.zip: not a readable zip file"):
+        list(iter_posts(target))
+
+
+# -- Mastodon archives -----------------------------------------------------------
+
+
+def check_mastodon_posts(posts):
+    by_id = {p.id: p for p in posts}
+    note = by_id["https://social.example/users/alice/statuses/111"]
+    assert (note.platform, note.author_handle, note.author_name, note.posted_at, note.url) == (
+        "mastodon",
+        "alice@social.example",
+        "Alice Example",
+        "2024-05-16T09:00:00Z",
+        "https://social.example/@alice/111",
+    )
+    # The href, not the shortened text Mastodon shows.
+    assert [link.url for link in note.links] == [
+        "https://news.example.com/2024/05/16/summit-report-with-a-long-slug",
+        "https://example.net/notes/42",
+    ]
+    assert note.links[0].display == "news.example.com/2024/05/16/su…"
+    assert note.hashtags == ("summit",) and note.mentions == ("bob@other.example",)
+    boost = by_id["https://social.example/users/alice/statuses/112/activity"]
+    assert [link.url for link in boost.links] == ["https://other.example/users/bob/statuses/999"]
+    warned = by_id["https://social.example/users/alice/statuses/113"]
+    assert warned.text.startswith("Long read\n\n")
+
+
+def test_mastodon_archive_folder():
+    assert format_of(MASTODON) == "mastodon-outbox"
+    check_mastodon_posts(list(iter_posts(MASTODON)))
+
+
+def test_mastodon_archive_tar_gz(tmp_path):
+    target = tmp_path / "archive-20240517.tar.gz"
+    with tarfile.open(target, "w:gz") as archive:
+        for path in MASTODON.iterdir():
+            archive.add(path, arcname=path.name)
+    check_mastodon_posts(list(iter_posts(target)))
+
+
+def test_outbox_that_is_not_an_outbox(tmp_path):
+    target = tmp_path / "outbox.json"
+    target.write_text('{"type": "OrderedCollection", "orderedItems": 5}', encoding="utf-8")
+    with pytest.raises(ParseError, match="not an ActivityStreams outbox"):
+        list(iter_posts(target))
+
+
+# -- feeds -----------------------------------------------------------------------
+
+
+def test_blog_feed():
+    posts = list(iter_posts(FIXTURES / "feed" / "blog.xml"))
+    assert [p.id for p in posts] == ["https://blog.example.org/2024/05/16/day-one", "day-two-2024"]
+    day_one = posts[0]
+    assert (day_one.platform, day_one.author_name, day_one.posted_at) == (
+        "web",
+        "The Editor",
+        "2024-05-16T18:00:00Z",
+    )
+    assert day_one.url == "https://blog.example.org/2024/05/16/day-one"
+    assert [(link.url, link.display, link.found_by) for link in day_one.links] == [
+        ("https://t.co/dLWAZRTC3H", "a statement", "href"),
+        ("https://blog.example.org/2024/05/15/eve", "yesterday's post", "href"),
+    ]
+    assert day_one.hashtags == ("summit",)
+
+
+def test_mastodon_account_feed():
+    (post,) = iter_posts(FIXTURES / "feed" / "mastodon.rss")
+    assert (post.platform, post.author_handle, post.url) == (
+        "mastodon",
+        "alice@social.example",
+        "https://social.example/@alice/111",
+    )
+    assert [link.url for link in post.links] == [
+        "https://news.example.com/2024/05/16/summit-report-with-a-long-slug"
+    ]
+
+
+def test_bluesky_profile_feed():
+    (post,) = iter_posts(FIXTURES / "feed" / "bluesky.rss")
+    assert (post.platform, post.author_handle, post.author_name) == (
+        "bluesky",
+        "tester.bsky.social",
+        "Test Account",
+    )
+    assert [link.url for link in post.links] == ["https://example.com/live"]
+
+
+def test_atom_feed():
+    (post,) = iter_posts(FIXTURES / "feed" / "atom.xml")
+    assert (post.author_name, post.posted_at) == ("Note Taker", "2024-05-16T12:00:00Z")
+    assert [link.url for link in post.links] == ["https://example.com/kept"]
+
+
+def test_truncated_feed_keeps_what_it_could_read():
+    posts = list(iter_posts(FIXTURES / "feed" / "truncated.xml"))
+    assert posts[0].id == "https://blog.example.org/2024/05/16/day-one"
+
+
+def test_html_page_with_feed_format_is_a_clear_error():
+    with pytest.raises(ParseError, match="error-page.html: not an RSS or Atom feed"):
+        list(iter_posts(FIXTURES / "feed" / "error-page.html", fmt="feed"))
+
+
+# -- JSON Lines --------------------------------------------------------------------
+
+
+def test_json_lines_keep_good_lines_and_name_the_bad_ones():
+    posts = []
+    with pytest.raises(ParseError, match=r"posts.jsonl: 2 line\(s\) .* \(first: line 3\)"):
+        for post in iter_posts(FIXTURES / "jsonl" / "posts.jsonl"):
+            posts.append(post)
+    assert [p.id for p in posts][0::2] == ["p1", "p3"]
+    first = posts[0]
+    assert (first.platform, first.author_handle, first.posted_at, first.url) == (
+        "forum",
+        "someone",
+        "2024-05-16T06:00:00Z",
+        "https://forum.example/p1",
+    )
+    assert [link.url for link in posts[1].links] == ["https://bit.ly/3xyzABC"]
+
+
+# -- embeds in pages ---------------------------------------------------------------
+
+
+EMBEDS = """<html><body>
+<blockquote class="bluesky-embed" data-bluesky-uri="at://did:plc:abcdefghijklmnop/app.bsky.feed.post/3kabcdefghi2x">
+<p lang="en">Live coverage of the summit <a href="https://example.com/live">example.com/live</a></p>
+&mdash; Test Account (<a href="https://bsky.app/profile/did:plc:abcdefghijklmnop">@tester.bsky.social</a>)
+<a href="https://bsky.app/profile/did:plc:abcdefghijklmnop/post/3kabcdefghi2x?ref_src=embed">
+May 16, 2024 at 11:00 AM</a>
+</blockquote>
+<iframe src="https://social.example/@alice/111/embed" class="mastodon-embed" width="400"></iframe>
+<blockquote class="mastodon-embed" data-embed-url="https://other.example/@bob/999/embed">
+<a href="https://other.example/@bob/999">Post by @bob@other.example</a></blockquote>
+<p>Around them, the page links to <a href="https://example.org/context">context</a>.</p>
+</body></html>"""
+
+
+def test_bluesky_and_mastodon_embeds():
+    posts = list(parse_bytes(EMBEDS.encode(), source="embeds.html"))
+    by_platform = {}
+    for post in posts:
+        by_platform.setdefault(post.platform, []).append(post)
+    (sky,) = by_platform["bluesky"]
+    assert sky.id == "at://did:plc:abcdefghijklmnop/app.bsky.feed.post/3kabcdefghi2x"
+    assert (sky.author_handle, sky.author_name, sky.posted_at) == (
+        "tester.bsky.social",
+        "Test Account",
+        "2024-05-16",
+    )
+    assert sky.url == "https://bsky.app/profile/did:plc:abcdefghijklmnop/post/3kabcdefghi2x"
+    assert [link.url for link in sky.links] == ["https://example.com/live"]
+    assert sorted(p.url for p in by_platform["mastodon"]) == [
+        "https://other.example/@bob/999",
+        "https://social.example/@alice/111",
+    ]
+    assert {p.author_handle for p in by_platform["mastodon"]} == {"alice@social.example", "bob@other.example"}
+    (web,) = by_platform["web"]
+    assert [link.url for link in web.links] == ["https://example.org/context"]
+
+
+# -- every parser, any bytes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", sorted(SOURCES))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=3000), st.text(max_size=1500).map(str.encode)))
+def test_every_parser_yields_posts_or_its_one_clear_error(fmt, data):
+    try:
+        posts = list(parse_bytes(data, source="fuzz", fmt=fmt))
+    except ParseError as ex:
+        assert str(ex).startswith("fuzz")
+        return
+    text = data.decode("utf-8", errors="replace")
+    for post in posts:
+        for link in post.links:
+            assert link.url.startswith(("http://", "https://"))
+            # Every link was written in the source, as its display text or its address.
+            host = link.url.split("/")[2].split("@")[-1]
+            assert link.display in text or host in text.lower() or "&" in text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=3000))
+def test_detection_answers_or_says_unknown(data):
+    try:
+        name = detect_format("fuzz", data)
+    except UnknownFormat:
+        return
+    assert name in SOURCES
