@@ -209,13 +209,24 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found")
 
 
+class TestServer(ThreadingHTTPServer):
+    """A threading server that stays quiet when a client hangs up, as the resolver does on purpose."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="session")
 def http_server() -> Iterator[tuple[str, Recorder]]:
     """Start the test server on 127.0.0.1 on a free port; yield its base URL and recorder."""
     recorder = Recorder()
     handler = type("BoundHandler", (Handler,), {"recorder": recorder})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = TestServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -281,8 +292,7 @@ def forward_proxy(http_server: tuple[str, Recorder]) -> Iterator[tuple[str, list
     seen: list[str] = []
     target = ("127.0.0.1", int(urlsplit(base).port or 80))
     handler = type("BoundProxy", (ForwardProxy,), {"target": target, "seen": seen})
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    proxy.daemon_threads = True
+    proxy = TestServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     try:
