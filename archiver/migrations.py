@@ -48,6 +48,27 @@ where earlier.status = 'ok' and links.status = 'ok'
     select min(c.id) from checks c where c.link_id = links.id and c.status = 'ok'
   )
 """,
+    "link_chains": """
+select links.id, links.url, links.status, links.hops, links.final_url,
+  (select group_concat(coalesce(hop.status_code, '-') || ' ' || hop.url, ' -> ')
+   from (select status_code, url from redirects where link_id = links.id order by hop) as hop
+  ) as chain
+from links
+""",
+    "domains": """
+select links.final_domain as domain,
+  count(distinct links.id) as links,
+  count(distinct post_links.post_id) as posts,
+  count(distinct posts.author_handle) as authors,
+  min(links.first_seen_at) as first_seen_at,
+  max(links.first_seen_at) as last_seen_at
+from links
+left join post_links on post_links.link_id = links.id
+left join posts on posts.id = post_links.post_id
+where links.final_domain is not null
+group by links.final_domain
+order by links desc
+""",
     "top_final_domains": """
 select final_domain, count(*) as links, sum(is_shortener) as via_shortener
 from links
@@ -178,3 +199,8 @@ def m002_sources(db: Database) -> None:
         },
         pk="location",
     )
+
+
+@MIGRATIONS()
+def m003_search_link_titles(db: Database) -> None:
+    db.table("links").enable_fts(["url", "final_url", "title"], create_triggers=True)

@@ -46,6 +46,7 @@ def served(tmp_path_factory):
                 t0,
                 200,
                 "https://www.bbc.co.uk/news/a",
+                title="Summit statement in full",
             ),
             Resolution(
                 "https://t.co/Z9ixm4GsEx",
@@ -157,3 +158,65 @@ def test_csv_and_json_export_match_the_database(served, table):
 def test_canned_queries_do_not_hide_tables_or_views():
     database = METADATA["databases"]["archive"]
     assert not set(database["queries"]) & set(database["tables"])
+
+
+def test_array_and_date_facets(served):
+    base, _ = served
+    posts = httpx.get(f"{base}/archive/posts.json").json()
+    hashtags = {r["value"]: r["count"] for r in posts["facet_results"]["hashtags"]["results"]}
+    assert hashtags["Bloggers"] == 1 and hashtags["OSINT"] == 1
+    days = {r["value"]: r["count"] for r in posts["facet_results"]["posted_at"]["results"]}
+    assert days == {"2024-05-16": 5}
+    checks = httpx.get(f"{base}/archive/checks.json").json()
+    assert {r["value"] for r in checks["facet_results"]["checked_at"]["results"]} == {"2026-01-01"}
+
+
+def test_link_chain_view_reads_as_one_string(served):
+    base, _ = served
+    rows = httpx.get(f"{base}/archive/link_chains.json?_shape=array&url=https://t.co/dLWAZRTC3H").json()
+    assert rows[0]["chain"] == "301 https://t.co/dLWAZRTC3H -> 200 https://www.bbc.co.uk/news/a"
+
+
+def test_domains_view(served):
+    base, _ = served
+    rows = httpx.get(f"{base}/archive/domains.json?_shape=array").json()
+    assert [(r["domain"], r["links"], r["posts"], r["authors"]) for r in rows] == [("bbc.co.uk", 1, 1, 1)]
+
+
+def test_search_covers_post_text_and_page_titles(served):
+    base, _ = served
+    links = httpx.get(f"{base}/archive/links.json?_search=Summit+statement&_shape=array").json()
+    assert [r["url"] for r in links] == ["https://t.co/dLWAZRTC3H"]
+    page = httpx.get(f"{base}/-/search?q=cartoons").text
+    assert "posts" in page and "cartoons" in page
+
+
+def test_url_cells_link_out_without_referrer_or_ranking(served):
+    base, _ = served
+    page = httpx.get(f"{base}/archive/links").text
+    assert 'href="https://www.bbc.co.uk/news/a" rel="nofollow noopener noreferrer ugc"' in page
+    assert '<time datetime="2026-01-01T00:00:00Z">2026-01-01 00:00:00 UTC</time>' in page
+
+
+def test_atom_feeds_of_link_rot(served):
+    base, _ = served
+    failed = httpx.get(f"{base}/archive/newly_failed_links.atom")
+    assert failed.status_code == 200
+    assert "application/xml" in failed.headers["content-type"] or "atom" in failed.headers["content-type"]
+    assert "dns_error: https://t.co/Z9ixm4GsEx" in failed.text
+    domains = httpx.get(f"{base}/archive/newly_seen_domains.atom")
+    assert domains.status_code == 200 and "bbc.co.uk" in domains.text
+
+
+def test_dashboard_page_is_served_with_its_charts(served):
+    base, _ = served
+    page = httpx.get(f"{base}/-/dashboards/links")
+    assert page.status_code == 200
+    for title in (
+        "Links archived per day",
+        "Check outcomes per day",
+        "Top final domains",
+        "Shorteners and where they lead",
+    ):
+        assert title in page.text
+    assert "cdn.jsdelivr" not in page.text and "unpkg.com" not in page.text  # drawn without internet

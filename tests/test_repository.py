@@ -23,6 +23,7 @@ HOMES = {
     "httpcore": {"transport.py"},
     "tldextract": {"domains.py"},
     "sqlite_utils": {"store.py", "migrations.py", "cli.py"},
+    "datasette": {"cli.py", "datasette_plugin.py"},
     "selectolax": {"page.py", "html.py"},
 }
 
