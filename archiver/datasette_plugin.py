@@ -24,9 +24,8 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
         return None
     if value.startswith(("http://", "https://")) and not any(c.isspace() for c in value):
         # Strangers' URLs: no ranking credit, no access to this page, no referrer.
-        return Markup(
-            f'<a href="{escape(value)}" rel="nofollow noopener noreferrer ugc" target="_blank">{escape(value)}</a>'
-        )
+        url = escape(value)
+        return Markup(f'<a href="{url}" rel="nofollow noopener noreferrer ugc" target="_blank">{url}</a>')
     match = _TIMESTAMP.match(value)
     if match and column.endswith("_at"):
         return Markup(f'<time datetime="{escape(value)}">{match.group(1)} {match.group(2)} UTC</time>')
