@@ -9,7 +9,7 @@ PORT   ?= 8001
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all archive resolve serve stats test lint format lock docs clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs clean
 
 all: lint test
 
@@ -34,6 +34,9 @@ stats: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+publish-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_publish.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check archiver tests

@@ -16,6 +16,7 @@ import click
 from sqlite_utils import Database
 
 from . import __version__, store
+from .export import EXPORT_FORMATS, write_rows
 from .models import AlreadyRunning, ArchiverError, DatabaseError, Resolution, SourceUnavailable
 from .resolve import DEFAULT_USER_AGENT, ResolverSettings, fetch_source, resolve_many
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
@@ -39,6 +40,15 @@ WRITE_EVERY_RESULTS = 50
 WRITE_EVERY_SECONDS = 2.0
 
 log = logging.getLogger("archiver")
+
+# What a public instance needs: bounded queries and no download of the database file.
+PUBLIC_SETTINGS = {
+    "sql_time_limit_ms": "1000",
+    "max_returned_rows": "1000",
+    "allow_download": "off",
+    "max_csv_mb": "50",
+    "facet_time_limit_ms": "200",
+}
 
 
 def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -237,7 +247,13 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
     type=click.Path(dir_okay=False),
     help="Datasette metadata file",
 )
-def serve(db_path: str, port: int, host: str, metadata: str) -> None:
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Serve a read-only snapshot with the limits a public deployment needs "
+    "(no database download, 1 s SQL time limit, 1000 rows at most)",
+)
+def serve(db_path: str, port: int, host: str, metadata: str, public: bool) -> None:
     """Serve the archive with Datasette.
 
     Example:
@@ -245,10 +261,24 @@ def serve(db_path: str, port: int, host: str, metadata: str) -> None:
     \b
         archiver serve --port 8001
     """
-    if not Path(db_path).exists():
-        raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
-    store.open_database(db_path).close()  # bring the schema up to date before serving
-    args = ["serve", db_path, "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "3500"]
+    db = _existing(db_path)  # also brings the schema up to date before serving
+    if public:
+        # A copy that no run writes to may be opened immutable: counts are cached and
+        # no locking is needed.  The live file is never served that way.
+        snapshot = Path(db_path).parent / "public" / Path(db_path).name
+        try:
+            store.snapshot(db, snapshot)
+        except DatabaseError as ex:
+            raise click.ClickException(str(ex)) from ex
+        finally:
+            db.close()
+        args = ["serve", "--immutable", str(snapshot)] + [
+            arg for name, value in PUBLIC_SETTINGS.items() for arg in ("--setting", name, value)
+        ]
+    else:
+        db.close()
+        args = ["serve", db_path, "--setting", "sql_time_limit_ms", "3500"]
+    args += ["--host", host, "--port", str(port)]
     if Path(metadata).exists():
         args += ["--metadata", metadata]
     else:
@@ -313,6 +343,34 @@ def sources_(db_path: str) -> None:
             f"  last fetched: {row['last_fetched_at']}  status: {row['last_status']}  posts: {row['posts']}"
             + (f"\n  error: {row['last_error']}" if row["last_error"] else "")
         )
+
+
+@cli.command()
+@click.argument("table")
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write (default: stdout)",
+)
+def export(table: str, db_path: str, fmt: str, output: Any) -> None:
+    """Write a table or view as CSV, JSON or JSON Lines, without a server.
+
+    Example:
+
+    \b
+        archiver export links --format csv -o links.csv
+    """
+    db = _existing(db_path)
+    try:
+        columns, rows = store.table_rows(db, table)
+    except KeyError as ex:
+        raise click.BadParameter(ex.args[0], param_hint="TABLE") from ex
+    count = write_rows(rows, columns, fmt, output)
+    click.echo(f"export: {count} rows of {table} written as {fmt}", err=True)
 
 
 # -- helpers -----------------------------------------------------------------------

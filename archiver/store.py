@@ -27,8 +27,10 @@ __all__ = [
     "open_database",
     "save_posts",
     "save_resolutions",
+    "snapshot",
     "start_run",
     "stats",
+    "table_rows",
 ]
 
 # How long a failed link rests before the next try, by how many times in a row it
@@ -367,6 +369,30 @@ def _next_try(resolution: Resolution, failures: int, recheck_after_days: float) 
     if resolution.retry_after:
         spacing = max(spacing, resolution.retry_after)
     return add_seconds(resolution.checked_at, spacing)
+
+
+def snapshot(db: Database, target: str | os.PathLike[str]) -> None:
+    """Write a consistent copy of the archive to ``target``, replacing any older copy at once."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        db.execute("VACUUM INTO ?", [str(partial)])
+        os.replace(partial, target)
+    except (sqlite3.Error, OSError) as ex:
+        partial.unlink(missing_ok=True)
+        raise DatabaseError(f"{target}: cannot write the snapshot: {_describe(ex)}") from ex
+
+
+def table_rows(db: Database, name: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """Return the columns and the rows (streamed) of a table or view, by name."""
+    if name not in db.table_names() and name not in db.view_names():
+        names = [*db.table_names(), *db.view_names()]
+        known = ", ".join(sorted(t for t in names if not t.startswith("_") and "_fts" not in t))
+        raise KeyError(f"no table or view named {name!r} (known: {known})")
+    columns = [c.name for c in db[name].columns]
+    return columns, db.query(f"select * from [{name}]")
 
 
 def stats(db: Database, *, top: int = 10) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from archive_fixture import free_port
 from click.testing import CliRunner
-from test_datasette import free_port
 
 from archiver.cli import cli
 

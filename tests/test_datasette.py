@@ -4,88 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from conftest import FIXTURES
+from archive_fixture import ROOT, build_archive, start_server
 
-from archiver import store
-from archiver.models import Hop, Resolution
-from archiver.sources import iter_posts
-
-ROOT = Path(__file__).resolve().parents[1]
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("served")
-    db_path = folder / "archive.db"
-    db = store.open_database(db_path)
-    store.save_posts(db, iter_posts(FIXTURES / "page" / "embedded.txt"))
-    t0 = "2026-01-01T00:00:00Z"
-    store.save_resolutions(
-        db,
-        [
-            Resolution(
-                "https://t.co/dLWAZRTC3H",
-                "ok",
-                (Hop("https://t.co/dLWAZRTC3H", 301, "location"), Hop("https://www.bbc.co.uk/news/a", 200)),
-                t0,
-                200,
-                "https://www.bbc.co.uk/news/a",
-                title="Summit statement in full",
-            ),
-            Resolution(
-                "https://t.co/Z9ixm4GsEx",
-                "dns_error",
-                (Hop("https://t.co/Z9ixm4GsEx", None),),
-                t0,
-                error="cannot resolve t.co",
-            ),
-        ],
-    )
-    db.close()
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "serve",
-            "--db",
-            str(db_path),
-            "--port",
-            str(port),
-            "--metadata",
-            str(ROOT / "metadata.yml"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/-/versions.json", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("archiver serve did not start")
+    db_path = build_archive(tmp_path_factory.mktemp("served") / "archive.db")
+    process, base = start_server(db_path)
     try:
         yield base, db_path
     finally:

@@ -1,0 +1,87 @@
+"""A small archive with resolved, failed and pending links, for tests that serve it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from conftest import FIXTURES
+
+from archiver import store
+from archiver.models import Hop, Resolution
+from archiver.sources import iter_posts
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = "2026-01-01T00:00:00Z"
+
+
+def build_archive(db_path: Path) -> Path:
+    """Write the fixture archive to ``db_path`` and return it."""
+    db = store.open_database(db_path)
+    store.save_posts(db, iter_posts(FIXTURES / "page" / "embedded.txt"))
+    store.save_resolutions(
+        db,
+        [
+            Resolution(
+                "https://t.co/dLWAZRTC3H",
+                "ok",
+                (Hop("https://t.co/dLWAZRTC3H", 301, "location"), Hop("https://www.bbc.co.uk/news/a", 200)),
+                T0,
+                200,
+                "https://www.bbc.co.uk/news/a",
+                title="Summit statement in full",
+            ),
+            Resolution(
+                "https://t.co/Z9ixm4GsEx",
+                "dns_error",
+                (Hop("https://t.co/Z9ixm4GsEx", None),),
+                T0,
+                error="cannot resolve t.co",
+            ),
+        ],
+    )
+    db.close()
+    return db_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(db_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `archiver serve` on a free port and wait until it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "archiver",
+            "serve",
+            "--db",
+            str(db_path),
+            "--port",
+            str(port),
+            "--metadata",
+            str(ROOT / "metadata.yml"),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/-/versions.json", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    process.wait()
+    raise RuntimeError("archiver serve did not start")

@@ -1,0 +1,64 @@
+"""The hardened configuration for a public deployment (`archiver serve --public`, `make publish-check`)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+import pytest
+from archive_fixture import build_archive, start_server
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    db_path = build_archive(tmp_path_factory.mktemp("public") / "archive.db")
+    process, base = start_server(db_path, "--public")
+    try:
+        yield base, db_path
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_robots_are_blocked(public):
+    base, _ = public
+    robots = httpx.get(f"{base}/robots.txt")
+    assert robots.status_code == 200 and "Disallow: /" in robots.text
+
+
+def test_limits_are_set(public):
+    base, _ = public
+    settings = httpx.get(f"{base}/-/settings.json").json()
+    assert settings["sql_time_limit_ms"] == 1000
+    assert settings["max_returned_rows"] == 1000
+    assert settings["allow_download"] is False
+
+
+def test_database_file_cannot_be_downloaded(public):
+    base, _ = public
+    assert httpx.get(f"{base}/archive.db").status_code in (403, 404)
+
+
+def test_a_snapshot_is_served_immutable_not_the_live_file(public):
+    base, db_path = public
+    databases = httpx.get(f"{base}/-/databases.json").json()
+    (served,) = databases
+    assert served["is_mutable"] is False
+    assert served["path"] == str(db_path.parent / "public" / "archive.db")
+    # Writing to the live archive does not touch what is published.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("delete from post_links")
+    rows = httpx.get(f"{base}/archive/post_links.json?_shape=array").json()
+    assert len(rows) == 10
+
+
+def test_responses_are_gzipped(public):
+    base, _ = public
+    response = httpx.get(f"{base}/archive/links.json", headers={"Accept-Encoding": "gzip"})
+    assert response.headers.get("content-encoding") == "gzip"
+
+
+def test_canned_queries_and_dashboards_still_work(public):
+    base, _ = public
+    assert httpx.get(f"{base}/archive/top_domains.json").status_code == 200
+    assert httpx.get(f"{base}/-/dashboards/links").status_code == 200
