@@ -151,3 +151,21 @@ def test_dashboard_page_is_served_with_its_charts(served):
     ):
         assert title in page.text
     assert "cdn.jsdelivr" not in page.text and "unpkg.com" not in page.text  # drawn without internet
+
+
+def test_every_table_view_and_column_is_described(tmp_path):
+    from archiver import store
+
+    db = store.open_database(tmp_path / "archive.db")
+    described = METADATA["databases"]["archive"]["tables"]
+    tables = [t for t in db.table_names() if not t.startswith("_") and "_fts" not in t]
+    table_columns = {c.name for t in tables for c in db[t].columns}
+    for name in tables:
+        assert described[name]["description"], name
+        missing = {c.name for c in db[name].columns} - set(described[name].get("columns", {})) - {"id"}
+        assert not missing, f"{name}: {missing}"
+    for name in db.view_names():
+        assert described[name]["description"], name
+        # Columns a view adds of its own are described; the others are described on their table.
+        own = {c.name for c in db[name].columns} - table_columns
+        assert not own - set(described[name].get("columns", {})), name
