@@ -169,3 +169,9 @@ def test_every_table_view_and_column_is_described(tmp_path):
         # Columns a view adds of its own are described; the others are described on their table.
         own = {c.name for c in db[name].columns} - table_columns
         assert not own - set(described[name].get("columns", {})), name
+
+
+def test_json_cells_are_pretty_printed(served):
+    base, _ = served
+    page = httpx.get(f"{base}/archive/posts?_search=Morning").text
+    assert '<pre style="white-space: pre-wrap">[\n    &#34;NewsReview&#34;,' in page
