@@ -9,7 +9,7 @@ PORT   ?= 8001
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all archive resolve serve stats test publish-check lint format lock docs clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench clean
 
 all: lint test
 
@@ -59,3 +59,8 @@ clean:
 
 docs: $(STAMP)
 	$(BIN)/cog -r README.md
+
+# Link resolution against a latency-injecting server on 127.0.0.x, archiver beside
+# urlexpander, minet and plain loops (installed into bench/.venv only).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py

@@ -15,29 +15,16 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from . import __version__, store
+from . import __version__, pipeline, store
 from .export import EXPORT_FORMATS, write_rows
-from .models import AlreadyRunning, ArchiverError, DatabaseError, Resolution, SourceUnavailable
-from .resolve import DEFAULT_USER_AGENT, ResolverSettings, fetch_source, resolve_many
+from .models import AlreadyRunning, DatabaseError
+from .resolve import DEFAULT_USER_AGENT, Fetched, ResolverSettings, fetch_source
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
-from .sources import (
-    SOURCES,
-    detect_format,
-    expand_source,
-    format_of,
-    is_url,
-    iter_posts,
-    parse_bytes,
-    read_source_list,
-)
+from .sources import SOURCES, read_source_list
 
 DEFAULT_DB = "data/archive.db"
 DEFAULT_SOURCES_FILE = "data/sources.txt"
 DEFAULT_INBOX = "data/inbox"
-
-# Resolutions are written at least this often, so a killed run loses little.
-WRITE_EVERY_RESULTS = 50
-WRITE_EVERY_SECONDS = 2.0
 
 log = logging.getLogger("archiver")
 
@@ -462,81 +449,16 @@ def _ingest_all(
     counts: Counter[str],
 ) -> bool:
     """Ingest every source, reporting each failure by name; return True if a source was unavailable."""
-    unavailable = False
-    for location in locations:
-        try:
-            units = expand_source(location)
-        except SourceUnavailable as ex:
-            click.echo(f"error: {ex}", err=True)
-            unavailable = True
-            continue
-        for unit in units:
-            try:
-                saved = _ingest_one(db, unit, fmt=fmt, run_id=run_id, settings=settings)
-            except SourceUnavailable as ex:
-                click.echo(f"error: {ex}", err=True)
-                store.record_source(db, unit, status="error", error=str(ex))
-                unavailable = True
-                continue
-            except DatabaseError:
-                raise
-            except ArchiverError as ex:
-                click.echo(f"warning: {ex}", err=True)
-                store.record_source(db, unit, status="error", error=str(ex))
-                continue
-            if saved is None:
-                continue
-            counts["posts_added"] += saved.posts_added
-            counts["links_added"] += saved.links_added
-            if saved.error is not None:
-                click.echo(f"warning: {saved.error}", err=True)
-            log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
-    return unavailable
 
+    def fetch(url: str, **validators: Any) -> Fetched:
+        return asyncio.run(fetch_source(url, settings=settings, **validators))
 
-def _ingest_one(
-    db: Database, unit: str, *, fmt: str | None, run_id: int, settings: ResolverSettings
-) -> store.Saved | None:
-    """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
-    if not is_url(unit):
-        name = fmt or format_of(unit)
-        saved = store.save_posts(db, iter_posts(unit, fmt), run_id=run_id)
-        _record(db, unit, name, saved)
-        return saved
-    previous = store.source_state(db, unit) or {}
-    fetched = asyncio.run(
-        fetch_source(
-            unit, settings=settings, etag=previous.get("etag"), last_modified=previous.get("last_modified")
-        )
+    outcome = pipeline.ingest_sources(
+        db, locations, fmt=fmt, run_id=run_id, fetch=fetch, report=lambda line: click.echo(line, err=True)
     )
-    if fetched.not_modified or fetched.body is None:
-        store.record_source(db, unit, status="not_modified", http_status=fetched.status_code)
-        return None
-    name = fmt or detect_format(unit, fetched.body[:8192])
-    saved = store.save_posts(db, parse_bytes(fetched.body, source=unit, fmt=name), run_id=run_id)
-    _record(
-        db,
-        unit,
-        name,
-        saved,
-        http_status=fetched.status_code,
-        etag=fetched.etag,
-        last_modified=fetched.last_modified,
-    )
-    return saved
-
-
-def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetch: Any) -> None:
-    status = "ok" if saved.error is None else ("partial" if saved.posts_added else "error")
-    store.record_source(
-        db,
-        unit,
-        status=status,
-        fmt=fmt,
-        error=str(saved.error) if saved.error else None,
-        saved=saved,
-        **fetch,
-    )
+    counts["posts_added"] += outcome.posts_added
+    counts["links_added"] += outcome.links_added
+    return outcome.unavailable
 
 
 def _resolve_due(
@@ -549,53 +471,21 @@ def _resolve_due(
     limit: int | None,
     counts: Counter[str],
 ) -> None:
-    urls = store.links_due(db, recheck_all=not options["due_only"], limit=limit)
-    if not urls:
+    links = store.links_due(db, recheck_all=not options["due_only"], limit=limit)
+    if not links:
         return
     show_progress = sys.stderr.isatty() and not ctx.obj.get("quiet")
     with click.progressbar(
-        length=len(urls), label="Resolving", file=sys.stderr, hidden=not show_progress
+        length=len(links), label="Resolving", file=sys.stderr, hidden=not show_progress
     ) as bar:
-        asyncio.run(
-            _resolve_and_save(
+        statuses = asyncio.run(
+            pipeline.resolve_and_save(
                 db,
-                urls,
+                links,
                 run_id=run_id,
                 settings=settings,
                 recheck_after=options["recheck_after"],
-                counts=counts,
                 advance=bar.update,
             )
         )
-
-
-async def _resolve_and_save(
-    db: Database,
-    urls: list[tuple[str, str | None]],
-    *,
-    run_id: int,
-    settings: ResolverSettings,
-    recheck_after: float,
-    counts: Counter[str],
-    advance: Callable[[int], None],
-) -> None:
-    batch: list[Resolution] = []
-    last_write = time.monotonic()
-
-    def write() -> None:
-        nonlocal last_write
-        store.save_resolutions(db, batch, run_id=run_id, recheck_after_days=recheck_after)
-        for resolution in batch:
-            counts[f"status:{resolution.status}"] += 1
-        batch.clear()
-        last_write = time.monotonic()
-
-    try:
-        async for resolution in resolve_many(urls, settings=settings):
-            batch.append(resolution)
-            advance(1)
-            if len(batch) >= WRITE_EVERY_RESULTS or time.monotonic() - last_write >= WRITE_EVERY_SECONDS:
-                write()
-    finally:
-        if batch:
-            write()
+    counts.update({f"status:{status}": n for status, n in statuses.items()})

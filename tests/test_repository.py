@@ -22,7 +22,7 @@ HOMES = {
     "httpx": {"resolve.py", "transport.py"},
     "httpcore": {"transport.py"},
     "tldextract": {"domains.py"},
-    "sqlite_utils": {"store.py", "migrations.py", "cli.py"},
+    "sqlite_utils": {"store.py", "migrations.py", "cli.py", "pipeline.py"},
     "datasette": {"cli.py", "datasette_plugin.py"},
     "selectolax": {"page.py", "html.py"},
 }

@@ -1,0 +1,144 @@
+"""The stages in order: read sources into the archive, resolve what is due, store the results.
+
+The command line is a thin layer over these two functions; messages for the user go
+through ``report`` so that the library never prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import store
+from .models import ArchiverError, DatabaseError, Resolution, SourceUnavailable
+from .resolve import Fetched, ResolverSettings, resolve_many
+from .sources import detect_format, expand_source, format_of, is_url, iter_posts, parse_bytes
+
+__all__ = ["Ingested", "ingest_sources", "resolve_and_save"]
+
+log = logging.getLogger(__name__)
+
+# Resolutions are written at least this often, so a killed run loses little.
+WRITE_EVERY_RESULTS = 50
+WRITE_EVERY_SECONDS = 2.0
+
+Report = Callable[[str], None]
+Fetch = Callable[..., Fetched]
+
+
+@dataclass
+class Ingested:
+    """What ingesting a list of sources added, and whether a source was unavailable."""
+
+    posts_added: int = 0
+    links_added: int = 0
+    unavailable: bool = False
+
+
+def ingest_sources(
+    db: Database, locations: list[str], *, fmt: str | None, run_id: int, fetch: Fetch, report: Report
+) -> Ingested:
+    """Read every source into the archive, reporting each failure by name and going on.
+
+    ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body.
+    """
+    outcome = Ingested()
+    for location in locations:
+        try:
+            units = expand_source(location)
+        except SourceUnavailable as ex:
+            report(f"error: {ex}")
+            outcome.unavailable = True
+            continue
+        for unit in units:
+            try:
+                saved = _ingest_one(db, unit, fmt=fmt, run_id=run_id, fetch=fetch)
+            except SourceUnavailable as ex:
+                report(f"error: {ex}")
+                store.record_source(db, unit, status="error", error=str(ex))
+                outcome.unavailable = True
+                continue
+            except DatabaseError:
+                raise
+            except ArchiverError as ex:
+                report(f"warning: {ex}")
+                store.record_source(db, unit, status="error", error=str(ex))
+                continue
+            if saved is None:
+                continue
+            outcome.posts_added += saved.posts_added
+            outcome.links_added += saved.links_added
+            if saved.error is not None:
+                report(f"warning: {saved.error}")
+            log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
+    return outcome
+
+
+def _ingest_one(db: Database, unit: str, *, fmt: str | None, run_id: int, fetch: Fetch) -> store.Saved | None:
+    """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
+    if not is_url(unit):
+        saved = store.save_posts(db, iter_posts(unit, fmt), run_id=run_id)
+        _record(db, unit, fmt or format_of(unit), saved)
+        return saved
+    previous = store.source_state(db, unit) or {}
+    fetched = fetch(unit, etag=previous.get("etag"), last_modified=previous.get("last_modified"))
+    if fetched.not_modified or fetched.body is None:
+        store.record_source(db, unit, status="not_modified", http_status=fetched.status_code)
+        return None
+    name = fmt or detect_format(unit, fetched.body[:8192])
+    saved = store.save_posts(db, parse_bytes(fetched.body, source=unit, fmt=name), run_id=run_id)
+    _record(
+        db,
+        unit,
+        name,
+        saved,
+        http_status=fetched.status_code,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+    )
+    return saved
+
+
+def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetch: Any) -> None:
+    status = "ok" if saved.error is None else ("partial" if saved.posts_added else "error")
+    error = str(saved.error) if saved.error else None
+    store.record_source(db, unit, status=status, fmt=fmt, error=error, saved=saved, **fetch)
+
+
+async def resolve_and_save(
+    db: Database,
+    links: list[tuple[str, str | None]],
+    *,
+    run_id: int,
+    settings: ResolverSettings,
+    recheck_after: float,
+    advance: Callable[[int], None] = lambda _: None,
+) -> Counter[str]:
+    """Resolve links and store the results in small batches; return the count of each status."""
+    statuses: Counter[str] = Counter()
+    batch: list[Resolution] = []
+    last_write = time.monotonic()
+
+    def write() -> None:
+        nonlocal last_write
+        store.save_resolutions(db, batch, run_id=run_id, recheck_after_days=recheck_after)
+        statuses.update(resolution.status for resolution in batch)
+        batch.clear()
+        last_write = time.monotonic()
+
+    try:
+        async for resolution in resolve_many(links, settings=settings):
+            batch.append(resolution)
+            advance(1)
+            if len(batch) >= WRITE_EVERY_RESULTS or time.monotonic() - last_write >= WRITE_EVERY_SECONDS:
+                write()
+    finally:
+        if batch:
+            write()
+    return statuses

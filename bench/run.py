@@ -1,0 +1,232 @@
+"""archiver's benchmark: link resolution against a latency-injecting local server.
+
+Runs archiver and the tools researchers use today (urlexpander, minet resolve, a plain
+asyncio + httpx loop, a sequential loop) on the same generated workload, each in its
+own process, and prints one Markdown table (also written to bench/results.md).
+
+    make bench                      # N=2,000, L=50 ms, at 20:2 and 64:8
+    python bench/run.py --help
+
+No request leaves the machine: the server listens on 127.0.0.x addresses only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PEERS_VENV = HERE / ".venv"
+PROJECT_PYTHON = Path(sys.executable)
+sys.path.insert(0, str(HERE))
+
+from latency_server import SHORTENERS, final_url, link  # noqa: E402
+
+
+@dataclass
+class Result:
+    tool: str
+    setting: str
+    links: int
+    wall: float
+    floor: float
+    correct: float
+    peak_rss_mb: float
+    requests: int
+    peak_per_host: int
+    peak_total: int
+
+    def row(self) -> str:
+        return (
+            f"| {self.tool} | {self.setting} | {self.links:,} | {self.wall:.1f} | {self.floor:.2f} | "
+            f"{self.wall / self.floor:.2f} | {self.links / self.wall:,.0f} | {self.correct:.1%} | "
+            f"{self.peak_rss_mb:.0f} | {self.requests:,} | {self.peak_per_host} | {self.peak_total} |"
+        )
+
+
+HEADER = (
+    "| tool | in flight : per host | links | wall s | floor s | wall / floor | links/s | correct final URLs "
+    "| peak RSS MB | requests | peak per host | peak in flight |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def control(port: int, path: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"http://127.0.0.2:{port}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def ensure_peers() -> None:
+    """Install the peer tools into bench/.venv, once."""
+    stamp = PEERS_VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == (HERE / "requirements.txt").read_text():
+        return
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEERS_VENV)], check=True)
+    subprocess.run(
+        [str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-r", str(HERE / "requirements.txt")],
+        check=True,
+    )
+    stamp.write_text((HERE / "requirements.txt").read_text())
+
+
+def run_measured(command: list[str], *, cwd: Path) -> tuple[float, float]:
+    """Run a command; return its wall time and its own peak RSS in MB."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({process.returncode}): {error[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def correct_fraction(results: dict[str, str], indices: list[int], port: int) -> float:
+    good = sum(1 for i in indices if results.get(link(i, port)) == final_url(i, port))
+    return good / len(indices)
+
+
+def bench_archiver(work: Path, indices: list[int], port: int, concurrency: int, per_host: int) -> tuple[float, float, dict[str, str]]:
+    db = work / "archiver.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    posts = work / "links.jsonl"
+    posts.write_text("".join(json.dumps({"id": str(i), "text": link(i, port)}) + "\n" for i in indices))
+    archiver = [str(PROJECT_PYTHON), "-m", "archiver"]
+    subprocess.run([*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL)
+    control(port, "/__reset")
+    wall, rss = run_measured(
+        [*archiver, "-q", "resolve", "--db", str(db), "--allow-private", "--concurrency", str(concurrency),
+         "--per-host", str(per_host)],
+        cwd=work,
+    )
+    with sqlite3.connect(db) as conn:
+        results = dict(conn.execute("select url, final_url from links"))
+    return wall, rss, results
+
+
+def bench_peer(tool: str, work: Path, indices: list[int], port: int, concurrency: int, per_host: int) -> tuple[float, float, dict[str, str]]:
+    urls = work / "urls.txt"
+    urls.write_text("".join(link(i, port) + "\n" for i in indices))
+    output = work / f"{tool}.out"
+    peers_python = str(PEERS_VENV / "bin" / "python")
+    if tool == "urlexpander":
+        command = [peers_python, str(HERE / "peers" / "urlexpander_run.py"), str(urls), str(output), str(concurrency)]
+    elif tool == "minet resolve":
+        table = work / "urls.csv"
+        with table.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["url"])
+            writer.writerows([link(i, port)] for i in indices)
+        command = [str(PEERS_VENV / "bin" / "minet"), "resolve", "url", "-i", str(table), "-t", str(concurrency),
+                   "--domain-parallelism", str(per_host), "--throttle", "0", "--silent", "-o", str(output)]
+    elif tool == "asyncio + httpx (one pool)":
+        command = [str(PROJECT_PYTHON), str(HERE / "peers" / "httpx_pool.py"), str(urls), str(output), str(concurrency)]
+    elif tool == "sequential loop":
+        command = [str(PROJECT_PYTHON), str(HERE / "peers" / "sequential.py"), str(urls), str(output)]
+    else:
+        raise ValueError(tool)
+    control(port, "/__reset")
+    wall, rss = run_measured(command, cwd=work)
+    if tool == "minet resolve":
+        with output.open(newline="") as handle:
+            results = {row["url"]: row["resolved_url"] for row in csv.DictReader(handle)}
+    else:
+        results = json.loads(output.read_text())
+    return wall, rss, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--links", type=int, default=2000)
+    parser.add_argument("--delay", type=float, default=0.05, help="seconds the server waits before each response")
+    parser.add_argument("--settings", default="20:2,64:8", help="in flight:per host pairs")
+    parser.add_argument("--tools", default="archiver,urlexpander,minet resolve,asyncio + httpx (one pool),sequential loop")
+    parser.add_argument("--sequential-links", type=int, default=100, help="links for the sequential loop (it is slow)")
+    parser.add_argument("--output", default=str(HERE / "results.md"))
+    args = parser.parse_args()
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if any(t != "archiver" for t in tools):
+        ensure_peers()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "latency_server.py"), "--port", str(port), "--delay", str(args.delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    if not server.stdout.readline().startswith("ready"):
+        raise RuntimeError("the latency server did not start")
+    results: list[Result] = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            work = Path(folder)
+            for setting in args.settings.split(","):
+                concurrency, per_host = (int(x) for x in setting.split(":"))
+                for tool in tools:
+                    count = args.sequential_links if tool == "sequential loop" else args.links
+                    indices = list(range(count))
+                    effective = 1 if tool == "sequential loop" else min(concurrency, per_host * len(SHORTENERS))
+                    floor = count * 3 * args.delay / effective
+                    if tool == "archiver":
+                        wall, rss, resolved = bench_archiver(work, indices, port, concurrency, per_host)
+                    else:
+                        wall, rss, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
+                    stats = control(port, "/__stats")
+                    result = Result(tool, setting if tool != "sequential loop" else "1:1", count, wall, floor,
+                                    correct_fraction(resolved, indices, port), rss, stats["requests"],
+                                    stats["peak_per_host"], stats["peak_total"])
+                    results.append(result)
+                    print(result.row(), flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    write_report(results, args)
+
+
+def write_report(results: list[Result], args: argparse.Namespace) -> None:
+    command = "python bench/run.py " + " ".join(sys.argv[1:])
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}. N={args.links:,} links, L={args.delay * 1000:.0f} ms "
+        f"per response, 3 responses a link (shortener 301, final host 301, final page 200), 20 shortener "
+        f"hosts and 50 final hosts on 127.0.0.x.",
+        "",
+        f"Command: `{command.strip()}`",
+        "",
+        "The floor is N × 3 × L / (links in flight): no tool can finish sooner.",
+        "",
+        HEADER,
+        *(r.row() for r in results),
+        "",
+    ]
+    Path(args.output).write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
