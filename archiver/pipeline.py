@@ -6,11 +6,14 @@ through ``report`` so that the library never prints.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlite_utils import Database
@@ -120,16 +123,31 @@ async def resolve_and_save(
     recheck_after: float,
     advance: Callable[[int], None] = lambda _: None,
 ) -> Counter[str]:
-    """Resolve links and store the results in small batches; return the count of each status."""
+    """Resolve links and store the results in small batches; return the count of each status.
+
+    Batches are written by a thread with its own connection, so the requests in flight
+    are never held up by SQLite; the batches stay in order.
+    """
     statuses: Counter[str] = Counter()
     batch: list[Resolution] = []
     last_write = time.monotonic()
+    loop = asyncio.get_running_loop()
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-writer")
+    writes: list[asyncio.Future[None]] = []
+    writer_db = await loop.run_in_executor(writer, store.reopen, store.database_path(db))
 
     def write() -> None:
         nonlocal last_write
-        store.save_resolutions(db, batch, run_id=run_id, recheck_after_days=recheck_after)
-        statuses.update(resolution.status for resolution in batch)
+        for done in [w for w in writes if w.done()]:
+            done.result()  # a failed write (a full disk) ends the run now
+            writes.remove(done)
+        chunk = batch.copy()
         batch.clear()
+        statuses.update(resolution.status for resolution in chunk)
+        save = partial(
+            store.save_resolutions, writer_db, chunk, run_id=run_id, recheck_after_days=recheck_after
+        )
+        writes.append(loop.run_in_executor(writer, save))
         last_write = time.monotonic()
 
     try:
@@ -141,4 +159,9 @@ async def resolve_and_save(
     finally:
         if batch:
             write()
+        try:
+            await asyncio.gather(*writes)
+        finally:
+            await loop.run_in_executor(writer, writer_db.close)
+            writer.shutdown()
     return statuses

@@ -39,6 +39,7 @@ from .models import Hop, Resolution, SourceUnavailable
 from .transport import (
     BlockedAddress,
     BodyTooLarge,
+    HostClients,
     NameResolutionError,
     Resolver,
     build_client,
@@ -65,6 +66,8 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # Enough of a page to find a meta refresh, a JavaScript redirect and the title.
 BODY_CAP = 64 * 1024
+# A redirect's body is read (and so its connection kept) only when it is this short.
+REDIRECT_BODY_CAP = 16 * 1024
 # A JavaScript redirect is followed only on a page this small (or from a known
 # shortener): on a real article, "location.href=" is usually some click handler.
 JS_REDIRECT_MAX_BODY = 4096
@@ -197,7 +200,7 @@ class HostLimiter:
 
 @dataclass
 class _Session:
-    client: httpx.AsyncClient
+    clients: HostClients
     settings: ResolverSettings
     limiter: HostLimiter
     sleep: Sleep
@@ -363,7 +366,7 @@ class _Session:
             raise _classify(ex) from ex
 
     async def _get(self, url: str, host: str) -> _Response:
-        async with self.client.stream("GET", url) as response:
+        async with self.clients.client_for(host) as client, client.stream("GET", url) as response:
             status = response.status_code
             if status in RETRYABLE_STATUS:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -389,6 +392,7 @@ class _Session:
                         f"conflicting Location headers: {' | '.join(targets)[:500]}",
                         http_status=status,
                     )
+                await _drain(response)
                 return _Response(status, targets[0], "location", None)
             refresh = parse_refresh(response.headers.get("refresh", ""))
             if refresh:
@@ -409,6 +413,18 @@ class _Session:
             if script:
                 return _Response(status, script, "js", title)
         return _Response(status, None, None, title)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read the short body of a redirect, so that its connection can carry the next request.
+
+    A connection whose response was not read to the end is closed, and the next hop
+    to the same host would pay for a new one.  Long bodies are not worth reading.
+    """
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= REDIRECT_BODY_CAP:
+        with contextlib.suppress(BodyTooLarge):
+            await read_capped(response, REDIRECT_BODY_CAP)
 
 
 def _join(current: str, target: str) -> tuple[str | None, str | None]:
@@ -513,7 +529,6 @@ async def resolve_many(
     urls: Iterable[str | tuple[str, str | None]],
     *,
     settings: ResolverSettings | None = None,
-    client: httpx.AsyncClient | None = None,
     resolver: Resolver | None = None,
     sleep: Sleep = asyncio.sleep,
     now: Callable[[], str] = utc_now,
@@ -521,23 +536,20 @@ async def resolve_many(
     """Yield a Resolution for every URL, in the order they complete.
 
     An item is a URL, or a pair of a URL and an expansion to start from (None: none).
-
-    ``client``, ``resolver``, ``sleep`` and ``now`` are for tests: a client of their
-    own, a fake DNS, a sleep that records instead of waiting, a fixed clock.
+    ``resolver``, ``sleep`` and ``now`` are for tests: a fake DNS, a sleep that
+    records instead of waiting, a fixed clock.
     """
     settings = settings or ResolverSettings()
-    own_client = client is None
-    if client is None:
-        client = build_client(
-            timeout=settings.timeout,
-            max_connections=settings.concurrency,
-            user_agent=settings.user_agent,
-            allow_private=settings.allow_private,
-            proxy=settings.proxy,
-            resolver=resolver,
-            exempt=settings.exempt,
-        )
-    session = _Session(client, settings, HostLimiter(settings.per_host, sleep=sleep), sleep, now)
+    clients = HostClients(
+        per_host=settings.per_host,
+        timeout=settings.timeout,
+        user_agent=settings.user_agent,
+        allow_private=settings.allow_private,
+        proxy=settings.proxy,
+        resolver=resolver,
+        exempt=settings.exempt,
+    )
+    session = _Session(clients, settings, HostLimiter(settings.per_host, sleep=sleep), sleep, now)
     dispatcher = _Dispatcher(((u, None) if isinstance(u, str) else u for u in urls), settings.per_host)
     results: asyncio.Queue[Resolution | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
 
@@ -568,8 +580,7 @@ async def resolve_many(
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await runner
-        if own_client:
-            await client.aclose()
+        await clients.aclose()
 
 
 # -- fetching a source ---------------------------------------------------------------

@@ -22,12 +22,17 @@ from .urls import hostname, is_shortener, link_id
 __all__ = [
     "RETRY_SPACING",
     "Saved",
+    "database_path",
     "finish_run",
     "links_due",
+    "list_sources",
     "open_database",
+    "record_source",
+    "reopen",
     "save_posts",
     "save_resolutions",
     "snapshot",
+    "source_state",
     "start_run",
     "stats",
     "table_rows",
@@ -54,14 +59,31 @@ def open_database(path: str | os.PathLike[str]) -> Database:
         db = Database(path)
         db.execute("PRAGMA busy_timeout = 30000")
         db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
+        _configure(db)
         MIGRATIONS.apply(db)
         for name, sql in VIEWS.items():
             db.create_view(name, sql.strip(), replace=True)
     except (sqlite3.Error, OSError) as ex:
         raise DatabaseError(f"{path}: {_describe(ex)}") from ex
     return db
+
+
+def database_path(db: Database) -> str:
+    """Return the file an open archive lives in."""
+    return str(db.conn.execute("pragma database_list").fetchone()[2])
+
+
+def reopen(path: str) -> Database:
+    """Return another connection to an archive already opened once, e.g. for a writer thread."""
+    other = Database(path)
+    _configure(other)
+    return other
+
+
+def _configure(db: Database) -> None:
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
 
 
 def _describe(error: BaseException) -> str:
@@ -147,9 +169,7 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
             db.table("links").insert_all((links[i] for i in new_links), pk="id")
             db.table("post_links").insert_all(post_links.values(), pk=("post_id", "link_id"), ignore=True)
     except sqlite3.Error as ex:
-        raise DatabaseError(
-            f"{db.conn.execute('pragma database_list').fetchone()[2]}: {_describe(ex)}"
-        ) from ex
+        raise DatabaseError(f"{database_path(db)}: {_describe(ex)}") from ex
     return len(new_posts), len(new_links)
 
 
@@ -278,6 +298,10 @@ def save_resolutions(
     if not batch:
         return
     ids = [link_id(r.url) for r in batch]
+    updates: list[dict[str, Any]] = []
+    replaced: list[tuple[str]] = []
+    hops: list[tuple[Any, ...]] = []
+    checks: list[tuple[Any, ...]] = []
     with db.atomic():
         current = _current_links(db, ids)
         for lid, resolution in zip(ids, batch, strict=True):
@@ -285,26 +309,57 @@ def save_resolutions(
             if previous is None:
                 continue  # a link deleted while it was being resolved
             update, keep_chain = _link_update(previous, resolution, recheck_after_days)
-            db.table("links").update(lid, update)
+            updates.append({**previous, **update})
             if not keep_chain:
-                db.execute("delete from redirects where link_id = ?", [lid])
-                db.table("redirects").insert_all(
-                    {"link_id": lid, "hop": i, "url": hop.url, "status_code": hop.status_code, "via": hop.via}
-                    for i, hop in enumerate(resolution.hops)
+                replaced.append((lid,))
+                hops += [(lid, i, h.url, h.status_code, h.via) for i, h in enumerate(resolution.hops)]
+            final_domain = registered_domain(hostname(resolution.final_url or ""))
+            checks.append(
+                (
+                    lid,
+                    run_id,
+                    resolution.checked_at,
+                    resolution.status,
+                    resolution.http_status,
+                    resolution.final_url,
+                    final_domain,
+                    _redirect_count(resolution),
+                    resolution.error,
                 )
-            db.table("checks").insert(
-                {
-                    "link_id": lid,
-                    "run_id": run_id,
-                    "checked_at": resolution.checked_at,
-                    "status": resolution.status,
-                    "http_status": resolution.http_status,
-                    "final_url": resolution.final_url,
-                    "final_domain": registered_domain(hostname(resolution.final_url or "")),
-                    "hops": _redirect_count(resolution),
-                    "error": resolution.error,
-                }
             )
+        # One statement a table for the whole batch: the loop never waits long on SQLite.
+        db.conn.executemany(
+            f"update links set {', '.join(f'{c} = :{c}' for c in _RESOLUTION_COLUMNS)} where id = :id",
+            updates,
+        )
+        db.conn.executemany("delete from redirects where link_id = ?", replaced)
+        db.conn.executemany(
+            "insert into redirects (link_id, hop, url, status_code, via) values (?, ?, ?, ?, ?)", hops
+        )
+        db.conn.executemany(
+            "insert into checks (link_id, run_id, checked_at, status, http_status, final_url, "
+            "final_domain, hops, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            checks,
+        )
+
+
+# The links columns a resolution may change.
+_RESOLUTION_COLUMNS = (
+    "status",
+    "http_status",
+    "error",
+    "last_checked_at",
+    "final_url",
+    "final_host",
+    "final_domain",
+    "hops",
+    "title",
+    "resolved_at",
+    "last_ok_at",
+    "first_failed_at",
+    "consecutive_failures",
+    "next_check_at",
+)
 
 
 def _current_links(db: Database, ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,9 @@ import os
 import socket
 import ssl
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -26,6 +28,7 @@ from .guard import address_verdict, literal_address
 __all__ = [
     "BlockedAddress",
     "BodyTooLarge",
+    "HostClients",
     "NameResolutionError",
     "Resolver",
     "build_client",
@@ -175,21 +178,21 @@ def build_client(
     proxy: str | None = None,
     resolver: Resolver | None = None,
     exempt: frozenset[tuple[str, int]] = frozenset(),
+    backend: httpcore.AsyncNetworkBackend | None = None,
+    verify: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
-    """Return the AsyncClient every archiver request goes through.
+    """Return an AsyncClient of the kind every archiver request goes through.
 
     Redirects are not followed by httpx (archiver records each hop itself), the
     environment's proxy settings are ignored (a proxy inherited from cron would
     bypass the guard) and, with ``proxy``, the proxy resolves names, so only IP
-    literals are checked here (see ``resolve``).
+    literals are checked here (see ``resolve``).  ``backend`` and ``verify`` let
+    several clients share one guard and one TLS context.
     """
-    backend: httpcore.AsyncNetworkBackend
-    if proxy:
-        backend = httpcore.AnyIOBackend()
-    else:
-        backend = GuardedBackend(allow_private=allow_private, resolver=resolver, exempt=exempt)
+    if backend is None:
+        backend = _backend(allow_private=allow_private, proxy=proxy, resolver=resolver, exempt=exempt)
     transport = _GuardedTransport(
-        backend=backend, verify=ssl_context(), max_connections=max_connections, proxy=proxy
+        backend=backend, verify=verify or ssl_context(), max_connections=max_connections, proxy=proxy
     )
     return httpx.AsyncClient(
         transport=transport,
@@ -199,6 +202,83 @@ def build_client(
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         event_hooks={"response": [_take_location]},
     )
+
+
+def _backend(
+    *,
+    allow_private: bool,
+    proxy: str | None,
+    resolver: Resolver | None,
+    exempt: frozenset[tuple[str, int]],
+) -> httpcore.AsyncNetworkBackend:
+    if proxy:
+        return httpcore.AnyIOBackend()
+    return GuardedBackend(allow_private=allow_private, resolver=resolver, exempt=exempt)
+
+
+class HostClients:
+    """One small client per host, instead of one large pool for every host.
+
+    httpcore's pool looks through all its connections on every request, so one pool
+    for thousands of hosts spends more CPU per request the more it holds
+    (encode/httpcore#1035); a pool per host stays as small as the per-host limit.
+    The least recently used idle clients are closed beyond ``keep``.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_host: int,
+        timeout: float,
+        user_agent: str,
+        allow_private: bool = False,
+        proxy: str | None = None,
+        resolver: Resolver | None = None,
+        exempt: frozenset[tuple[str, int]] = frozenset(),
+        keep: int = 256,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "timeout": timeout,
+            "max_connections": per_host,
+            "user_agent": user_agent,
+            "proxy": proxy,
+            "backend": _backend(allow_private=allow_private, proxy=proxy, resolver=resolver, exempt=exempt),
+            "verify": ssl_context(),
+        }
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._active: Counter[str] = Counter()
+        self._keep = keep
+
+    @asynccontextmanager
+    async def client_for(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
+        """Lend the client for ``host`` for the length of one request."""
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = build_client(**self._options)
+        else:
+            self._clients.move_to_end(host)
+        self._active[host] += 1
+        try:
+            yield client
+        finally:
+            self._active[host] -= 1
+            if not self._active[host]:
+                del self._active[host]
+            if len(self._clients) > self._keep:
+                await self._prune()
+
+    async def _prune(self) -> None:
+        for host in list(self._clients):
+            if len(self._clients) <= self._keep:
+                return
+            if host not in self._active:
+                await self._clients.pop(host).aclose()
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        while self._clients:
+            _, client = self._clients.popitem()
+            await client.aclose()
 
 
 async def _take_location(response: httpx.Response) -> None:
