@@ -15,7 +15,7 @@ import email.utils
 import logging
 import ssl
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -66,6 +66,8 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # Enough of a page to find a meta refresh, a JavaScript redirect and the title.
 BODY_CAP = 64 * 1024
+# How many finished answers are kept to spare repeated requests within a run.
+ANSWERS_KEPT = 20_000
 # A redirect's body is read (and so its connection kept) only when it is this short.
 REDIRECT_BODY_CAP = 16 * 1024
 # A JavaScript redirect is followed only on a page this small (or from a known
@@ -206,8 +208,9 @@ class _Session:
     sleep: Sleep
     now: Callable[[], str]
     # Each distinct URL is requested once per run: links that share a hop (two
-    # t.co links to one article) reuse the first answer.
-    answers: dict[str, asyncio.Future[_Response]] = field(default_factory=dict)
+    # t.co links to one article) reuse the first answer.  Finished answers are kept
+    # for the most recent ANSWERS_KEPT URLs, so memory stays flat over long runs.
+    answers: OrderedDict[str, asyncio.Future[_Response]] = field(default_factory=OrderedDict)
 
     async def resolve_url(self, url: str, start: str | None = None) -> Resolution:
         """Return the resolution of one link; never raises for a failed link.
@@ -312,6 +315,8 @@ class _Session:
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
             self.answers[key] = pending
+            while len(self.answers) > ANSWERS_KEPT and next(iter(self.answers.values())).done():
+                self.answers.popitem(last=False)
             try:
                 pending.set_result(await self._fetch_with_retries(url))
             except _HopFailed as failure:

@@ -6,7 +6,6 @@ import hashlib
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import idna
-from ural import infer_redirection, is_shortened_url
 
 __all__ = [
     "MAX_URL_LENGTH",
@@ -86,6 +85,10 @@ def is_shortener(url: str) -> bool:
     """Return True when the URL's host is a known link shortener (t.co, bit.ly, ...)."""
     if hostname(url) in _EXTRA_SHORTENERS:
         return True
+    # Imported on first use: ural compiles large patterns (0.1 s) that a resolve-only
+    # run never needs.
+    from ural import is_shortened_url
+
     try:
         return bool(is_shortened_url(url))
     except Exception:  # noqa: BLE001 - ural is a heuristic library; a URL it chokes on is not a shortener
@@ -94,6 +97,8 @@ def is_shortener(url: str) -> bool:
 
 def unwrap_redirector(url: str) -> str | None:
     """Return the target a redirector URL carries in its query (google.com/url?q=...), if any."""
+    from ural import infer_redirection
+
     try:
         target = infer_redirection(url)
     except Exception:  # noqa: BLE001 - a malformed wrapper is simply not unwrapped

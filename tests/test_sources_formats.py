@@ -308,3 +308,14 @@ def test_detection_answers_or_says_unknown(data):
     except UnknownFormat:
         return
     assert name in SOURCES
+
+
+def test_json_arrays_are_read_in_small_windows(monkeypatch):
+    from archiver.sources import jsontools
+
+    whole = [p.text for p in iter_posts(TWITTER / "data" / "tweets.js")]
+    monkeypatch.setattr(jsontools, "CHUNK_BYTES", 7)  # elements and characters cut across windows
+    data = (TWITTER / "data" / "tweets.js").read_bytes().replace(b"press room", "press room \U0001f4f0".encode())
+    texts = [p.text for p in parse_bytes(data, source="tweets.js")]
+    assert texts[1:] == whole[1:]
+    assert texts[0] == whole[0].replace("press room", "press room \U0001f4f0")

@@ -59,10 +59,10 @@ def parse_twitter_archive(archive: Archive, source: str) -> Iterator[Post]:
 
 
 def _account(data: bytes, *, source: str) -> dict[str, Any]:
-    text = data.decode("utf-8-sig", errors="replace")
-    match = _WRAPPER.match(text)
+    match = _WRAPPER.match(data[:256].decode("utf-8-sig", errors="replace"))
+    start = len(match.group(0).encode()) if match else 0
     try:
-        for item in iter_json_array(text, source=source, start=match.end() if match else 0):
+        for item in iter_json_array(data.removeprefix(b"\xef\xbb\xbf"), source=source, start=start):
             if isinstance(item, dict) and isinstance(item.get("account"), dict):
                 return dict(item["account"])
     except ParseError:
@@ -71,13 +71,13 @@ def _account(data: bytes, *, source: str) -> dict[str, Any]:
 
 
 def _parse_tweets(data: bytes, *, source: str, account: dict[str, Any]) -> Iterator[Post]:
-    text = data.decode("utf-8-sig", errors="replace")
-    match = _WRAPPER.match(text)
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    match = _WRAPPER.match(data[:256].decode("utf-8", errors="replace"))
     if match is None:
         raise ParseError(f"{source}: not a Twitter archive file (no 'window.YTD.tweets' line)")
     handle = account.get("username") if isinstance(account.get("username"), str) else None
     name = account.get("accountDisplayName") if isinstance(account.get("accountDisplayName"), str) else None
-    for item in iter_json_array(text, source=source, start=match.end()):
+    for item in iter_json_array(data, source=source, start=len(match.group(0).encode())):
         tweet = item.get("tweet", item) if isinstance(item, dict) else None
         if not isinstance(tweet, dict):
             continue
