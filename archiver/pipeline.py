@@ -135,6 +135,12 @@ async def resolve_and_save(
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-writer")
     writes: list[asyncio.Future[None]] = []
     writer_db = await loop.run_in_executor(writer, store.reopen, store.database_path(db))
+    writing = [0.0]  # seconds the writer thread spent in SQLite
+
+    def save(chunk: list[Resolution]) -> None:
+        started = time.perf_counter()
+        store.save_resolutions(writer_db, chunk, run_id=run_id, recheck_after_days=recheck_after)
+        writing[0] += time.perf_counter() - started
 
     def write() -> None:
         nonlocal last_write
@@ -144,10 +150,7 @@ async def resolve_and_save(
         chunk = batch.copy()
         batch.clear()
         statuses.update(resolution.status for resolution in chunk)
-        save = partial(
-            store.save_resolutions, writer_db, chunk, run_id=run_id, recheck_after_days=recheck_after
-        )
-        writes.append(loop.run_in_executor(writer, save))
+        writes.append(loop.run_in_executor(writer, partial(save, chunk)))
         last_write = time.monotonic()
 
     try:
@@ -164,4 +167,5 @@ async def resolve_and_save(
         finally:
             await loop.run_in_executor(writer, writer_db.close)
             writer.shutdown()
+    log.info("wrote %d resolutions in %.2f s", sum(statuses.values()), writing[0])
     return statuses
