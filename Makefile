@@ -9,7 +9,7 @@ PORT   ?= 8001
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-scale clean
 
 all: lint test
 
@@ -39,14 +39,14 @@ publish-check: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_publish.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check archiver tests
-	$(BIN)/ruff format --check archiver tests
+	$(BIN)/ruff check archiver tests bench
+	$(BIN)/ruff format --check archiver tests bench
 	$(BIN)/mypy
 	$(BIN)/cog --check README.md
 
 format: $(STAMP)
-	$(BIN)/ruff format archiver tests
-	$(BIN)/ruff check --fix archiver tests
+	$(BIN)/ruff format archiver tests bench
+	$(BIN)/ruff check --fix archiver tests bench
 
 # Needs the package registry; writes versions and hashes only, no download URLs.
 lock: $(STAMP)
@@ -64,3 +64,7 @@ docs: $(STAMP)
 # urlexpander, minet and plain loops (installed into bench/.venv only).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# 10k and 100k links, a re-run with nothing due, and a 100,000-tweet archive (several minutes).
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py

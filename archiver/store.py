@@ -165,12 +165,24 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
         with db.atomic():
             new_posts = _missing(db, "posts", list(posts))
             new_links = _missing(db, "links", list(links))
-            db.table("posts").insert_all((posts[i] for i in new_posts), pk="id")
-            db.table("links").insert_all((links[i] for i in new_links), pk="id")
-            db.table("post_links").insert_all(post_links.values(), pk=("post_id", "link_id"), ignore=True)
+            _insert(db, "posts", [posts[i] for i in new_posts])
+            _insert(db, "links", [links[i] for i in new_links])
+            _insert(db, "post_links", list(post_links.values()), ignore=True)
     except sqlite3.Error as ex:
         raise DatabaseError(f"{database_path(db)}: {_describe(ex)}") from ex
     return len(new_posts), len(new_links)
+
+
+def _insert(db: Database, table: str, rows: list[dict[str, Any]], *, ignore: bool = False) -> None:
+    """Insert rows with one prepared statement: a large archive is 100,000s of them."""
+    if not rows:
+        return
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    sql = (
+        f"insert {'or ignore ' if ignore else ''}into {table} ({', '.join(columns)}) "
+        f"values ({', '.join(':' + c for c in columns)})"
+    )
+    db.conn.executemany(sql, ({c: row.get(c) for c in columns} for row in rows))
 
 
 def _missing(db: Database, table: str, ids: list[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import idna
@@ -26,6 +27,14 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _EXTRA_SHORTENERS = frozenset({"pic.twitter.com", "pic.x.com"})
 
 
+# The shape of most links (https://t.co/AbCdEfGhIj): an ASCII host, no port, no user,
+# a path without query or fragment.  Such a URL is normalised without urlsplit, which
+# matters when a 160 MB archive holds 200,000 of them.
+_PLAIN_URL = re.compile(
+    r"(https?)://((?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63})(/[^\x00-\x20\\?#]*)?", re.IGNORECASE
+)
+
+
 def normalise_url(raw: str, *, base: str | None = None) -> str | None:
     """Return the stored form of an http(s) URL, or None when it is not one.
 
@@ -36,6 +45,14 @@ def normalise_url(raw: str, *, base: str | None = None) -> str | None:
     raw = raw.strip()
     if base is not None:
         raw = urljoin(base, raw)
+    plain = _PLAIN_URL.fullmatch(raw) if len(raw) <= MAX_URL_LENGTH else None
+    if plain is not None:
+        scheme, host, path = plain.groups()
+        return f"{scheme.lower()}://{host.lower()}{path or '/'}"
+    return _normalise_split(raw)
+
+
+def _normalise_split(raw: str) -> str | None:
     if not raw or len(raw) > MAX_URL_LENGTH or any(ord(c) < 33 for c in raw):
         return None
     try:

@@ -118,11 +118,15 @@ class Connection(asyncio.Protocol):
             self._write(404, b"not found")
         self._next()
 
-    def _write(self, status: int, body: bytes, content_type: str = "text/html", location: str | None = None) -> None:
+    def _write(
+        self, status: int, body: bytes, content_type: str = "text/html", location: str | None = None
+    ) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         reason = {200: "OK", 301: "Moved Permanently", 404: "Not Found"}[status]
-        head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        )
         if location:
             head += f"Location: {location}\r\n"
         self.transport.write(head.encode() + b"\r\n" + body)

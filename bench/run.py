@@ -83,8 +83,16 @@ def ensure_peers() -> None:
         return
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEERS_VENV)], check=True)
     subprocess.run(
-        [str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-r", str(HERE / "requirements.txt")],
+        [
+            str(PEERS_VENV / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(HERE / "requirements.txt"),
+        ],
         check=True,
     )
     stamp.write_text((HERE / "requirements.txt").read_text())
@@ -108,18 +116,32 @@ def correct_fraction(results: dict[str, str], indices: list[int], port: int) -> 
     return good / len(indices)
 
 
-def bench_archiver(work: Path, indices: list[int], port: int, concurrency: int, per_host: int) -> tuple[float, float, dict[str, str]]:
+def bench_archiver(
+    work: Path, indices: list[int], port: int, concurrency: int, per_host: int
+) -> tuple[float, float, dict[str, str]]:
     db = work / "archiver.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     posts = work / "links.jsonl"
     posts.write_text("".join(json.dumps({"id": str(i), "text": link(i, port)}) + "\n" for i in indices))
     archiver = [str(PROJECT_PYTHON), "-m", "archiver"]
-    subprocess.run([*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
+    )
     control(port, "/__reset")
     wall, rss = run_measured(
-        [*archiver, "-q", "resolve", "--db", str(db), "--allow-private", "--concurrency", str(concurrency),
-         "--per-host", str(per_host)],
+        [
+            *archiver,
+            "-q",
+            "resolve",
+            "--db",
+            str(db),
+            "--allow-private",
+            "--concurrency",
+            str(concurrency),
+            "--per-host",
+            str(per_host),
+        ],
         cwd=work,
     )
     with sqlite3.connect(db) as conn:
@@ -127,23 +149,51 @@ def bench_archiver(work: Path, indices: list[int], port: int, concurrency: int, 
     return wall, rss, results
 
 
-def bench_peer(tool: str, work: Path, indices: list[int], port: int, concurrency: int, per_host: int) -> tuple[float, float, dict[str, str]]:
+def bench_peer(
+    tool: str, work: Path, indices: list[int], port: int, concurrency: int, per_host: int
+) -> tuple[float, float, dict[str, str]]:
     urls = work / "urls.txt"
     urls.write_text("".join(link(i, port) + "\n" for i in indices))
     output = work / f"{tool}.out"
     peers_python = str(PEERS_VENV / "bin" / "python")
     if tool == "urlexpander":
-        command = [peers_python, str(HERE / "peers" / "urlexpander_run.py"), str(urls), str(output), str(concurrency)]
+        command = [
+            peers_python,
+            str(HERE / "peers" / "urlexpander_run.py"),
+            str(urls),
+            str(output),
+            str(concurrency),
+        ]
     elif tool == "minet resolve":
         table = work / "urls.csv"
         with table.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["url"])
             writer.writerows([link(i, port)] for i in indices)
-        command = [str(PEERS_VENV / "bin" / "minet"), "resolve", "url", "-i", str(table), "-t", str(concurrency),
-                   "--domain-parallelism", str(per_host), "--throttle", "0", "--silent", "-o", str(output)]
+        command = [
+            str(PEERS_VENV / "bin" / "minet"),
+            "resolve",
+            "url",
+            "-i",
+            str(table),
+            "-t",
+            str(concurrency),
+            "--domain-parallelism",
+            str(per_host),
+            "--throttle",
+            "0",
+            "--silent",
+            "-o",
+            str(output),
+        ]
     elif tool == "asyncio + httpx (one pool)":
-        command = [str(PROJECT_PYTHON), str(HERE / "peers" / "httpx_pool.py"), str(urls), str(output), str(concurrency)]
+        command = [
+            str(PROJECT_PYTHON),
+            str(HERE / "peers" / "httpx_pool.py"),
+            str(urls),
+            str(output),
+            str(concurrency),
+        ]
     elif tool == "sequential loop":
         command = [str(PROJECT_PYTHON), str(HERE / "peers" / "sequential.py"), str(urls), str(output)]
     else:
@@ -159,12 +209,20 @@ def bench_peer(tool: str, work: Path, indices: list[int], port: int, concurrency
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", "--links", type=int, default=2000)
-    parser.add_argument("--delay", type=float, default=0.05, help="seconds the server waits before each response")
+    parser.add_argument(
+        "--delay", type=float, default=0.05, help="seconds the server waits before each response"
+    )
     parser.add_argument("--settings", default="20:2,64:8", help="in flight:per host pairs")
-    parser.add_argument("--tools", default="archiver,urlexpander,minet resolve,asyncio + httpx (one pool),sequential loop")
-    parser.add_argument("--sequential-links", type=int, default=100, help="links for the sequential loop (it is slow)")
+    parser.add_argument(
+        "--tools", default="archiver,urlexpander,minet resolve,asyncio + httpx (one pool),sequential loop"
+    )
+    parser.add_argument(
+        "--sequential-links", type=int, default=100, help="links for the sequential loop (it is slow)"
+    )
     parser.add_argument("--output", default=str(HERE / "results.md"))
     args = parser.parse_args()
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -188,16 +246,27 @@ def main() -> None:
                 for tool in tools:
                     count = args.sequential_links if tool == "sequential loop" else args.links
                     indices = list(range(count))
-                    effective = 1 if tool == "sequential loop" else min(concurrency, per_host * len(SHORTENERS))
+                    effective = (
+                        1 if tool == "sequential loop" else min(concurrency, per_host * len(SHORTENERS))
+                    )
                     floor = count * 3 * args.delay / effective
                     if tool == "archiver":
                         wall, rss, resolved = bench_archiver(work, indices, port, concurrency, per_host)
                     else:
                         wall, rss, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
                     stats = control(port, "/__stats")
-                    result = Result(tool, setting if tool != "sequential loop" else "1:1", count, wall, floor,
-                                    correct_fraction(resolved, indices, port), rss, stats["requests"],
-                                    stats["peak_per_host"], stats["peak_total"])
+                    result = Result(
+                        tool,
+                        setting if tool != "sequential loop" else "1:1",
+                        count,
+                        wall,
+                        floor,
+                        correct_fraction(resolved, indices, port),
+                        rss,
+                        stats["requests"],
+                        stats["peak_per_host"],
+                        stats["peak_total"],
+                    )
                     results.append(result)
                     print(result.row(), flush=True)
     finally:
@@ -211,9 +280,11 @@ def write_report(results: list[Result], args: argparse.Namespace) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}. N={args.links:,} links, L={args.delay * 1000:.0f} ms "
-        f"per response, 3 responses a link (shortener 301, final host 301, final page 200), 20 shortener "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}. N={args.links:,} links, "
+        f"L={args.delay * 1000:.0f} ms per response, 3 responses a link (shortener 301, final host 301, "
+        "final page 200), 20 shortener "
         f"hosts and 50 final hosts on 127.0.0.x.",
         "",
         f"Command: `{command.strip()}`",

@@ -27,22 +27,35 @@ from latency_server import final_url, link  # noqa: E402
 from run import PEERS_VENV, PROJECT_PYTHON, control, ensure_peers, free_port, run_measured  # noqa: E402
 
 ARCHIVER = [str(PROJECT_PYTHON), "-m", "archiver"]
-WORDS = "archive link summit press statement report thread photo live news morning review public record".split()
+WORDS = ["archive", "link", "summit", "press", "statement", "report", "thread", "photo", "live", "news"]
 
 
 def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host: int) -> dict[str, object]:
     db = work / f"scale-{count}.db"
     posts = work / f"scale-{count}.jsonl"
     posts.write_text("".join(json.dumps({"id": str(i), "text": link(i, port)}) + "\n" for i in range(count)))
-    subprocess.run([*ARCHIVER, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*ARCHIVER, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
+    )
     control(port, "/__reset")
     log = work / "resolve.log"
     started = time.perf_counter()
     with log.open("w") as errors:
         process = subprocess.Popen(
-            [*ARCHIVER, "-v", "resolve", "--db", str(db), "--allow-private", "--concurrency", str(concurrency),
-             "--per-host", str(per_host)],
-            stdout=subprocess.DEVNULL, stderr=errors,
+            [
+                *ARCHIVER,
+                "-v",
+                "resolve",
+                "--db",
+                str(db),
+                "--allow-private",
+                "--concurrency",
+                str(concurrency),
+                "--per-host",
+                str(per_host),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
         )
         import os
 
@@ -51,17 +64,27 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
     writing = float(re.search(r"wrote \d+ resolutions in ([\d.]+) s", log.read_text()).group(1))
     stats = control(port, "/__stats")
     with sqlite3.connect(db) as conn:
-        correct = sum(1 for url, final in conn.execute("select url, final_url from links")
-                      if final == final_url(int(url.rsplit("/", 1)[1]), port))
+        correct = sum(
+            1
+            for url, final in conn.execute("select url, final_url from links")
+            if final == final_url(int(url.rsplit("/", 1)[1]), port)
+        )
     control(port, "/__reset")
     rerun_wall, rerun_rss = run_measured(
         [*ARCHIVER, "-q", "resolve", "--db", str(db), "--allow-private"], cwd=work
     )
     rerun_requests = control(port, "/__stats")["requests"]
     return {
-        "links": count, "wall": wall, "links_per_s": count / wall, "rss_mb": usage.ru_maxrss / 1024,
-        "writing_s": writing, "correct": correct / count, "requests": stats["requests"],
-        "peak_per_host": stats["peak_per_host"], "rerun_wall": rerun_wall, "rerun_requests": rerun_requests,
+        "links": count,
+        "wall": wall,
+        "links_per_s": count / wall,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "writing_s": writing,
+        "correct": correct / count,
+        "requests": stats["requests"],
+        "peak_per_host": stats["peak_per_host"],
+        "rerun_wall": rerun_wall,
+        "rerun_requests": rerun_requests,
     }
 
 
@@ -82,21 +105,44 @@ def generate_archive(folder: Path, count: int) -> tuple[int, int]:
             urls = []
             if rng.random() < 0.87:
                 code = "".join(rng.choice("abcdefghijkLMNOPQRS0123456789") for _ in range(10))
-                urls.append({"url": f"https://t.co/{code}", "expanded_url": f"https://example.com/story/{i}",
-                             "display_url": f"example.com/story/{i}", "indices": ["0", "23"]})
+                urls.append(
+                    {
+                        "url": f"https://t.co/{code}",
+                        "expanded_url": f"https://example.com/story/{i}",
+                        "display_url": f"example.com/story/{i}",
+                        "indices": ["0", "23"],
+                    }
+                )
                 links += 1
             text = words + (" \U0001f4f0" if i % 5 == 0 else "") + "".join(" " + u["url"] for u in urls)
             tweet = {
                 "tweet": {
-                    "edit_info": {"initial": {"editTweetIds": [str(10**18 + i)], "editableUntil": "2024-05-16T09:15:00.000Z",
-                                              "editsRemaining": "5", "isEditEligible": True}},
-                    "retweeted": False, "source": "<a href=\"https://mobile.twitter.com\" rel=\"nofollow\">Twitter Web App</a>",
-                    "entities": {"hashtags": [{"text": rng.choice(WORDS), "indices": ["1", "9"]}], "symbols": [],
-                                 "user_mentions": [], "urls": urls},
-                    "display_text_range": ["0", str(len(text))], "favorite_count": str(rng.randint(0, 50)),
-                    "id_str": str(10**18 + i), "truncated": False, "retweet_count": str(rng.randint(0, 9)),
-                    "id": str(10**18 + i), "created_at": "Thu May 16 08:15:00 +0000 2024", "favorited": False,
-                    "full_text": text, "lang": "en",
+                    "edit_info": {
+                        "initial": {
+                            "editTweetIds": [str(10**18 + i)],
+                            "editableUntil": "2024-05-16T09:15:00.000Z",
+                            "editsRemaining": "5",
+                            "isEditEligible": True,
+                        }
+                    },
+                    "retweeted": False,
+                    "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
+                    "entities": {
+                        "hashtags": [{"text": rng.choice(WORDS), "indices": ["1", "9"]}],
+                        "symbols": [],
+                        "user_mentions": [],
+                        "urls": urls,
+                    },
+                    "display_text_range": ["0", str(len(text))],
+                    "favorite_count": str(rng.randint(0, 50)),
+                    "id_str": str(10**18 + i),
+                    "truncated": False,
+                    "retweet_count": str(rng.randint(0, 9)),
+                    "id": str(10**18 + i),
+                    "created_at": "Thu May 16 08:15:00 +0000 2024",
+                    "favorited": False,
+                    "full_text": text,
+                    "lang": "en",
                 }
             }
             out.write((",\n" if i else "") + json.dumps(tweet, indent=2))
@@ -108,25 +154,49 @@ def ingest_compare(work: Path, count: int) -> list[dict[str, object]]:
     folder = work / "twitter-archive"
     size, links = generate_archive(folder, count)
     rows = []
-    wall, rss = run_measured([*ARCHIVER, "-q", "ingest", str(folder), "--db", str(work / "ingest.db")], cwd=work)
+    wall, rss = run_measured(
+        [*ARCHIVER, "-q", "ingest", str(folder), "--db", str(work / "ingest.db")], cwd=work
+    )
     with sqlite3.connect(work / "ingest.db") as conn:
-        posts, stored_links = conn.execute("select (select count(*) from posts), (select count(*) from links)").fetchone()
-    rows.append({"tool": "archiver ingest", "wall": wall, "rss_mb": rss, "posts": posts, "links": stored_links,
-                 "mb_per_s": size / 1e6 / wall})
+        posts, stored_links = conn.execute(
+            "select (select count(*) from posts), (select count(*) from links)"
+        ).fetchone()
+    rows.append(
+        {
+            "tool": "archiver ingest",
+            "wall": wall,
+            "rss_mb": rss,
+            "posts": posts,
+            "links": stored_links,
+            "mb_per_s": size / 1e6 / wall,
+        }
+    )
     peer = PEERS_VENV / "bin" / "twitter-to-sqlite"
-    wall, rss = run_measured([str(peer), "import", str(work / "t2s.db"), str(folder / "data" / "tweet.js")], cwd=work)
+    wall, rss = run_measured(
+        [str(peer), "import", str(work / "t2s.db"), str(folder / "data" / "tweet.js")], cwd=work
+    )
     with sqlite3.connect(work / "t2s.db") as conn:
         tables = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")]
         table = next(t for t in tables if "tweet" in t and "fts" not in t)
         posts = conn.execute(f"select count(*) from [{table}]").fetchone()[0]
-    rows.append({"tool": "twitter-to-sqlite import", "wall": wall, "rss_mb": rss, "posts": posts, "links": 0,
-                 "mb_per_s": size / 1e6 / wall})
+    rows.append(
+        {
+            "tool": "twitter-to-sqlite import",
+            "wall": wall,
+            "rss_mb": rss,
+            "posts": posts,
+            "links": 0,
+            "mb_per_s": size / 1e6 / wall,
+        }
+    )
     print(f"tweet.js: {size / 1e6:.0f} MB, {count:,} tweets, {links:,} t.co links", flush=True)
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--setting", default="64:8")
@@ -136,28 +206,46 @@ def main() -> None:
     ensure_peers()
     concurrency, per_host = (int(x) for x in args.setting.split(":"))
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(HERE / "latency_server.py"), "--port", str(port),
-                               "--delay", str(args.delay)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "latency_server.py"), "--port", str(port), "--delay", str(args.delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert server.stdout is not None
     server.stdout.readline()
-    lines = ["# Benchmark results at scale", "", f"Command: `python bench/scale.py {' '.join(sys.argv[1:])}`", ""]
+    lines = [
+        "# Benchmark results at scale",
+        "",
+        f"Command: `python bench/scale.py {' '.join(sys.argv[1:])}`",
+        "",
+    ]
     try:
         with tempfile.TemporaryDirectory() as folder:
             work = Path(folder)
-            lines += ["| links | wall s | links/s | peak RSS MB | writing s (share) | correct | requests | "
-                      "peak per host | re-run wall s | re-run requests |", "|---|---|---|---|---|---|---|---|---|---|"]
-            for count in (int(s) for s in args.sizes.split(",")):
+            lines += [
+                "| links | wall s | links/s | peak RSS MB | writing s (share) | correct | requests | "
+                "peak per host | re-run wall s | re-run requests |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            for count in (int(s) for s in args.sizes.split(",") if s):
                 r = resolve_scale(work, port, count, concurrency, per_host)
                 lines.append(
                     f"| {r['links']:,} | {r['wall']:.1f} | {r['links_per_s']:,.0f} | {r['rss_mb']:.0f} | "
-                    f"{r['writing_s']:.1f} ({r['writing_s'] / r['wall']:.0%}) | {r['correct']:.1%} | {r['requests']:,} | "
-                    f"{r['peak_per_host']} | {r['rerun_wall']:.2f} | {r['rerun_requests']} |"
+                    f"{r['writing_s']:.1f} ({r['writing_s'] / r['wall']:.0%}) | {r['correct']:.1%} | "
+                    f"{r['requests']:,} | {r['peak_per_host']} | {r['rerun_wall']:.2f} | "
+                    f"{r['rerun_requests']} |"
                 )
                 print(lines[-1], flush=True)
-            lines += ["", "| ingest | wall s | MB/s | peak RSS MB | posts | links |", "|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "| ingest | wall s | MB/s | peak RSS MB | posts | links |",
+                "|---|---|---|---|---|---|",
+            ]
             for row in ingest_compare(work, args.tweets):
-                lines.append(f"| {row['tool']} | {row['wall']:.1f} | {row['mb_per_s']:.1f} | {row['rss_mb']:.0f} | "
-                             f"{row['posts']:,} | {row['links']:,} |")
+                lines.append(
+                    f"| {row['tool']} | {row['wall']:.1f} | {row['mb_per_s']:.1f} | {row['rss_mb']:.0f} | "
+                    f"{row['posts']:,} | {row['links']:,} |"
+                )
                 print(lines[-1], flush=True)
     finally:
         server.terminate()

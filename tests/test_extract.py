@@ -74,3 +74,16 @@ def test_registered_domain_examples():
     assert registered_domain("127.0.0.1") is None
     assert registered_domain("[::1]") is None
     assert registered_domain("foo.blogspot.com") == "blogspot.com"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.from_regex(
+        r"(?i)(https?|ftp)://([a-z0-9_-]{1,8}\.){0,3}[a-z0-9_-]{1,8}\.?(:\d{1,6})?(/[a-zA-Z0-9._~%!$&'()*+,;=:@/-]{0,20})?(\?[a-z=&]{0,8})?(#[a-z]{0,5})?",
+        fullmatch=True,
+    )
+)
+def test_the_fast_path_agrees_with_the_full_normalisation(url):
+    from archiver.urls import _normalise_split
+
+    assert normalise_url(url) == _normalise_split(url.strip())

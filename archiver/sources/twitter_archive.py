@@ -146,9 +146,22 @@ def _entity_values(entities: Any, key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v))
 
 
+_MONTHS = {
+    month: number
+    for number, month in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1
+    )
+}
+
+
 def _created_at(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    # The archive's own form, "Thu May 16 08:15:00 +0000 2024", read without strptime,
+    # which costs as much as the rest of a tweet.
+    parts = value.split()
+    if len(parts) == 6 and parts[4] == "+0000" and parts[1] in _MONTHS and parts[2].isdigit():
+        return f"{parts[5]}-{_MONTHS[parts[1]]:02d}-{int(parts[2]):02d}T{parts[3]}Z"
     try:
         moment = datetime.strptime(value.strip(), _CREATED_AT)
     except ValueError:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import sys
+from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
@@ -11,7 +12,7 @@ urls_file, output, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 
 async def main() -> None:
-    urls = [line.strip() for line in open(urls_file) if line.strip()]
+    urls = Path(urls_file).read_text().split()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     semaphore = asyncio.Semaphore(concurrency)
     results = {}
@@ -30,7 +31,7 @@ async def main() -> None:
                 results[url] = current
 
         await asyncio.gather(*(resolve(u) for u in urls))
-    json.dump(results, open(output, "w"))
+    Path(output).write_text(json.dumps(results))
 
 
 asyncio.run(main())

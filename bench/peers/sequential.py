@@ -2,13 +2,14 @@
 
 import json
 import sys
+from pathlib import Path
 
 import httpx
 
 urls_file, output = sys.argv[1], sys.argv[2]
-urls = [line.strip() for line in open(urls_file) if line.strip()]
+urls = Path(urls_file).read_text().split()
 results = {}
 with httpx.Client(follow_redirects=True, trust_env=False, timeout=30) as client:
     for url in urls:
         results[url] = str(client.get(url).url)
-json.dump(results, open(output, "w"))
+Path(output).write_text(json.dumps(results))

@@ -2,11 +2,12 @@
 
 import json
 import sys
+from pathlib import Path
 
 import urlexpander
 
 urls_file, output, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-urls = [line.strip() for line in open(urls_file) if line.strip()]
+urls = Path(urls_file).read_text().split()
 resolved = urlexpander.expand(urls, chunksize=len(urls), n_workers=workers)
 # expand() returns results in the order of its input list.
-json.dump(dict(zip(urls, resolved)), open(output, "w"))
+Path(output).write_text(json.dumps(dict(zip(urls, resolved, strict=True))))
