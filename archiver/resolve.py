@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -93,6 +94,17 @@ class ResolverSettings:
     exempt: frozenset[tuple[str, int]] = frozenset()
     proxy: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
+
+    def client_options(self, resolver: Resolver | None = None) -> dict[str, Any]:
+        """Return the settings every HTTP client of a run is built with."""
+        return {
+            "timeout": self.timeout,
+            "user_agent": self.user_agent,
+            "allow_private": self.allow_private,
+            "proxy": self.proxy,
+            "resolver": resolver,
+            "exempt": self.exempt,
+        }
 
     def refusal(self, url: str) -> str | None:
         """Return why a URL's host, written as an IP literal, may not be requested, or None."""
@@ -545,15 +557,7 @@ async def resolve_many(
     records instead of waiting, a fixed clock.
     """
     settings = settings or ResolverSettings()
-    clients = HostClients(
-        per_host=settings.per_host,
-        timeout=settings.timeout,
-        user_agent=settings.user_agent,
-        allow_private=settings.allow_private,
-        proxy=settings.proxy,
-        resolver=resolver,
-        exempt=settings.exempt,
-    )
+    clients = HostClients(per_host=settings.per_host, **settings.client_options(resolver))
     session = _Session(clients, settings, HostLimiter(settings.per_host, sleep=sleep), sleep, now)
     dispatcher = _Dispatcher(((u, None) if isinstance(u, str) else u for u in urls), settings.per_host)
     results: asyncio.Queue[Resolution | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
@@ -628,15 +632,7 @@ async def fetch_source(
     settings = settings or ResolverSettings()
     own_client = client is None
     if client is None:
-        client = build_client(
-            timeout=settings.timeout,
-            max_connections=settings.per_host,
-            user_agent=settings.user_agent,
-            allow_private=settings.allow_private,
-            proxy=settings.proxy,
-            resolver=resolver,
-            exempt=settings.exempt,
-        )
+        client = build_client(max_connections=settings.per_host, **settings.client_options(resolver))
     headers = {}
     if etag:
         headers["If-None-Match"] = etag

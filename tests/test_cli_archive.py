@@ -103,30 +103,20 @@ def test_broken_file_in_a_folder_does_not_stop_the_run(tmp_path, server):
     assert table(db, "select count(*) from posts") == [(1,)]
 
 
-def start_slow_archive(tmp_path: Path, base: str, links: int) -> tuple[subprocess.Popen[bytes], Path]:
-    """Start a real `archiver archive` whose links take a while, and wait until its run has begun."""
-    page = write_page(tmp_path / "in", base, [f"/delay?ms=300&n={i}" for i in range(links)])
+def start_slow_archive(
+    tmp_path: Path, base: str, links: int, *, delay_ms: int = 300, until: str = "select count(*) from runs"
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start a real `archiver archive` whose links take a while; wait until ``until`` counts a row."""
+    page = write_page(tmp_path / "in", base, [f"/delay?ms={delay_ms}&n={i}" for i in range(links)])
     db = tmp_path / "archive.db"
-    args = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "archive",
-        str(page),
-        "--db",
-        str(db),
-        "--allow-private",
-        "--concurrency",
-        "2",
-        "--per-host",
-        "2",
-    ]
+    args = [sys.executable, "-m", "archiver", "archive", str(page), "--db", str(db), "--allow-private"]
+    args += ["--concurrency", "2", "--per-host", "2"]
     process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.1)
         try:
-            if db.exists() and table(db, "select count(*) from runs")[0][0]:
+            if db.exists() and table(db, until)[0][0]:
                 break
         except sqlite3.OperationalError:
             continue
@@ -197,35 +187,8 @@ def test_corrupt_database_is_exit_1(tmp_path):
 
 def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     base, _ = server
-    paths = [f"/delay?ms=400&n={i}" for i in range(24)]
-    page = write_page(tmp_path / "in", base, paths)
-    db = tmp_path / "archive.db"
-    args = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "archive",
-        str(page),
-        "--db",
-        str(db),
-        "--allow-private",
-        "--concurrency",
-        "2",
-        "--per-host",
-        "2",
-    ]
-    process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    checked = 0
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if db.exists():
-            try:
-                checked = table(db, "select count(*) from checks")[0][0]
-            except sqlite3.OperationalError:
-                continue
-            if checked:
-                break
+    process, db = start_slow_archive(tmp_path, base, 24, delay_ms=400, until="select count(*) from checks")
+    checked = table(db, "select count(*) from checks")[0][0]
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     assert 0 < checked < 24, "the kill must land mid-resolve"
@@ -233,6 +196,7 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     pending = table(db, "select count(*) from links where status = 'pending'")[0][0]
     assert pending > 0
 
+    page = tmp_path / "in" / "page.txt"
     rerun = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert "0 posts added, 0 links added" in rerun.stdout

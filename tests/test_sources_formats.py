@@ -315,7 +315,9 @@ def test_json_arrays_are_read_in_small_windows(monkeypatch):
 
     whole = [p.text for p in iter_posts(TWITTER / "data" / "tweets.js")]
     monkeypatch.setattr(jsontools, "CHUNK_BYTES", 7)  # elements and characters cut across windows
-    data = (TWITTER / "data" / "tweets.js").read_bytes().replace(b"press room", "press room \U0001f4f0".encode())
+    data = (
+        (TWITTER / "data" / "tweets.js").read_bytes().replace(b"press room", "press room \U0001f4f0".encode())
+    )
     texts = [p.text for p in parse_bytes(data, source="tweets.js")]
     assert texts[1:] == whole[1:]
     assert texts[0] == whole[0].replace("press room", "press room \U0001f4f0")
