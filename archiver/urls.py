@@ -25,6 +25,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Hosts whose links are shortened redirects although ural's list does not name them.
 _EXTRA_SHORTENERS = frozenset({"pic.twitter.com", "pic.x.com"})
+# The commonest shorteners, answered without asking ural (which parses the URL again).
+_COMMON_SHORTENERS = frozenset(
+    {"t.co", "bit.ly", "ow.ly", "buff.ly", "tinyurl.com", "goo.gl", "dlvr.it", "ift.tt"}
+)
 
 
 # The shape of most links (https://t.co/AbCdEfGhIj): an ASCII host, no port, no user,
@@ -95,12 +99,16 @@ def _valid_label(label: str) -> bool:
 
 def hostname(url: str) -> str:
     """Return the lower-case host of a normalised URL, without brackets or port."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None:
+        return plain.group(2).lower()
     return (urlsplit(url).hostname or "").lower()
 
 
 def is_shortener(url: str) -> bool:
     """Return True when the URL's host is a known link shortener (t.co, bit.ly, ...)."""
-    if hostname(url) in _EXTRA_SHORTENERS:
+    host = hostname(url)
+    if host in _EXTRA_SHORTENERS or host in _COMMON_SHORTENERS:
         return True
     # Imported on first use: ural compiles large patterns (0.1 s) that a resolve-only
     # run never needs.

@@ -87,3 +87,17 @@ def test_the_fast_path_agrees_with_the_full_normalisation(url):
     from archiver.urls import _normalise_split
 
     assert normalise_url(url) == _normalise_split(url.strip())
+
+
+@given(
+    st.from_regex(
+        r"(?i)https?://([a-z0-9_-]{1,8}\.){0,3}[a-z0-9_-]{1,8}(:\d{1,5})?(/[a-z0-9/._-]{0,12})?(\?[a-z=]{0,5})?",
+        fullmatch=True,
+    )
+)
+def test_hostname_fast_path_agrees_with_urlsplit(url):
+    from urllib.parse import urlsplit
+
+    from archiver.urls import hostname
+
+    assert hostname(url) == (urlsplit(url).hostname or "").lower()

@@ -95,7 +95,11 @@ def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name:
     extended = _mapping(tweet.get("extended_entities"))
     from_entities = list(_entity_links(entities, extended))
     known = {link.url for link in from_entities}
-    from_text = [link for link in extract_links(text) if link.url not in known]
+    # Twitter writes every link of a tweet as a t.co URL in its entities; the text is
+    # searched only when it holds more URLs than the entities (a truncated retweet).
+    from_text = []
+    if text.count("://") > len(from_entities):
+        from_text = [link for link in extract_links(text) if link.url not in known]
     permalink = f"https://twitter.com/{handle or 'i/web'}/status/{tweet_id}"
     return Post(
         id=tweet_id,
