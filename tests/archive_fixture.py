@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -85,3 +87,15 @@ def start_server(db_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], s
     process.kill()
     process.wait()
     raise RuntimeError("archiver serve did not start")
+
+
+@contextmanager
+def served_archive(folder: Path, *extra: str) -> Iterator[tuple[str, Path]]:
+    """Build the fixture archive in ``folder``, serve it, and stop the server afterwards."""
+    db_path = build_archive(folder / "archive.db")
+    process, base = start_server(db_path, *extra)
+    try:
+        yield base, db_path
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

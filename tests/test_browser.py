@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from archive_fixture import ROOT, build_archive, start_server
+from archive_fixture import ROOT, served_archive
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -42,13 +42,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    db_path = build_archive(tmp_path_factory.mktemp("browser") / "archive.db")
-    process, base = start_server(db_path)
-    try:
-        yield base, db_path
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with served_archive(tmp_path_factory.mktemp("browser")) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,15 @@ import io
 import httpx
 import pytest
 import yaml
-from archive_fixture import ROOT, build_archive, start_server
+from archive_fixture import ROOT, served_archive
 
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    db_path = build_archive(tmp_path_factory.mktemp("served") / "archive.db")
-    process, base = start_server(db_path)
-    try:
-        yield base, db_path
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with served_archive(tmp_path_factory.mktemp("served")) as site:
+        yield site
 
 
 def test_metadata_is_served(served):

@@ -6,18 +6,13 @@ import sqlite3
 
 import httpx
 import pytest
-from archive_fixture import build_archive, start_server
+from archive_fixture import served_archive
 
 
 @pytest.fixture(scope="module")
 def public(tmp_path_factory):
-    db_path = build_archive(tmp_path_factory.mktemp("public") / "archive.db")
-    process, base = start_server(db_path, "--public")
-    try:
-        yield base, db_path
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with served_archive(tmp_path_factory.mktemp("public"), "--public") as site:
+        yield site
 
 
 def test_robots_are_blocked(public):
