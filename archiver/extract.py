@@ -81,12 +81,10 @@ def extract_text_parts(text: str, *, glued_hashtags: bool = True) -> TextParts:
     )
 
 
-def extract_links(text: str, *, start_position: int = 0) -> list[FoundLink]:
+def extract_links(text: str) -> list[FoundLink]:
     """Return every link in plain text, in order, normalised; duplicates removed."""
     text = text[:MAX_TEXT_LENGTH]
-    return [
-        _renumber(link, start_position + i) for i, link in enumerate(_to_links(text, list(_find_urls(text))))
-    ]
+    return list(_to_links(text, list(_find_urls(text))))
 
 
 def is_truncated(url: str, following: str) -> bool:
@@ -133,19 +131,6 @@ def _to_links(text: str, matches: list[_Match]) -> Iterable[FoundLink]:
         truncated = is_truncated(url, text[match.end : match.end + 3])
         yield FoundLink(url=url, display=raw, found_by="text", position=position, truncated=truncated)
         position += 1
-
-
-def _renumber(link: FoundLink, position: int) -> FoundLink:
-    if link.position == position:
-        return link
-    return FoundLink(
-        url=link.url,
-        display=link.display,
-        found_by=link.found_by,
-        position=position,
-        truncated=link.truncated,
-        expanded_url=link.expanded_url,
-    )
 
 
 def _trim(candidate: str) -> str:

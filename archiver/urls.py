@@ -14,7 +14,6 @@ __all__ = [
     "is_shortener",
     "link_id",
     "normalise_url",
-    "unwrap_redirector",
 ]
 
 # Longer URLs are not followed or stored: httpx refuses 64 KiB anyway, and a URL of
@@ -118,19 +117,6 @@ def is_shortener(url: str) -> bool:
         return bool(is_shortened_url(url))
     except Exception:  # noqa: BLE001 - ural is a heuristic library; a URL it chokes on is not a shortener
         return False
-
-
-def unwrap_redirector(url: str) -> str | None:
-    """Return the target a redirector URL carries in its query (google.com/url?q=...), if any."""
-    from ural import infer_redirection
-
-    try:
-        target = infer_redirection(url)
-    except Exception:  # noqa: BLE001 - a malformed wrapper is simply not unwrapped
-        return None
-    if not target or target == url:
-        return None
-    return normalise_url(target)
 
 
 def link_id(url: str) -> str:

@@ -221,19 +221,25 @@ class TestServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+@contextlib.contextmanager
+def serve_in_thread(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Run a server in a daemon thread; yield its base URL, then shut it down."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def http_server() -> Iterator[tuple[str, Recorder]]:
     """Start the test server on 127.0.0.1 on a free port; yield its base URL and recorder."""
     recorder = Recorder()
     handler = type("BoundHandler", (Handler,), {"recorder": recorder})
-    server = TestServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(TestServer(("127.0.0.1", 0), handler)) as base:
+        yield base, recorder
 
 
 @pytest.fixture
@@ -292,11 +298,5 @@ def forward_proxy(http_server: tuple[str, Recorder]) -> Iterator[tuple[str, list
     seen: list[str] = []
     target = ("127.0.0.1", int(urlsplit(base).port or 80))
     handler = type("BoundProxy", (ForwardProxy,), {"target": target, "seen": seen})
-    proxy = TestServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{proxy.server_address[1]}", seen
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
+    with serve_in_thread(TestServer(("127.0.0.1", 0), handler)) as proxy:
+        yield proxy, seen
