@@ -9,6 +9,7 @@ slip through.  TLS still verifies the certificate against the host name.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import ssl
@@ -18,11 +19,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import certifi
 import httpcore
 import httpx
 
+from .connections import AsyncioBackend
 from .guard import address_verdict, literal_address
 
 __all__ = [
@@ -62,7 +63,7 @@ class BodyTooLarge(Exception):
 
 
 async def _system_resolver(host: str, port: int) -> list[str]:
-    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -76,7 +77,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         resolver: Resolver | None = None,
         exempt: frozenset[tuple[str, int]] = frozenset(),
     ) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
         self._allow_private = allow_private
         self._resolve = resolver or _system_resolver
         self._exempt = exempt
@@ -90,7 +91,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            with anyio.fail_after(timeout):
+            async with asyncio.timeout(timeout):
                 literal = literal_address(host)
                 addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
         except TimeoutError as ex:
@@ -194,7 +195,7 @@ def build_client(
     transport = _GuardedTransport(
         backend=backend, verify=verify or ssl_context(), max_connections=max_connections, proxy=proxy
     )
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=transport,
         trust_env=False,
         follow_redirects=False,
@@ -202,6 +203,22 @@ def build_client(
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         event_hooks={"response": [_take_location]},
     )
+    client._cookies = _SetCookieOnly()  # httpx has no public way to choose the jar's class
+    return client
+
+
+class _SetCookieOnly(httpx.Cookies):
+    """A client's cookie jar that looks at a response only when it sets a cookie.
+
+    Cookies are kept for the length of a run, so a chain that sets a cookie on one
+    hop and asks for it on the next still resolves; but the standard library's
+    cookie parsing costs as much as a tenth of the CPU time of a response, and
+    almost no response in a redirect chain sets one.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
 
 
 def _backend(
@@ -212,7 +229,7 @@ def _backend(
     exempt: frozenset[tuple[str, int]],
 ) -> httpcore.AsyncNetworkBackend:
     if proxy:
-        return httpcore.AnyIOBackend()
+        return AsyncioBackend()
     return GuardedBackend(allow_private=allow_private, resolver=resolver, exempt=exempt)
 
 

@@ -183,6 +183,13 @@ class Handler(BaseHTTPRequestHandler):
             self._redirect(f"//{host}/final")
         elif path == "/head405":
             self._redirect("/final", 301)
+        elif path == "/cookie/set":
+            self._send(302, b"", {"Location": "/cookie/check", "Set-Cookie": "seen=1; Path=/cookie"})
+        elif path == "/cookie/check":
+            if "seen=1" in self.headers.get("Cookie", ""):
+                self._send(200, b"<title>with cookie</title>")
+            else:
+                self._redirect("/cookie/set")
         elif path == "/no-location":
             self._send(302, b"nowhere")
         elif path == "/feeds/blog.xml":

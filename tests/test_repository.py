@@ -20,7 +20,7 @@ HOMES = {
     "click": {"cli.py"},
     "tenacity": {"resolve.py"},
     "httpx": {"resolve.py", "transport.py"},
-    "httpcore": {"transport.py"},
+    "httpcore": {"transport.py", "connections.py"},
     "tldextract": {"domains.py"},
     "sqlite_utils": {"store.py", "migrations.py", "cli.py", "pipeline.py"},
     "datasette": {"cli.py", "datasette_plugin.py"},

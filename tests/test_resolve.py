@@ -257,6 +257,15 @@ async def test_redirect_without_location_is_an_http_error(server):
 
 
 @pytest.mark.asyncio
+async def test_a_cookie_set_on_one_hop_is_sent_on_the_next(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/cookie/set", settings_for(base))
+    assert result.status == "ok", result.error
+    assert result.final_url == f"{base}/cookie/check"
+    assert result.title == "with cookie"
+
+
+@pytest.mark.asyncio
 async def test_resolves_with_get_even_where_head_fails(server):
     base, recorder = server
     result = await resolve_one(f"{base}/head405", settings_for(base))
