@@ -186,7 +186,9 @@ class HostLimiter:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """Hold one of the host's request slots, after any wait the host asked for."""
-        semaphore = self._slots.setdefault(host, asyncio.Semaphore(self._per_host))
+        semaphore = self._slots.get(host)
+        if semaphore is None:
+            semaphore = self._slots[host] = asyncio.Semaphore(self._per_host)
         async with semaphore:
             # Checked once the slot is held, so a request queued behind the one that
             # got a 429 also waits (or gives up) as the host asked.
