@@ -165,9 +165,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError(str(ex)) from ex
         if transport is None:  # the connection closed during the handshake
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        tls = cast(asyncio.Transport, transport)
-        self._protocol.transport = tls
-        return AsyncioStream(tls, self._protocol, tls=True)
+        self._protocol.transport = transport
+        return AsyncioStream(transport, self._protocol, tls=True)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object":
@@ -212,7 +211,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         sock = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
-        return AsyncioStream(cast(asyncio.Transport, transport), protocol)
+        return AsyncioStream(transport, protocol)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

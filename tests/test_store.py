@@ -6,7 +6,7 @@ from conftest import FIXTURES
 
 from archiver import store
 from archiver.clock import add_seconds
-from archiver.models import Hop, Resolution
+from archiver.models import FoundLink, Hop, Post, Resolution
 from archiver.sources import iter_posts
 from archiver.urls import link_id
 
@@ -53,6 +53,38 @@ def test_full_text_search_on_post_text(tmp_path):
     store.save_posts(db, posts)
     hits = list(db["posts"].search("cartoons"))
     assert len(hits) == 1 and hits[0]["author_handle"] == "mikenov"
+
+
+def test_large_batches_are_stored_whole_and_searchable(tmp_path):
+    # More rows than one INSERT statement carries, and more posts than one transaction.
+    count = store.ROWS_PER_STATEMENT * 2 + store.BATCH_SIZE + 7
+    posts = [
+        Post(
+            id=f"p{i}",
+            platform="twitter",
+            author_name="Bulk Author",
+            author_handle="bulk",
+            text=f"bulk post number{i} https://t.co/x{i % 1500}",
+            posted_at=T0,
+            url=None,
+            source="bulk.jsonl",
+            links=(FoundLink(f"https://t.co/x{i % 1500}", f"t.co/x{i % 1500}", "text", 0),),
+        )
+        for i in range(count)
+    ]
+    db = store.open_database(tmp_path / "archive.db")
+    assert store.save_posts(db, posts) == store.Saved(count, 1500)
+    assert store.save_posts(db, posts) == store.Saved(0, 0)
+    assert (db["posts"].count, db["links"].count, db["post_links"].count) == (count, 1500, count)
+    # The full-text indexes hold every row, the last of each statement included.
+    assert db.execute("select count(*) from posts_fts where posts_fts match 'bulk'").fetchone()[0] == count
+    last = f"number{count - 1}"
+    assert [r["id"] for r in db["posts"].search(last)] == [f"p{count - 1}"]
+    assert db.execute("select count(*) from links_fts where links_fts match 't'").fetchone()[0] == 1500
+    assert db.execute("select count(*) from links_fts where links_fts match 'x1499'").fetchone()[0] == 1
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    db.execute("insert into posts_fts(posts_fts) values ('integrity-check')")
+    db.execute("insert into links_fts(links_fts) values ('integrity-check')")
 
 
 def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
