@@ -13,6 +13,7 @@ No request leaves the machine: the server listens on 127.0.0.x addresses only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +76,25 @@ def free_port() -> int:
 def control(port: int, path: str) -> dict[str, int]:
     with urllib.request.urlopen(f"http://127.0.0.2:{port}{path}", timeout=10) as response:
         return json.loads(response.read())
+
+
+@contextlib.contextmanager
+def latency_server(delay: float) -> Iterator[int]:
+    """Start bench/latency_server.py on a free port; yield the port."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "latency_server.py"), "--port", str(port), "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        if not server.stdout.readline().startswith("ready"):
+            raise RuntimeError("the latency server did not start")
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def ensure_peers() -> None:
@@ -228,22 +249,14 @@ def main() -> None:
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     if any(t != "archiver" for t in tools):
         ensure_peers()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "latency_server.py"), "--port", str(port), "--delay", str(args.delay)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    if not server.stdout.readline().startswith("ready"):
-        raise RuntimeError("the latency server did not start")
     results: list[Result] = []
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            work = Path(folder)
-            for setting in args.settings.split(","):
-                concurrency, per_host = (int(x) for x in setting.split(":"))
-                for tool in tools:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        for setting in args.settings.split(","):
+            concurrency, per_host = (int(x) for x in setting.split(":"))
+            for tool in tools:
+                # A fresh server for each tool: no tool inherits another's connections.
+                with latency_server(args.delay) as port:
                     count = args.sequential_links if tool == "sequential loop" else args.links
                     indices = list(range(count))
                     effective = (
@@ -269,9 +282,6 @@ def main() -> None:
                     )
                     results.append(result)
                     print(result.row(), flush=True)
-    finally:
-        server.terminate()
-        server.wait()
     write_report(results, args)
 
 

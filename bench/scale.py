@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from latency_server import final_url, link  # noqa: E402
-from run import PEERS_VENV, PROJECT_PYTHON, control, ensure_peers, free_port, run_measured  # noqa: E402
+from run import PEERS_VENV, PROJECT_PYTHON, control, ensure_peers, latency_server, run_measured  # noqa: E402
 
 ARCHIVER = [str(PROJECT_PYTHON), "-m", "archiver"]
 WORDS = ["archive", "link", "summit", "press", "statement", "report", "thread", "photo", "live", "news"]
@@ -205,51 +205,39 @@ def main() -> None:
     args = parser.parse_args()
     ensure_peers()
     concurrency, per_host = (int(x) for x in args.setting.split(":"))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "latency_server.py"), "--port", str(port), "--delay", str(args.delay)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    server.stdout.readline()
     lines = [
         "# Benchmark results at scale",
         "",
         f"Command: `python bench/scale.py {' '.join(sys.argv[1:])}`",
         "",
     ]
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            work = Path(folder)
-            lines += [
-                "| links | wall s | links/s | peak RSS MB | writing s (share) | correct | requests | "
-                "peak per host | re-run wall s | re-run requests |",
-                "|---|---|---|---|---|---|---|---|---|---|",
-            ]
-            for count in (int(s) for s in args.sizes.split(",") if s):
-                r = resolve_scale(work, port, count, concurrency, per_host)
-                lines.append(
-                    f"| {r['links']:,} | {r['wall']:.1f} | {r['links_per_s']:,.0f} | {r['rss_mb']:.0f} | "
-                    f"{r['writing_s']:.1f} ({r['writing_s'] / r['wall']:.0%}) | {r['correct']:.1%} | "
-                    f"{r['requests']:,} | {r['peak_per_host']} | {r['rerun_wall']:.2f} | "
-                    f"{r['rerun_requests']} |"
-                )
-                print(lines[-1], flush=True)
-            lines += [
-                "",
-                "| ingest | wall s | MB/s | peak RSS MB | posts | links |",
-                "|---|---|---|---|---|---|",
-            ]
-            for row in ingest_compare(work, args.tweets):
-                lines.append(
-                    f"| {row['tool']} | {row['wall']:.1f} | {row['mb_per_s']:.1f} | {row['rss_mb']:.0f} | "
-                    f"{row['posts']:,} | {row['links']:,} |"
-                )
-                print(lines[-1], flush=True)
-    finally:
-        server.terminate()
-        server.wait()
+    with latency_server(args.delay) as port, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        lines += [
+            "| links | wall s | links/s | peak RSS MB | writing s (share) | correct | requests | "
+            "peak per host | re-run wall s | re-run requests |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for count in (int(s) for s in args.sizes.split(",") if s):
+            r = resolve_scale(work, port, count, concurrency, per_host)
+            lines.append(
+                f"| {r['links']:,} | {r['wall']:.1f} | {r['links_per_s']:,.0f} | {r['rss_mb']:.0f} | "
+                f"{r['writing_s']:.1f} ({r['writing_s'] / r['wall']:.0%}) | {r['correct']:.1%} | "
+                f"{r['requests']:,} | {r['peak_per_host']} | {r['rerun_wall']:.2f} | "
+                f"{r['rerun_requests']} |"
+            )
+            print(lines[-1], flush=True)
+        lines += [
+            "",
+            "| ingest | wall s | MB/s | peak RSS MB | posts | links |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in ingest_compare(work, args.tweets):
+            lines.append(
+                f"| {row['tool']} | {row['wall']:.1f} | {row['mb_per_s']:.1f} | {row['rss_mb']:.0f} | "
+                f"{row['posts']:,} | {row['links']:,} |"
+            )
+            print(lines[-1], flush=True)
     Path(args.output).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
