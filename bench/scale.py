@@ -193,6 +193,49 @@ def ingest_compare(work: Path, count: int) -> list[dict[str, object]]:
     return rows
 
 
+def generate_page(path: Path, target_bytes: int) -> int:
+    """Write a seed-style text page of embedded tweets (about ``target_bytes``); return its posts."""
+    rng = random.Random(11)
+    posts = 0
+    with path.open("w", encoding="utf-8") as out:
+        while out.tell() < target_bytes:
+            code = "".join(rng.choice("abcdefghijkLMNOPQRS0123456789") for _ in range(10))
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30)))
+            out.write(
+                f"{words} #{rng.choice(WORDS)} https://t.co/{code} pic.twitter.com/{code[::-1]}\n"
+                f"— Bench Author (@bench_author) May {1 + posts % 28}, 2024\n"
+            )
+            if posts % 10 == 0:
+                out.write("Filed under: summit diary, with a link to podcastchoices.com/adchoices\n")
+            posts += 1
+    return posts
+
+
+def page_ingest(work: Path, sizes_mb: list[int]) -> list[dict[str, object]]:
+    """Ingest generated seed-style pages of the given sizes: MB/s and peak memory."""
+    rows = []
+    for size_mb in sizes_mb:
+        page = work / f"page-{size_mb}mb.txt"
+        generate_page(page, size_mb * 1_000_000)
+        db = work / f"page-{size_mb}.db"
+        wall, rss = run_measured([*ARCHIVER, "-q", "ingest", str(page), "--db", str(db)], cwd=work)
+        with sqlite3.connect(db) as conn:
+            posts, links = conn.execute(
+                "select (select count(*) from posts), (select count(*) from links)"
+            ).fetchone()
+        rows.append(
+            {
+                "tool": f"archiver ingest, {size_mb} MB seed-style text page",
+                "wall": wall,
+                "rss_mb": rss,
+                "posts": posts,
+                "links": links,
+                "mb_per_s": page.stat().st_size / 1e6 / wall,
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -201,6 +244,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--setting", default="64:8")
     parser.add_argument("--tweets", type=int, default=100_000)
+    parser.add_argument("--pages", default="1,10", help="sizes in MB of generated seed-style pages")
     parser.add_argument("--output", default=str(HERE / "results-scale.md"))
     args = parser.parse_args()
     ensure_peers()
@@ -232,7 +276,8 @@ def main() -> None:
             "| ingest | wall s | MB/s | peak RSS MB | posts | links |",
             "|---|---|---|---|---|---|",
         ]
-        for row in ingest_compare(work, args.tweets):
+        pages = [int(x) for x in args.pages.split(",") if x]
+        for row in [*ingest_compare(work, args.tweets), *page_ingest(work, pages)]:
             lines.append(
                 f"| {row['tool']} | {row['wall']:.1f} | {row['mb_per_s']:.1f} | {row['rss_mb']:.0f} | "
                 f"{row['posts']:,} | {row['links']:,} |"
