@@ -50,10 +50,9 @@ BATCH_SIZE = 5000
 
 T = TypeVar("T")
 
-# Rows a multi-row INSERT carries, within SQLite's oldest default limit of 32,766
-# parameters a statement.
+# Rows a multi-row INSERT carries at most; fewer where the SQLite library allows
+# fewer parameters a statement (999 before SQLite 3.32).
 ROWS_PER_STATEMENT = 1000
-SQLITE_MAX_VARIABLES = 32766
 
 # Statuses that no later request can change: the link itself is unusable.
 PERMANENT_STATUSES = frozenset({"invalid"})
@@ -195,7 +194,8 @@ def _insert(db: Database, table: str, rows: list[dict[str, Any]], *, ignore: boo
     columns = list(dict.fromkeys(column for row in rows for column in row))
     head = f"insert {'or ignore ' if ignore else ''}into {table} ({', '.join(columns)}) values "
     one = "(" + ", ".join("?" * len(columns)) + ")"
-    per_statement = max(1, min(ROWS_PER_STATEMENT, SQLITE_MAX_VARIABLES // len(columns)))
+    variables = db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, min(ROWS_PER_STATEMENT, variables // len(columns)))
     for chunk in _chunks(rows, per_statement):
         values = [row.get(c) for row in chunk for c in columns]
         db.conn.execute(head + ", ".join([one] * len(chunk)), values)

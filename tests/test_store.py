@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
 from conftest import FIXTURES
 
 from archiver import store
@@ -55,8 +58,10 @@ def test_full_text_search_on_post_text(tmp_path):
     assert len(hits) == 1 and hits[0]["author_handle"] == "mikenov"
 
 
-def test_large_batches_are_stored_whole_and_searchable(tmp_path):
-    # More rows than one INSERT statement carries, and more posts than one transaction.
+@pytest.mark.parametrize("variable_limit", [None, 999], ids=["sqlite-default", "999-before-3.32"])
+def test_large_batches_are_stored_whole_and_searchable(tmp_path, variable_limit):
+    # More rows than one INSERT statement carries, and more posts than one transaction;
+    # also where SQLite takes at most 999 parameters a statement.
     count = store.ROWS_PER_STATEMENT * 2 + store.BATCH_SIZE + 7
     posts = [
         Post(
@@ -73,6 +78,8 @@ def test_large_batches_are_stored_whole_and_searchable(tmp_path):
         for i in range(count)
     ]
     db = store.open_database(tmp_path / "archive.db")
+    if variable_limit:
+        db.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit)
     assert store.save_posts(db, posts) == store.Saved(count, 1500)
     assert store.save_posts(db, posts) == store.Saved(0, 0)
     assert (db["posts"].count, db["links"].count, db["post_links"].count) == (count, 1500, count)
