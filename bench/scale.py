@@ -1,4 +1,4 @@
-"""archiver at scale: 10k and 100k links, a re-run with nothing due, and a large Twitter archive.
+"""archiver at scale: 10k and 100k links, a re-run with nothing due, a large Twitter archive, pages.
 
     make bench-scale
     python bench/scale.py --help
@@ -216,13 +216,16 @@ def page_ingest(work: Path, sizes_mb: list[int]) -> list[dict[str, object]]:
     rows = []
     for size_mb in sizes_mb:
         page = work / f"page-{size_mb}mb.txt"
-        generate_page(page, size_mb * 1_000_000)
+        planned = generate_page(page, size_mb * 1_000_000)
         db = work / f"page-{size_mb}.db"
         wall, rss = run_measured([*ARCHIVER, "-q", "ingest", str(page), "--db", str(db)], cwd=work)
         with sqlite3.connect(db) as conn:
-            posts, links = conn.execute(
-                "select (select count(*) from posts), (select count(*) from links)"
+            posts, tweets, links = conn.execute(
+                "select (select count(*) from posts), "
+                "(select count(*) from posts where platform = 'twitter'), (select count(*) from links)"
             ).fetchone()
+        if tweets != planned:  # besides the tweets, the page's own text is one 'web' post
+            raise RuntimeError(f"{page.name}: {tweets} tweets stored of the {planned} written")
         rows.append(
             {
                 "tool": f"archiver ingest, {size_mb} MB seed-style text page",
