@@ -137,6 +137,24 @@ def correct_fraction(results: dict[str, str], indices: list[int], port: int) -> 
     return good / len(indices)
 
 
+def resolve_command(db: Path, concurrency: int, per_host: int, *, verbosity: str = "-q") -> list[str]:
+    """The `archiver resolve` command line every benchmark of archiver runs."""
+    return [
+        str(PROJECT_PYTHON),
+        "-m",
+        "archiver",
+        verbosity,
+        "resolve",
+        "--db",
+        str(db),
+        "--allow-private",
+        "--concurrency",
+        str(concurrency),
+        "--per-host",
+        str(per_host),
+    ]
+
+
 def bench_archiver(
     work: Path, indices: list[int], port: int, concurrency: int, per_host: int
 ) -> tuple[float, float, dict[str, str]]:
@@ -150,21 +168,7 @@ def bench_archiver(
         [*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
     )
     control(port, "/__reset")
-    wall, rss = run_measured(
-        [
-            *archiver,
-            "-q",
-            "resolve",
-            "--db",
-            str(db),
-            "--allow-private",
-            "--concurrency",
-            str(concurrency),
-            "--per-host",
-            str(per_host),
-        ],
-        cwd=work,
-    )
+    wall, rss = run_measured(resolve_command(db, concurrency, per_host), cwd=work)
     with sqlite3.connect(db) as conn:
         results = dict(conn.execute("select url, final_url from links"))
     return wall, rss, results

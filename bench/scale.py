@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sqlite3
@@ -24,7 +25,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from latency_server import final_url, link  # noqa: E402
-from run import PEERS_VENV, PROJECT_PYTHON, control, ensure_peers, latency_server, run_measured  # noqa: E402
+from run import (  # noqa: E402
+    PEERS_VENV,
+    PROJECT_PYTHON,
+    control,
+    ensure_peers,
+    latency_server,
+    resolve_command,
+    run_measured,
+)
 
 ARCHIVER = [str(PROJECT_PYTHON), "-m", "archiver"]
 WORDS = ["archive", "link", "summit", "press", "statement", "report", "thread", "photo", "live", "news"]
@@ -42,23 +51,10 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
     started = time.perf_counter()
     with log.open("w") as errors:
         process = subprocess.Popen(
-            [
-                *ARCHIVER,
-                "-v",
-                "resolve",
-                "--db",
-                str(db),
-                "--allow-private",
-                "--concurrency",
-                str(concurrency),
-                "--per-host",
-                str(per_host),
-            ],
+            resolve_command(db, concurrency, per_host, verbosity="-v"),
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
-        import os
-
         _, _, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     writing = float(re.search(r"wrote \d+ resolutions in ([\d.]+) s", log.read_text()).group(1))
