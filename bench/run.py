@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,6 +48,7 @@ class Result:
     wall: float
     floor: float
     correct: float
+    cpu: float
     peak_rss_mb: float
     requests: int
     peak_per_host: int
@@ -56,14 +58,19 @@ class Result:
         return (
             f"| {self.tool} | {self.setting} | {self.links:,} | {self.wall:.1f} | {self.floor:.2f} | "
             f"{self.wall / self.floor:.2f} | {self.links / self.wall:,.0f} | {self.correct:.1%} | "
-            f"{self.peak_rss_mb:.0f} | {self.requests:,} | {self.peak_per_host} | {self.peak_total} |"
+            f"{self.cpu:.1f} | {self.peak_rss_mb:.0f} | {self.requests:,} | {self.peak_per_host} | "
+            f"{self.peak_total} |"
         )
 
 
+# Not a tool: asyncio streams and no HTTP library, the closest any Python client can
+# come to the floor against this server on this machine (bench/peers/raw_asyncio.py).
+REFERENCE = "raw asyncio streams (reference)"
+
 HEADER = (
     "| tool | in flight : per host | links | wall s | floor s | wall / floor | links/s | correct final URLs "
-    "| peak RSS MB | requests | peak per host | peak in flight |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| CPU s | peak RSS MB | requests | peak per host | peak in flight |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -119,8 +126,14 @@ def ensure_peers() -> None:
     stamp.write_text((HERE / "requirements.txt").read_text())
 
 
-def run_measured(command: list[str], *, cwd: Path) -> tuple[float, float]:
-    """Run a command; return its wall time and its own peak RSS in MB."""
+class Measured(NamedTuple):
+    wall: float  # seconds, around the process
+    cpu: float  # seconds of CPU, user and system, the process's own
+    rss_mb: float  # the process's own peak RSS
+
+
+def run_measured(command: list[str], *, cwd: Path) -> Measured:
+    """Run a command; return its wall time, CPU time and peak RSS."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -129,7 +142,7 @@ def run_measured(command: list[str], *, cwd: Path) -> tuple[float, float]:
     error = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({process.returncode}): {error[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def correct_fraction(results: dict[str, str], indices: list[int], port: int) -> float:
@@ -157,7 +170,7 @@ def resolve_command(db: Path, concurrency: int, per_host: int, *, verbosity: str
 
 def bench_archiver(
     work: Path, indices: list[int], port: int, concurrency: int, per_host: int
-) -> tuple[float, float, dict[str, str]]:
+) -> tuple[Measured, dict[str, str]]:
     db = work / "archiver.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -168,15 +181,15 @@ def bench_archiver(
         [*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
     )
     control(port, "/__reset")
-    wall, rss = run_measured(resolve_command(db, concurrency, per_host), cwd=work)
+    measured = run_measured(resolve_command(db, concurrency, per_host), cwd=work)
     with sqlite3.connect(db) as conn:
         results = dict(conn.execute("select url, final_url from links"))
-    return wall, rss, results
+    return measured, results
 
 
 def bench_peer(
     tool: str, work: Path, indices: list[int], port: int, concurrency: int, per_host: int
-) -> tuple[float, float, dict[str, str]]:
+) -> tuple[Measured, dict[str, str]]:
     urls = work / "urls.txt"
     urls.write_text("".join(link(i, port) + "\n" for i in indices))
     output = work / f"{tool}.out"
@@ -219,18 +232,27 @@ def bench_peer(
             str(output),
             str(concurrency),
         ]
+    elif tool == REFERENCE:
+        command = [
+            str(PROJECT_PYTHON),
+            str(HERE / "peers" / "raw_asyncio.py"),
+            str(urls),
+            str(output),
+            str(concurrency),
+            str(per_host),
+        ]
     elif tool == "sequential loop":
         command = [str(PROJECT_PYTHON), str(HERE / "peers" / "sequential.py"), str(urls), str(output)]
     else:
         raise ValueError(tool)
     control(port, "/__reset")
-    wall, rss = run_measured(command, cwd=work)
+    measured = run_measured(command, cwd=work)
     if tool == "minet resolve":
         with output.open(newline="") as handle:
             results = {row["url"]: row["resolved_url"] for row in csv.DictReader(handle)}
     else:
         results = json.loads(output.read_text())
-    return wall, rss, results
+    return measured, results
 
 
 def main() -> None:
@@ -243,7 +265,8 @@ def main() -> None:
     )
     parser.add_argument("--settings", default="20:2,64:8", help="in flight:per host pairs")
     parser.add_argument(
-        "--tools", default="archiver,urlexpander,minet resolve,asyncio + httpx (one pool),sequential loop"
+        "--tools",
+        default=f"archiver,urlexpander,minet resolve,asyncio + httpx (one pool),{REFERENCE},sequential loop",
     )
     parser.add_argument(
         "--sequential-links", type=int, default=100, help="links for the sequential loop (it is slow)"
@@ -268,18 +291,19 @@ def main() -> None:
                     )
                     floor = count * 3 * args.delay / effective
                     if tool == "archiver":
-                        wall, rss, resolved = bench_archiver(work, indices, port, concurrency, per_host)
+                        measured, resolved = bench_archiver(work, indices, port, concurrency, per_host)
                     else:
-                        wall, rss, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
+                        measured, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
                     stats = control(port, "/__stats")
                     result = Result(
                         tool,
                         setting if tool != "sequential loop" else "1:1",
                         count,
-                        wall,
+                        measured.wall,
                         floor,
                         correct_fraction(resolved, indices, port),
-                        rss,
+                        measured.cpu,
+                        measured.rss_mb,
                         stats["requests"],
                         stats["peak_per_host"],
                         stats["peak_total"],

@@ -66,9 +66,7 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
             if final == final_url(int(url.rsplit("/", 1)[1]), port)
         )
     control(port, "/__reset")
-    rerun_wall, rerun_rss = run_measured(
-        [*ARCHIVER, "-q", "resolve", "--db", str(db), "--allow-private"], cwd=work
-    )
+    rerun = run_measured([*ARCHIVER, "-q", "resolve", "--db", str(db), "--allow-private"], cwd=work)
     rerun_requests = control(port, "/__stats")["requests"]
     return {
         "links": count,
@@ -79,7 +77,7 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
         "correct": correct / count,
         "requests": stats["requests"],
         "peak_per_host": stats["peak_per_host"],
-        "rerun_wall": rerun_wall,
+        "rerun_wall": rerun.wall,
         "rerun_requests": rerun_requests,
     }
 
@@ -150,7 +148,7 @@ def ingest_compare(work: Path, count: int) -> list[dict[str, object]]:
     folder = work / "twitter-archive"
     size, links = generate_archive(folder, count)
     rows = []
-    wall, rss = run_measured(
+    measured = run_measured(
         [*ARCHIVER, "-q", "ingest", str(folder), "--db", str(work / "ingest.db")], cwd=work
     )
     with sqlite3.connect(work / "ingest.db") as conn:
@@ -160,15 +158,15 @@ def ingest_compare(work: Path, count: int) -> list[dict[str, object]]:
     rows.append(
         {
             "tool": "archiver ingest",
-            "wall": wall,
-            "rss_mb": rss,
+            "wall": measured.wall,
+            "rss_mb": measured.rss_mb,
             "posts": posts,
             "links": stored_links,
-            "mb_per_s": size / 1e6 / wall,
+            "mb_per_s": size / 1e6 / measured.wall,
         }
     )
     peer = PEERS_VENV / "bin" / "twitter-to-sqlite"
-    wall, rss = run_measured(
+    measured = run_measured(
         [str(peer), "import", str(work / "t2s.db"), str(folder / "data" / "tweet.js")], cwd=work
     )
     with sqlite3.connect(work / "t2s.db") as conn:
@@ -178,11 +176,11 @@ def ingest_compare(work: Path, count: int) -> list[dict[str, object]]:
     rows.append(
         {
             "tool": "twitter-to-sqlite import",
-            "wall": wall,
-            "rss_mb": rss,
+            "wall": measured.wall,
+            "rss_mb": measured.rss_mb,
             "posts": posts,
             "links": 0,
-            "mb_per_s": size / 1e6 / wall,
+            "mb_per_s": size / 1e6 / measured.wall,
         }
     )
     print(f"tweet.js: {size / 1e6:.0f} MB, {count:,} tweets, {links:,} t.co links", flush=True)
@@ -214,7 +212,7 @@ def page_ingest(work: Path, sizes_mb: list[int]) -> list[dict[str, object]]:
         page = work / f"page-{size_mb}mb.txt"
         planned = generate_page(page, size_mb * 1_000_000)
         db = work / f"page-{size_mb}.db"
-        wall, rss = run_measured([*ARCHIVER, "-q", "ingest", str(page), "--db", str(db)], cwd=work)
+        measured = run_measured([*ARCHIVER, "-q", "ingest", str(page), "--db", str(db)], cwd=work)
         with sqlite3.connect(db) as conn:
             posts, tweets, links = conn.execute(
                 "select (select count(*) from posts), "
@@ -225,11 +223,11 @@ def page_ingest(work: Path, sizes_mb: list[int]) -> list[dict[str, object]]:
         rows.append(
             {
                 "tool": f"archiver ingest, {size_mb} MB seed-style text page",
-                "wall": wall,
-                "rss_mb": rss,
+                "wall": measured.wall,
+                "rss_mb": measured.rss_mb,
                 "posts": posts,
                 "links": links,
-                "mb_per_s": page.stat().st_size / 1e6 / wall,
+                "mb_per_s": page.stat().st_size / 1e6 / measured.wall,
             }
         )
     return rows
