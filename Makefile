@@ -9,7 +9,7 @@ PORT   ?= 8001
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-scale clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale clean
 
 all: lint test
 
@@ -61,9 +61,15 @@ docs: $(STAMP)
 	$(BIN)/cog -r README.md
 
 # Link resolution against a latency-injecting server on 127.0.0.x, archiver beside
-# urlexpander, minet and plain loops (installed into bench/.venv only).
+# urlexpander, minet and plain loops (installed into bench/.venv only), then the CPU
+# each layer of the HTTP stack costs per request.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/layers.py
+
+# Where the CPU goes: archiver resolve under py-spy (flame graph in bench/profiles/).
+bench-profile: $(STAMP)
+	$(BIN)/python bench/profile.py
 
 # 10k and 100k links, a re-run with nothing due, and a 100,000-tweet archive (several minutes).
 bench-scale: $(STAMP)

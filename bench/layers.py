@@ -1,0 +1,145 @@
+"""CPU per request, layer by layer: what each part of archiver's HTTP stack costs.
+
+Requests go one at a time to the benchmark's server with no delay, so the time
+measured is the client's own work (and a loopback round trip).  From the bottom:
+asyncio streams with no HTTP library, httpcore's pool on its own network backend and
+on archiver's (archiver/connections.py), a plain httpx client, archiver's client
+(transport.build_client) and archiver's resolver, per hop of a three-hop chain.
+At 64 links in flight against 50 ms answers a client sees 1,280 answers a second,
+so every 100 µs here is an eighth of a core.
+
+    python bench/layers.py        # writes bench/results-layers.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpcore
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from latency_server import FINALS, link  # noqa: E402
+from run import latency_server  # noqa: E402
+
+from archiver.connections import AsyncioBackend  # noqa: E402
+from archiver.resolve import ResolverSettings, resolve_many  # noqa: E402
+from archiver.transport import build_client  # noqa: E402
+
+Request = Callable[[], Awaitable[None]]
+
+
+async def measure(request: Request, count: int) -> tuple[float, float]:
+    """Send ``count`` requests one after the other; return CPU and wall µs per request."""
+    for _ in range(50):  # connections opened, caches warm
+        await request()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        await request()
+    return (
+        (time.process_time() - cpu) / count * 1e6,
+        (time.perf_counter() - wall) / count * 1e6,
+    )
+
+
+async def layers(port: int, count: int) -> list[tuple[str, float, float]]:
+    host = FINALS[0]
+    url = f"http://{host}:{port}/p/1"
+    rows = []
+
+    reader, writer = await asyncio.open_connection(host, port)
+    request_line = f"GET /p/1 HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+
+    async def raw() -> None:
+        writer.write(request_line)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+
+    rows.append(("asyncio streams, no HTTP library", *await measure(raw, count)))
+    writer.close()
+
+    for name, backend in (
+        ("httpcore pool, anyio backend (httpcore's default)", None),
+        ("httpcore pool, archiver's asyncio backend", AsyncioBackend()),
+    ):
+        pool = httpcore.AsyncConnectionPool(network_backend=backend)
+
+        async def core(pool: httpcore.AsyncConnectionPool = pool) -> None:
+            async with pool.stream("GET", url) as response:
+                async for _ in response.aiter_stream():
+                    pass
+
+        rows.append((name, *await measure(core, count)))
+        await pool.aclose()
+
+    for name, client in (
+        ("httpx.AsyncClient, defaults", httpx.AsyncClient()),
+        (
+            "archiver's client (transport.build_client)",
+            build_client(timeout=10, max_connections=1, user_agent="bench", allow_private=True),
+        ),
+    ):
+
+        async def get(client: httpx.AsyncClient = client) -> None:
+            async with client.stream("GET", url) as response:
+                async for _ in response.aiter_raw():
+                    pass
+
+        rows.append((name, *await measure(get, count)))
+        await client.aclose()
+
+    # The resolver: whole links of three hops, one link at a time, per hop.
+    settings = ResolverSettings(allow_private=True, concurrency=1, per_host=1)
+    links = count // 3
+    for _ in range(2):  # the first round opens connections and fills caches
+        cpu, wall = time.process_time(), time.perf_counter()
+        async for resolution in resolve_many([link(i, port) for i in range(links)], settings=settings):
+            if resolution.status != "ok":
+                raise RuntimeError(f"{resolution.url}: {resolution.status} {resolution.error}")
+        hops = links * 3
+        per_hop = ((time.process_time() - cpu) / hops * 1e6, (time.perf_counter() - wall) / hops * 1e6)
+    rows.append(("archiver's resolver (resolve_many), per hop", *per_hop))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", "--requests", type=int, default=3000)
+    parser.add_argument("--output", default=str(HERE / "results-layers.md"))
+    args = parser.parse_args()
+    with latency_server(0.0) as port:
+        rows = asyncio.run(layers(port, args.requests))
+    lines = [
+        "# CPU per request, layer by layer",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, httpx {httpx.__version__}, "
+        f"httpcore {httpcore.__version__}. {args.requests:,} requests one at a time to the "
+        "benchmark's server with no delay (a 200 page of 82 bytes; for the resolver, three-hop links).",
+        "",
+        f"Command: `{' '.join(['python bench/layers.py', *sys.argv[1:]])}`",
+        "",
+        "| layer | CPU µs per request | wall µs per request |",
+        "|---|---|---|",
+        *(f"| {name} | {cpu:,.0f} | {wall:,.0f} |" for name, cpu, wall in rows),
+        "",
+    ]
+    Path(args.output).write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
