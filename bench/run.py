@@ -279,9 +279,11 @@ def main() -> None:
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        for setting in args.settings.split(","):
+        for number, setting in enumerate(args.settings.split(",")):
             concurrency, per_host = (int(x) for x in setting.split(":"))
             for tool in tools:
+                if tool == "sequential loop" and number > 0:
+                    continue  # one link at a time whatever the setting: measured once
                 # A fresh server for each tool: no tool inherits another's connections.
                 with latency_server(args.delay) as port:
                     count = args.sequential_links if tool == "sequential loop" else args.links
