@@ -106,8 +106,16 @@ def _describe(error: BaseException) -> str:
 
 
 def start_run(db: Database, command: str, *, now: str | None = None) -> int:
-    """Record the start of a run and return its id."""
-    table = db.table("runs").insert({"command": command, "started_at": now or utc_now(), "status": "running"})
+    """Record the start of a run and return its id.
+
+    Call it holding the run lock (``runlock.run_lock``): a run still marked 'running'
+    then ended without saying so (killed, or the machine went down), and is marked
+    'unfinished'.
+    """
+    with db.conn:
+        db.execute("update runs set status = 'unfinished' where status = 'running'")
+        row = {"command": command, "started_at": now or utc_now(), "status": "running"}
+        table = db.table("runs").insert(row)
     return int(table.last_pk or 0)
 
 

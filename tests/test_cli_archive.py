@@ -195,6 +195,7 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     assert table(db, "pragma integrity_check") == [("ok",)]
     pending = table(db, "select count(*) from links where status = 'pending'")[0][0]
     assert pending > 0
+    assert table(db, "select status from runs") == [("running",)]
 
     page = tmp_path / "in" / "page.txt"
     rerun = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
@@ -202,6 +203,7 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     assert "0 posts added, 0 links added" in rerun.stdout
     assert table(db, "select status, count(*) from links group by status") == [("ok", 24)]
     assert table(db, "select count(*) from posts") == [(24,)]
+    assert table(db, "select status from runs order by id") == [("unfinished",), ("completed",)]
     assert table(
         db, "select count(*) from (select link_id from redirects group by link_id, hop having count(*) > 1)"
     ) == [(0,)]
