@@ -48,6 +48,7 @@ from .transport import (
     read_capped,
 )
 from .urls import hostname, is_shortener, normalise_url
+from .wrappers import unwrap
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -231,7 +232,9 @@ class _Session:
 
         ``start`` is an expansion the source itself recorded (a Twitter archive's
         expanded_url): the chain starts there, after a first hop with ``via``
-        'expanded', and the shortener itself is not asked.
+        'expanded', and the shortener itself is not asked.  A known wrapper with its
+        target in the URL (``wrappers.unwrap``) is a hop with ``via`` 'unwrapped',
+        not requested either; its target is requested like any other hop.
         """
         checked_at = self.now()
         hops: list[Hop] = []
@@ -243,6 +246,15 @@ class _Session:
             current = start
         while True:
             seen.add(_loop_key(current))
+            inner = unwrap(current)
+            if inner is not None:
+                # A wrapper with its target in the URL: followed without a request.
+                hops.append(Hop(current, None, "unwrapped"))
+                end = self._end_of_chain(url, inner, None, hops, seen, None, checked_at)
+                if end is not None:
+                    return end
+                current = inner
+                continue
             try:
                 response = await self._answer(current)
             except _HopFailed as failure:
@@ -292,7 +304,7 @@ class _Session:
         problem: str | None,
         hops: list[Hop],
         seen: set[str],
-        status_code: int,
+        status_code: int | None,
         checked_at: str,
     ) -> Resolution | None:
         def ended(status: str, error: str, final: str, *, add: str | None = None) -> Resolution:

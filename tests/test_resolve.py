@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -325,3 +325,48 @@ async def test_one_slow_host_does_not_hold_up_the_others(server):
     ]
     # The quick hosts finish while busy.test still has links queued behind its two slots.
     assert set(order[:10]) >= set(quick[:5])
+
+
+@pytest.mark.asyncio
+async def test_a_wrapper_is_unwrapped_without_a_request(server):
+    base, recorder = server
+    looked_up: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        raise OSError(-2, "Name or service not known")
+
+    wrapper = f"https://www.google.com/url?q={base}/hop/1&sa=D"
+    result = await resolve_one(wrapper, settings_for(base), resolver=resolver)
+    assert result.status == "ok"
+    assert result.final_url == f"{base}/hop/0"
+    assert [(h.url, h.status_code, h.via) for h in result.hops] == [
+        (wrapper, None, "unwrapped"),
+        (f"{base}/hop/1", 302, "location"),
+        (f"{base}/hop/0", 200, None),
+    ]
+    assert recorder.paths() == ["/hop/1", "/hop/0"]
+    assert looked_up == []  # Google was never asked, not even its address
+
+
+@pytest.mark.asyncio
+async def test_an_unwrapped_target_still_meets_the_guard(server):
+    base, recorder = server
+    result = await resolve_one(
+        "https://l.facebook.com/l.php?u=http%3A%2F%2F10.0.0.1%2Fadmin", settings_for(base)
+    )
+    assert result.status == "blocked"
+    assert result.hops[0].via == "unwrapped"
+    assert recorder.requests == []
+
+
+@pytest.mark.asyncio
+async def test_wrappers_nested_deeper_than_max_hops_stop_without_a_request(server):
+    base, recorder = server
+    url = f"{base}/hop/0"
+    for _ in range(12):
+        url = f"https://www.google.com/url?q={quote(url, safe='')}"
+    result = await resolve_one(url, settings_for(base, max_hops=10))
+    assert result.status == "too_many_redirects"
+    assert [h.via for h in result.hops[:10]] == ["unwrapped"] * 10
+    assert recorder.requests == []
