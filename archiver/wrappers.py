@@ -60,8 +60,8 @@ def unwrap(url: str) -> str | None:
     for hosts, paths in ((_AMP_CACHE, _AMP_CACHE_PATH), (_GOOGLE_AMP, _GOOGLE_AMP_PATH)):
         if hosts.fullmatch(host) and (match := paths.fullmatch(parts.path)):
             scheme = "https" if match.group(1) else "http"
-            query = f"?{parts.query}" if parts.query else ""
-            return _absolute(f"{scheme}://{match.group('rest')}{query}")
+            tail = f"?{parts.query}" if parts.query else ""
+            return _absolute(f"{scheme}://{match.group('rest')}{tail}")
     return None
 
 
