@@ -290,7 +290,7 @@ class _Session:
                     title=response.title if ok else None,
                 )
             hops.append(Hop(current, response.status_code, response.via))
-            target, problem = _join(current, response.next_url)
+            target, problem = _join(current, response.next_url, keep_fragment=response.via == "location")
             end = self._end_of_chain(url, target, problem, hops, seen, response.status_code, checked_at)
             if end is not None:
                 return end
@@ -458,8 +458,12 @@ async def _drain(response: httpx.Response) -> None:
             await read_capped(response, REDIRECT_BODY_CAP)
 
 
-def _join(current: str, target: str) -> tuple[str | None, str | None]:
-    """Return the absolute next URL, or None and the raw target when it cannot be followed."""
+def _join(current: str, target: str, *, keep_fragment: bool = False) -> tuple[str | None, str | None]:
+    """Return the absolute next URL, or None and the raw target when it cannot be followed.
+
+    With ``keep_fragment`` (a Location header), a target without a fragment inherits
+    the current URL's, as a browser does (RFC 9110, section 10.2.2).
+    """
     target = target.strip()
     if not target:
         return None, "(empty Location)"
@@ -467,6 +471,8 @@ def _join(current: str, target: str) -> tuple[str | None, str | None]:
         joined = urljoin(current, target)
     except ValueError:
         return None, target
+    if keep_fragment and "#" in current and "#" not in target:
+        joined = f"{joined}#{current.split('#', 1)[1]}"
     scheme = urlsplit(joined).scheme.lower() if ":" in joined else ""
     if scheme not in ("http", "https"):
         return None, target

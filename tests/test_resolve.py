@@ -370,3 +370,13 @@ async def test_wrappers_nested_deeper_than_max_hops_stop_without_a_request(serve
     assert result.status == "too_many_redirects"
     assert [h.via for h in result.hops[:10]] == ["unwrapped"] * 10
     assert recorder.requests == []
+
+
+@pytest.mark.asyncio
+async def test_a_fragment_is_carried_across_redirects_without_one(server):
+    base, recorder = server
+    result = await resolve_one(f"{base}/hop/2#section-2", settings_for(base))
+    assert result.status == "ok"
+    assert [h.url for h in result.hops] == [f"{base}/hop/{n}#section-2" for n in (2, 1, 0)]
+    assert result.final_url == f"{base}/hop/0#section-2"
+    assert recorder.paths() == ["/hop/2", "/hop/1", "/hop/0"]  # fragments are never sent
