@@ -17,9 +17,12 @@ from .urls import normalise_url
 
 __all__ = ["unwrap"]
 
+# google.com, www.google.de, google.co.uk, google.com.br, ...
+_GOOGLE = re.compile(r"(?:www\.)?google(?:\.com?)?\.[a-z]{2,3}")
+
 # host pattern, path, the query parameters that hold the target (first present wins)
 _QUERY_WRAPPERS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
-    (re.compile(r"(?:www\.)?google(?:\.com?)?\.[a-z]{2,3}"), "/url", ("q", "url")),
+    (_GOOGLE, "/url", ("q", "url")),
     (re.compile(r"lm?\.facebook\.com|l\.messenger\.com"), "/l.php", ("u",)),
     (re.compile(r"l\.instagram\.com|l\.threads\.(?:net|com)"), "/", ("u",)),
     (re.compile(r"(?:www\.|m\.)?youtube\.com"), "/redirect", ("q",)),
@@ -35,7 +38,6 @@ _QUERY_WRAPPERS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
 # AMP caches serve a page at /c/s/<host>/<path> (https) or /c/<host>/<path> (http).
 _AMP_CACHE = re.compile(r"[a-z0-9-]+\.cdn\.ampproject\.org")
 _AMP_CACHE_PATH = re.compile(r"/[cv]/(s/)?(?P<rest>[^/?#]+\.[^/?#]+(?:/.*)?)")
-_GOOGLE_AMP = re.compile(r"(?:www\.)?google(?:\.com?)?\.[a-z]{2,3}")
 _GOOGLE_AMP_PATH = re.compile(r"/amp/(s/)?(?P<rest>[^/?#]+\.[^/?#]+(?:/.*)?)")
 
 
@@ -57,7 +59,7 @@ def unwrap(url: str) -> str | None:
                 if query.get(name):
                     return _absolute(query[name][0])
             return None
-    for hosts, paths in ((_AMP_CACHE, _AMP_CACHE_PATH), (_GOOGLE_AMP, _GOOGLE_AMP_PATH)):
+    for hosts, paths in ((_AMP_CACHE, _AMP_CACHE_PATH), (_GOOGLE, _GOOGLE_AMP_PATH)):
         if hosts.fullmatch(host) and (match := paths.fullmatch(parts.path)):
             scheme = "https" if match.group(1) else "http"
             tail = f"?{parts.query}" if parts.query else ""

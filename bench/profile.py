@@ -117,7 +117,7 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
             )
             control(port, "/__reset")
-            subprocess.run(
+            spy = subprocess.run(
                 [
                     str(PY_SPY),
                     "record",
@@ -130,11 +130,14 @@ def main() -> None:
                     "--",
                     *resolve_command(db, concurrency, per_host),
                 ],
-                check=True,
                 cwd=work,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
+            if spy.returncode != 0:
+                # Most often: ptrace is not permitted (a container without CAP_SYS_PTRACE).
+                raise SystemExit(f"py-spy failed ({spy.returncode}):\n{spy.stderr[-2000:]}")
     total, counts = shares(raw)
     lines = [
         "# Where archiver's CPU goes",
