@@ -17,6 +17,7 @@ from sqlite_utils import Database
 
 from . import __version__, pipeline, store
 from .export import EXPORT_FORMATS, write_rows
+from .guard import WEB_PORTS
 from .models import AlreadyRunning, DatabaseError
 from .resolve import DEFAULT_USER_AGENT, Fetched, ResolverSettings, fetch_source
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
@@ -48,6 +49,16 @@ def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(dir_okay=False),
         help="SQLite database file (also ARCHIVER_DB)",
     )(function)
+
+
+_allow_port_option = click.option(
+    "--allow-port",
+    "allow_ports",
+    multiple=True,
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help=f"Also allow URLs on this port (repeatable); allowed: {', '.join(map(str, sorted(WEB_PORTS)))}",
+)
 
 
 def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,8 +94,9 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--allow-private",
             is_flag=True,
-            help="Allow requests to loopback, private and other internal addresses",
+            help="Allow requests to loopback, private and other internal addresses, on any port",
         ),
+        _allow_port_option,
         click.option(
             "--proxy",
             envvar="ARCHIVER_PROXY",
@@ -127,6 +139,7 @@ def _settings(options: dict[str, Any]) -> ResolverSettings:
         timeout=options["timeout"],
         max_hops=options["max_hops"],
         allow_private=options["allow_private"],
+        ports=WEB_PORTS | frozenset(options["allow_ports"]),
         proxy=options["proxy"] or None,
         user_agent=options["user_agent"],
     )
@@ -184,10 +197,18 @@ def archive(
 @click.argument("sources", nargs=-1, required=True)
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
-@click.option("--allow-private", is_flag=True, help="Allow fetching feed URLs on internal addresses")
+@click.option(
+    "--allow-private", is_flag=True, help="Allow fetching feed URLs on internal addresses, on any port"
+)
+@_allow_port_option
 @click.option("--proxy", envvar="ARCHIVER_PROXY", metavar="URL", help="HTTP proxy for feed URLs")
 def ingest(
-    sources: tuple[str, ...], db_path: str, fmt: str | None, allow_private: bool, proxy: str | None
+    sources: tuple[str, ...],
+    db_path: str,
+    fmt: str | None,
+    allow_private: bool,
+    allow_ports: tuple[int, ...],
+    proxy: str | None,
 ) -> None:
     """Read SOURCE files, folders or URLs and store their posts and links, without resolving.
 
@@ -196,7 +217,9 @@ def ingest(
     \b
         archiver ingest data/inbox/page.txt
     """
-    settings = ResolverSettings(allow_private=allow_private, proxy=proxy)
+    settings = ResolverSettings(
+        allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy
+    )
     with _run(db_path, "ingest") as (db, run_id, counts):
         failed = _ingest_all(db, list(sources), fmt=fmt, run_id=run_id, settings=settings, counts=counts)
     if failed:

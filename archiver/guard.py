@@ -13,7 +13,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-__all__ = ["BLOCKED_NETWORKS", "address_verdict", "literal_address"]
+__all__ = ["BLOCKED_NETWORKS", "WEB_PORTS", "address_verdict", "literal_address"]
+
+# The ports a link may name.  A URL is also a way to make archiver speak HTTP to a
+# mail server, a cache or a database on a public address; links to web pages use
+# these (the list of Advocate, a guard used in production for the same purpose).
+WEB_PORTS = frozenset({80, 443, 8000, 8080, 8443})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

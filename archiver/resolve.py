@@ -34,7 +34,7 @@ from tenacity import (
 
 from . import __version__
 from .clock import utc_now
-from .guard import address_verdict, literal_address
+from .guard import WEB_PORTS, address_verdict, literal_address
 from .htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
 from .models import Hop, Resolution, SourceUnavailable
 from .transport import (
@@ -93,6 +93,7 @@ class ResolverSettings:
     # (address, port) pairs the guard lets through while refusing the rest of the
     # private ranges: one intranet service, or a test server on 127.0.0.1.
     exempt: frozenset[tuple[str, int]] = frozenset()
+    ports: frozenset[int] = WEB_PORTS  # the ports a URL may name (exempt pairs' ports too)
     proxy: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
 
@@ -108,17 +109,26 @@ class ResolverSettings:
         }
 
     def refusal(self, url: str) -> str | None:
-        """Return why a URL's host, written as an IP literal, may not be requested, or None."""
+        """Return why a URL may not be requested before any connection, or None.
+
+        Refused: a host written as an IP literal of an internal address, and a port
+        outside ``ports``.  Names are checked once resolved, by the transport.
+        """
         if self.allow_private:
             return None
         parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return "not a valid port"
         literal = literal_address(parts.hostname or "")
-        if literal is None:
+        if literal is not None and (str(literal), port) in self.exempt:
             return None
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if (str(literal), port) in self.exempt:
-            return None
-        return address_verdict(literal)
+        verdict = address_verdict(literal) if literal is not None else None
+        if verdict is None and port not in self.ports and all(port != p for _, p in self.exempt):
+            listed = ", ".join(str(p) for p in sorted(self.ports))
+            return f"port {port} is not a web port ({listed}; --allow-port adds one)"
+        return verdict
 
 
 # -- failures that end a hop -----------------------------------------------------

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_resolve import resolve_one, settings_for
 
-from archiver.guard import address_verdict, literal_address
+from archiver.guard import WEB_PORTS, address_verdict, literal_address
 from archiver.resolve import ResolverSettings
 
 BLOCKED = [
@@ -216,7 +216,7 @@ async def test_proxy_resolves_names_and_literals_are_still_checked(server, forwa
     base, recorder = server
     proxy, seen = forward_proxy
     port = urlsplit(base).port
-    settings = ResolverSettings(proxy=proxy)
+    settings = ResolverSettings(proxy=proxy, ports=WEB_PORTS | {port})
     # The name does not resolve here; the proxy resolves it (to the test server).
     result = await resolve_one(f"http://archive-target.test:{port}/hop/1", settings)
     assert result.status == "ok"
@@ -225,3 +225,58 @@ async def test_proxy_resolves_names_and_literals_are_still_checked(server, forwa
     refused = await resolve_one(f"http://169.254.169.254:{port}/latest", settings)
     assert refused.status == "blocked"
     assert len(seen) == 2
+
+
+# -- ports -------------------------------------------------------------------------
+
+
+class RecordingResolver:
+    """A DNS that knows no name and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.names.append(host)
+        raise OSError(-2, "Name or service not known")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("port", [22, 25, 6379, 11211, 65535])
+async def test_a_link_to_a_non_web_port_is_blocked_before_any_lookup(port):
+    dns = RecordingResolver()
+    result = await resolve_one(f"http://mail.example.com:{port}/", ResolverSettings(), resolver=dns)
+    assert result.status == "blocked"
+    assert f"port {port} is not a web port" in (result.error or "")
+    assert dns.names == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", ["http://example.com/", "https://example.com/", "http://example.com:8080/"])
+async def test_web_ports_go_on_to_the_lookup(url):
+    dns = RecordingResolver()
+    result = await resolve_one(url, ResolverSettings(), resolver=dns)
+    assert result.status == "dns_error"
+    assert dns.names == ["example.com"]
+
+
+@pytest.mark.asyncio
+async def test_allow_port_adds_a_port():
+    dns = RecordingResolver()
+    settings = ResolverSettings(ports=WEB_PORTS | {8888})
+    result = await resolve_one("http://example.com:8888/", settings, resolver=dns)
+    assert result.status == "dns_error"
+    assert dns.names == ["example.com"]
+
+
+@pytest.mark.asyncio
+async def test_a_redirect_to_a_non_web_port_is_blocked(server):
+    base, recorder = server
+    dns = RecordingResolver()
+    result = await resolve_one(
+        f"{base}/to-name?name=cache.example.com&port=6379", settings_for(base), resolver=dns
+    )
+    assert result.status == "blocked"
+    assert result.hops[-1].url == "http://cache.example.com:6379/final"
+    assert recorder.paths() == ["/to-name?name=cache.example.com&port=6379"]
+    assert dns.names == []
