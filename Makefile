@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DB     ?= data/archive.db
 PORT   ?= 8001
+# Extra options for archive and resolve, e.g. make archive ARGS="--time-limit 50"
+ARGS   ?=
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
@@ -21,10 +23,10 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 archive: $(STAMP)
-	$(BIN)/archiver archive --db $(DB)
+	$(BIN)/archiver archive --db $(DB) $(ARGS)
 
 resolve: $(STAMP)
-	$(BIN)/archiver resolve --db $(DB)
+	$(BIN)/archiver resolve --db $(DB) $(ARGS)
 
 serve: $(STAMP)
 	$(BIN)/archiver serve --db $(DB) --port $(PORT)

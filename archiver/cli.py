@@ -120,6 +120,13 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Re-resolve good links last checked longer ago",
         ),
         click.option(
+            "--time-limit",
+            type=click.FloatRange(0, min_open=True),
+            metavar="MINUTES",
+            help="Stop resolving this long after the run started; links not reached stay due "
+            "for the next run (for a cron slot)",
+        ),
+        click.option(
             "--due-only/--recheck-all",
             default=True,
             show_default=True,
@@ -130,6 +137,12 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _deadline(options: dict[str, Any]) -> float | None:
+    """When resolving must stop (a ``time.monotonic()`` value), from --time-limit."""
+    minutes = options["time_limit"]
+    return None if minutes is None else time.monotonic() + minutes * 60
 
 
 def _settings(options: dict[str, Any]) -> ResolverSettings:
@@ -183,12 +196,22 @@ def archive(
     \b
         archiver archive data/inbox/ https://example.org/feed.xml
     """
+    stop_at = _deadline(options)
     named = bool(sources)
     locations = list(sources) if named else _default_sources()
     settings = _settings(options)
     with _run(db_path, "archive") as (db, run_id, counts):
         failed = _ingest_all(db, locations, fmt=fmt, run_id=run_id, settings=settings, counts=counts)
-        _resolve_due(ctx, db, run_id=run_id, settings=settings, options=options, limit=limit, counts=counts)
+        _resolve_due(
+            ctx,
+            db,
+            run_id=run_id,
+            settings=settings,
+            options=options,
+            limit=limit,
+            counts=counts,
+            stop_at=stop_at,
+        )
     if failed and named:
         sys.exit(1)
 
@@ -239,9 +262,17 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
     \b
         archiver resolve --limit 100
     """
+    stop_at = _deadline(options)
     with _run(db_path, "resolve") as (db, run_id, counts):
         _resolve_due(
-            ctx, db, run_id=run_id, settings=_settings(options), options=options, limit=limit, counts=counts
+            ctx,
+            db,
+            run_id=run_id,
+            settings=_settings(options),
+            options=options,
+            limit=limit,
+            counts=counts,
+            stop_at=stop_at,
         )
 
 
@@ -447,6 +478,7 @@ def _finish_run(
         f"{checked} links checked"
         + (f" ({detail})" if detail else "")
         + f" in {seconds:.1f} s"
+        + (f"; {counts['links_left']} left for the next run (--time-limit)" if counts["links_left"] else "")
         + ("" if status == "completed" else " [interrupted]")
     )
 
@@ -493,6 +525,7 @@ def _resolve_due(
     options: dict[str, Any],
     limit: int | None,
     counts: Counter[str],
+    stop_at: float | None,
 ) -> None:
     links = store.links_due(db, recheck_all=not options["due_only"], limit=limit)
     if not links:
@@ -509,6 +542,8 @@ def _resolve_due(
                 settings=settings,
                 recheck_after=options["recheck_after"],
                 advance=bar.update,
+                stop_at=stop_at,
             )
         )
     counts.update({f"status:{status}": n for status, n in statuses.items()})
+    counts["links_left"] = len(links) - sum(statuses.values())

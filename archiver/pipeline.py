@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -122,11 +123,14 @@ async def resolve_and_save(
     settings: ResolverSettings,
     recheck_after: float,
     advance: Callable[[int], None] = lambda _: None,
+    stop_at: float | None = None,
 ) -> Counter[str]:
     """Resolve links and store the results in small batches; return the count of each status.
 
     Batches are written by a thread with its own connection, so the requests in flight
-    are never held up by SQLite; the batches stay in order.
+    are never held up by SQLite; the batches stay in order.  At ``stop_at`` (a
+    ``time.monotonic()`` value) the requests in flight are dropped and what was
+    resolved is kept: links not resolved stay due for the next run.
     """
     statuses: Counter[str] = Counter()
     batch: list[Resolution] = []
@@ -153,12 +157,23 @@ async def resolve_and_save(
         writes.append(loop.run_in_executor(writer, partial(save, chunk)))
         last_write = time.monotonic()
 
+    deadline = None if stop_at is None else loop.time() + stop_at - time.monotonic()
     try:
-        async for resolution in resolve_many(links, settings=settings):
-            batch.append(resolution)
-            advance(1)
-            if len(batch) >= WRITE_EVERY_RESULTS or time.monotonic() - last_write >= WRITE_EVERY_SECONDS:
-                write()
+        async with (
+            asyncio.timeout_at(deadline) as limit,
+            aclosing(resolve_many(links, settings=settings)) as results,
+        ):
+            async for resolution in results:
+                batch.append(resolution)
+                advance(1)
+                if len(batch) >= WRITE_EVERY_RESULTS or time.monotonic() - last_write >= WRITE_EVERY_SECONDS:
+                    write()
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        log.info(
+            "time limit reached: %d of %d links resolved", len(batch) + sum(statuses.values()), len(links)
+        )
     finally:
         if batch:
             write()

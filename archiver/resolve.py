@@ -16,7 +16,7 @@ import logging
 import ssl
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -579,7 +579,7 @@ async def resolve_many(
     resolver: Resolver | None = None,
     sleep: Sleep = asyncio.sleep,
     now: Callable[[], str] = utc_now,
-) -> AsyncIterator[Resolution]:
+) -> AsyncGenerator[Resolution, None]:
     """Yield a Resolution for every URL, in the order they complete.
 
     An item is a URL, or a pair of a URL and an expansion to start from (None: none).

@@ -209,6 +209,27 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     ) == [(0,)]
 
 
+def test_time_limit_stops_resolving_and_the_next_run_goes_on(tmp_path, server):
+    base, _ = server
+    page = write_page(tmp_path / "in", base, [f"/delay?ms=1500&n={i}" for i in range(12)])
+    db = tmp_path / "archive.db"
+    slow = ["--allow-private", "--concurrency", "2", "--per-host", "2"]
+    # 12 links of 1.5 s, two at a time, need 9 s; the run may take 6 s (0.1 minutes).
+    first = run_archiver("archive", str(page), "--db", str(db), *slow, "--time-limit", "0.1", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    done = table(db, "select count(*) from links where status = 'ok'")[0][0]
+    assert 0 < done < 12
+    assert table(db, "select count(*) from links where status = 'pending'") == [(12 - done,)]
+    assert f"{done} links checked" in first.stdout
+    assert f"{12 - done} left for the next run" in first.stdout
+    assert table(db, "select status, links_checked from runs") == [("completed", done)]
+
+    rerun = run_archiver("resolve", "--db", str(db), "--allow-private", "--per-host", "12", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{12 - done} links checked" in rerun.stdout
+    assert table(db, "select status, count(*) from links group by status") == [("ok", 12)]
+
+
 @pytest.mark.parametrize("command", ["archive", "ingest", "resolve", "serve", "stats"])
 def test_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
