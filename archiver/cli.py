@@ -470,6 +470,8 @@ def _finish_run(
             },
             status=status,
         )
+        if not store.checkpoint(db):
+            log.info("the write-ahead log was not emptied: a reader held it")
     except Exception as ex:  # noqa: BLE001 - the run's own outcome matters more
         log.warning("could not record the end of the run: %s", ex)
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items()))

@@ -22,6 +22,7 @@ from .urls import hostname, is_shortener, link_id
 __all__ = [
     "RETRY_SPACING",
     "Saved",
+    "checkpoint",
     "database_path",
     "finish_run",
     "links_due",
@@ -122,6 +123,16 @@ def start_run(db: Database, command: str, *, now: str | None = None) -> int:
 def finish_run(db: Database, run_id: int, counts: dict[str, int], *, status: str = "completed") -> None:
     """Record the end of a run with its counts."""
     db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status})
+
+
+def checkpoint(db: Database) -> bool:
+    """Copy the write-ahead log into the database and empty it; False if a reader held it.
+
+    For the end of a run: while Datasette keeps the archive open, SQLite never removes
+    the log, which would otherwise keep the size of the largest run.
+    """
+    busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return not busy
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,6 +209,22 @@ def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     ) == [(0,)]
 
 
+def test_a_run_empties_the_write_ahead_log_while_a_reader_keeps_the_archive_open(tmp_path, server):
+    base, _ = server
+    page = write_page(tmp_path / "in", base, [f"/hop/1?n={i}" for i in range(5)])
+    db = tmp_path / "archive.db"
+    assert run_archiver("ingest", str(page), "--db", str(db), cwd=tmp_path).returncode == 0
+    reader = sqlite3.connect(db)  # like Datasette: open for the whole run, between queries
+    try:
+        assert reader.execute("select count(*) from links").fetchone() == (5,)
+        result = run_archiver("resolve", "--db", str(db), "--allow-private", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert reader.execute("select count(*) from links where status = 'ok'").fetchone() == (5,)
+        assert Path(f"{db}-wal").stat().st_size == 0
+    finally:
+        reader.close()
+
+
 def test_time_limit_stops_resolving_and_the_next_run_goes_on(tmp_path, server):
     base, _ = server
     page = write_page(tmp_path / "in", base, [f"/delay?ms=1500&n={i}" for i in range(12)])
