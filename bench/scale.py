@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import re
 import sqlite3
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -249,7 +251,11 @@ def main() -> None:
     lines = [
         "# Benchmark results at scale",
         "",
-        f"Command: `python bench/scale.py {' '.join(sys.argv[1:])}`",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}. Links: L={args.delay * 1000:.0f} ms per response, "
+        f"{args.setting} (in flight:per host), 3 responses a link.",
+        "",
+        f"Command: `{' '.join(['python bench/scale.py', *sys.argv[1:]])}`",
         "",
     ]
     with latency_server(args.delay) as port, tempfile.TemporaryDirectory() as folder:
