@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import tldextract
 
-__all__ = ["registered_domain"]
+__all__ = ["is_top_level_domain", "registered_domain"]
 
 # The suffix list bundled with tldextract, never fetched: a cron job on a box with
 # black-holed egress would otherwise hang on the first call, and a cache directory
@@ -31,3 +32,23 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def is_top_level_domain(label: str, *, special_use: bool = False) -> bool:
+    """Return True when a lower-case label is a top-level domain (``com``, ``jp``, ``みんな``).
+
+    ``special_use`` also accepts the reserved names (``onion``, ``test``, ``invalid``...).
+    """
+    return label in _top_level_domains() or (special_use and label in _SPECIAL_USE_TLDS)
+
+
+# Special-use names (RFC 6761, RFC 7686) are in no suffix list but are written in
+# posts after a scheme: .onion links are real, and the others are recorded (and fail)
+# as written.  Without a scheme they are file names ("notes.test").
+_SPECIAL_USE_TLDS = frozenset({"onion", "test", "example", "invalid", "localhost"})
+
+
+@functools.cache
+def _top_level_domains() -> frozenset[str]:
+    # The last label of every ICANN rule: IANA's delegated TLDs, IDN ones in Unicode.
+    return frozenset(rule.rsplit(".", 1)[-1].lstrip("!") for rule in _EXTRACT.tlds)

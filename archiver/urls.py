@@ -89,6 +89,12 @@ def _normalise_host(host: str) -> str | None:
     try:
         return idna.encode(host, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
+        pass
+    # IDNA 2008 refuses symbols that IDNA 2003 allowed and that registries still serve
+    # (http://✪df.ws); browsers reach them, so archiver does too.
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
         return None
 
 

@@ -14,7 +14,6 @@ from archiver.urls import normalise_url
 @pytest.mark.parametrize(
     ("text", "urls"),
     [
-        ("#Bloggershttps://t.co/O0SIgLVWzM…", ["https://t.co/O0SIgLVWzM"]),
         ("photo pic.twitter.com/sIB8co04qA— Name", ["https://pic.twitter.com/sIB8co04qA"]),
         (
             "(see https://en.wikipedia.org/wiki/Primer_(film)).",
@@ -25,8 +24,10 @@ from archiver.urls import normalise_url
         ("U.S. officials, Node.js and e.g. nothing", []),
         ("mail me at someone@example.com/x", []),
         ("http://169.254.169.254/latest", ["http://169.254.169.254/latest"]),
+        ("http://[::1]:8080/admin", ["http://[::1]:8080/admin"]),
         ("HTTPS://Example.COM:443/A?b=1#c", ["https://example.com/A?b=1#c"]),
-        ("https://user:secret@example.com/x", ["https://user@example.com/x"]),
+        # User-info is not part of a link by Twitter's rules (and hides the real host).
+        ("https://user:secret@example.com/x http://[::1]@evil.example/", []),
         ("javascript:alert(1) ftp://example.com/x", []),
         ("zero\u200bwidth https://t.co/abc\u200bdef", ["https://t.co/abc"]),
     ],
@@ -35,18 +36,190 @@ def test_links_in_text(text, urls):
     assert [link.url for link in extract_links(text)] == urls
 
 
+@pytest.mark.parametrize(
+    ("text", "display"),
+    [
+        # Where a link ends: before CJK text, full-width punctuation, a separator bar,
+        # direction marks, a ")" it did not open, a Markdown wrapper.
+        ("記事はhttps://example.org/a/b日本語です", ["https://example.org/a/b"]),
+        ("見てhttps://example.org/page！すごい", ["https://example.org/page"]),
+        ("ここexample.org/path。次", ["example.org/path"]),
+        ("News https://example.org/story| Site", ["https://example.org/story"]),
+        ("\u202bhttps://example.org/x\u202c\u2069 done", ["https://example.org/x"]),
+        ("(read https://example.org/a)", ["https://example.org/a"]),
+        ("[the report](https://example.org/r/1) and more", ["https://example.org/r/1"]),
+        # ... and what it keeps.
+        (
+            "https://example.org/wiki/Smith\u2013Jones_affair is long",
+            ["https://example.org/wiki/Smith\u2013Jones_affair"],
+        ),
+        ("https://example.org/watch?v=abc&list=XYZ- now", ["https://example.org/watch?v=abc&list=XYZ-"]),
+        ("https://example.org/q?a=1;b=X|1||Y|2 end", ["https://example.org/q?a=1;b=X|1||Y|2"]),
+        (
+            "see https://example.org/a+ or https://example.org/b-",
+            ["https://example.org/a+", "https://example.org/b-"],
+        ),
+        # t.co links end with their code.
+        (
+            "https://t.co/AbCdEfGhIj's https://t.co/ZyXwVuTsRq+x",
+            ["https://t.co/AbCdEfGhIj", "https://t.co/ZyXwVuTsRq"],
+        ),
+        ("https://t.co/" + "a" * 41, []),
+    ],
+)
+def test_where_links_end(text, display):
+    assert [link.display for link in extract_links(text)] == display
+
+
+@pytest.mark.parametrize(
+    ("text", "display"),
+    [
+        # A host needs a real top-level domain, with a scheme or without.
+        ("http://intranet https://t/ http://bit/ http://host.x http://host.notatld", []),
+        ("http://host.com-and-more http://-lead.example.com http://trail_.example.com", []),
+        ("http://under_score.com http://example.c_o_m", []),
+        (
+            "example.org, shop.co.jp and www.example.co.uk; not file.notatld",
+            ["example.org", "shop.co.jp", "www.example.co.uk"],
+        ),
+        ("Go to MLB.tv or twitch.tv", ["MLB.tv", "twitch.tv"]),
+        ("Une page de CAFÉ.com ici", ["CAFÉ.com"]),
+        # Internationalised hosts and top-level domains.
+        ("http://☃.net/snow", ["http://☃.net/snow"]),
+        ("http://ドメイン.テスト.みんな/ok", ["http://ドメイン.テスト.みんな/ok"]),
+        ("shop.みんなで", ["shop.みんな"]),
+        # Reserved names are links after a scheme (they fail as written), file names without.
+        (
+            "http://mirror.onion/a http://host.invalid/b notes.test archive.tar.bz2",
+            ["http://mirror.onion/a", "http://host.invalid/b"],
+        ),
+        # Never inside a hashtag, a mention or a cashtag; never glued to a word.
+        ("#example.com @example.com $example.com #https://example.com", []),
+        ("wordhttps://example.com/x", []),
+    ],
+)
+def test_what_is_a_host(text, display):
+    assert [link.display for link in extract_links(text)] == display
+
+
+def test_glued_page_text_splits_links_from_words():
+    parts = extract_text_parts("Review#News #Diplomacy#Summit #Bloggershttps://t.co/O0SIgLVWzM…", glued=True)
+    assert [link.url for link in parts.links] == ["https://t.co/O0SIgLVWzM"]
+    assert parts.hashtags == ("News", "Diplomacy", "Summit", "Bloggers")
+    # The same text by Twitter's rules: a hashtag glued to "https" is neither.
+    strict = extract_text_parts("Review#News #Bloggershttps://t.co/O0SIgLVWzM…")
+    assert (strict.links, strict.hashtags) == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("text", "hashtags"),
+    [
+        ("#हिन्दी #भारत_२०२४ #२०२४", ["हिन्दी", "भारत_२०२४"]),
+        ("#ภาษาไทย #สวัสดี", ["ภาษาไทย", "สวัสดี"]),
+        ("#שָׁלוֹם #צה״ל", ["שָׁלוֹם", "צה״ל"]),
+        ("#نمی\u200cدانم", ["نمی\u200cدانم"]),
+        ("#時々 #ア〜イ #カ～キ #ゝゞ", ["時々", "ア〜イ", "カ～キ", "ゝゞ"]),
+        ("テスト！＃全角タグ。", ["全角タグ"]),
+        ("#cat·la", ["cat·la"]),
+        ("abc#tag 1#tag &#tag #2024 #_ #️⃣", []),
+        ("#one#two #three", ["three"]),
+    ],
+)
+def test_hashtags_in_every_script(text, hashtags):
+    assert list(extract_text_parts(text).hashtags) == hashtags
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions"),
+    [
+        (".@first RT@second RT:@third rt @fourth", ["first", "second", "third", "fourth"]),
+        ("返信の@nihon ＠zenkaku", ["nihon", "zenkaku"]),
+        ("@josé @ok", ["ok"]),
+        ("mail me@example.com or @a@example.com", []),
+        ("x!@a y#@b z$@c ART@d", []),
+        ("@" + "a" * 21 + " @" + "b" * 20, ["b" * 20]),
+        ("@someone/a-list", ["someone"]),
+    ],
+)
+def test_mentions(text, mentions):
+    assert list(extract_text_parts(text).mentions) == mentions
+
+
 def test_hashtags_and_mentions_skip_links_and_emails():
-    parts = extract_text_parts("Read#One #Two https://x.com/#notatag via @YouTube, mail a@b.com #2024")
+    parts = extract_text_parts("Read #One #Two https://x.com/#notatag via @YouTube, mail a@b.com #2024")
     assert parts.hashtags == ("One", "Two")
     assert parts.mentions == ("YouTube",)
 
 
-def test_truncated_tco_links_are_flagged_but_full_ones_are_not():
-    links = extract_links("https://t.co/abc1… and https://t.co/O0SIgLVWzM…")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "old retweet http://t.co/aB3 ...",
+        "old retweet http://t.co/aB3xYz…",
+        "https://www.example.com/2024/05/an-arti\u2026",
+        "https://www.example.com/2024/05/an-arti...",
+        "shared example.com/2024/05/an-arti \u2026",
+    ],
+)
+def test_links_shown_cut_off_are_flagged(text):
+    (link,) = extract_links(text)
+    assert link.truncated
+
+
+def test_whole_links_before_an_ellipsis_are_not_flagged():
+    links = extract_links("https://t.co/O0SIgLVWzM… and https://example.com/whole and more…")
     assert [(link.url, link.truncated) for link in links] == [
-        ("https://t.co/abc1", True),
         ("https://t.co/O0SIgLVWzM", False),
+        ("https://example.com/whole", False),
     ]
+
+
+_CJK = (
+    st.characters(min_codepoint=0x3041, max_codepoint=0x30FA)
+    | st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
+    | st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=st.from_regex(
+        r"https?://[a-z]{1,10}\.(com|org|jp|co\.uk)(/[a-z0-9_/-]{0,12}[a-z0-9])?", fullmatch=True
+    ),
+    cjk=_CJK,
+    rest=st.text(max_size=10),
+)
+def test_a_link_ends_before_any_cjk_character(url, cjk, rest):
+    links = extract_links(f"前{url}{cjk}{rest}")
+    assert links[0].display == url
+
+
+def test_the_scans_are_linear():
+    import time
+
+    hostile = [
+        "a." * 4000,
+        "http://" + "a." * 4000,
+        "a-" * 4000 + ".com",
+        "#" + "1" * 8000,
+        "@" * 8000,
+        "http://example.com/" + "(a" * 4000,
+        "http://example.com/?" + "!" * 8000,
+        "x" * 8000,
+    ]
+
+    def best(text):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            extract_text_parts(text)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    for text in hostile:
+        small, large = best(text), best(text * 4)
+        # Linear work grows 4 times with the text; quadratic work 16 times.
+        assert large < 8 * small + 0.005, (text[:20], small, large)
 
 
 @settings(max_examples=300, deadline=None)

@@ -74,7 +74,7 @@ def _entry_post(
     body, kind = _body(entry)
     if kind == "text/plain":
         text = body.strip()
-        parts = extract_text_parts(text, glued_hashtags=False)
+        parts = extract_text_parts(text)
         links, hashtags, mentions = parts.links, parts.hashtags, parts.mentions
     else:
         html_post = post_from_html(body, base=link)

@@ -194,6 +194,6 @@ def post_from_html(html: str, *, base: str | None = None) -> HtmlPost:
     rendered = render(root)
     text = "\n".join(line.strip() for line in rendered.text.strip().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", text)
-    parts = extract_text_parts(text, glued_hashtags=False)
+    parts = extract_text_parts(text)
     links = merge_links(anchor_links(rendered.anchors, base=base), extract_links(rendered.outside_anchors))
     return HtmlPost(text=text, links=links, hashtags=parts.hashtags, mentions=parts.mentions)

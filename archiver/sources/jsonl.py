@@ -59,7 +59,7 @@ def _post(record: dict[str, Any], *, source: str) -> Post:
     platform = _string(record.get("platform")) or "web"
     handle = _string(record.get("handle")).lstrip("@") or None
     posted_at = _timestamp(record.get("created_at"))
-    parts = extract_text_parts(text, glued_hashtags=False)
+    parts = extract_text_parts(text)
     url = _string(record.get("url"))
     post_id = _string(record.get("id")) or str(record.get("id") or "")
     if not post_id:

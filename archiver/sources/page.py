@@ -153,9 +153,10 @@ def _tweet_post(
     outside_anchors: str | None = None,
 ) -> Post:
     text = "\n".join(line.strip() for line in lines).strip()
-    parts = extract_text_parts(text)
+    # An embed's text was copied from a rendered tweet: its line breaks are lost.
+    parts = extract_text_parts(text, glued=True)
     links = merge_links(
-        anchors, extract_links(outside_anchors) if outside_anchors is not None else parts.links
+        anchors, extract_links(outside_anchors, glued=True) if outside_anchors is not None else parts.links
     )
     handle = match.group("handle")
     name = match.group("name").strip() or None
@@ -180,7 +181,7 @@ def _tweet_post(
 def _web_post(text: str, *, source: str, extra_links: tuple[FoundLink, ...]) -> Iterator[Post]:
     if not text.strip() and not extra_links:
         return
-    parts = extract_text_parts(text, glued_hashtags=False)
+    parts = extract_text_parts(text)
     yield Post(
         id=_stable_id("web", source, text),
         platform="web",
