@@ -177,7 +177,8 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
         posts.setdefault(post.id, _post_row(post, now, run_id))
         for found in post.links:
             lid = link_id(found.url)
-            links.setdefault(lid, _link_row(found.url, lid, now, found.truncated, found.expanded_url))
+            row = _link_row(found.url, lid, now, found.truncated, found.expanded_url)
+            links[lid] = _better_link_row(links[lid], row) if lid in links else row
             post_links.setdefault(
                 (post.id, lid),
                 {
@@ -195,6 +196,7 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
             _insert(db, "posts", [posts[i] for i in new_posts])
             _insert(db, "links", [links[i] for i in new_links])
             _insert(db, "post_links", list(post_links.values()), ignore=True)
+            _complete_known_links(db, [links[i] for i in set(links).difference(new_links)], now)
     except sqlite3.Error as ex:
         raise DatabaseError(f"{database_path(db)}: {_describe(ex)}") from ex
     return len(new_posts), len(new_links)
@@ -243,6 +245,37 @@ def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
         "first_seen_at": now,
         "run_id": run_id,
     }
+
+
+def _better_link_row(kept: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
+    """Return the row of a link seen twice in a batch: whole over cut off, with an expansion."""
+    if kept.get("error") == "truncated" and seen.get("error") != "truncated":
+        kept = seen | {"expanded_url": seen["expanded_url"] or kept["expanded_url"]}
+    elif kept["expanded_url"] is None and seen["expanded_url"] is not None:
+        kept = kept | {"expanded_url": seen["expanded_url"]}
+    return kept
+
+
+def _complete_known_links(db: Database, rows: list[dict[str, Any]], now: str) -> None:
+    """Complete links already stored with what this batch knows of them.
+
+    A link first seen cut off (``invalid``/``truncated``) and now given whole by a
+    source becomes due; an expansion a source gives is recorded where none was.
+    Neither ever undoes what an earlier source said: a whole link seen cut off in a
+    later post stays whole, a recorded expansion stays.
+    """
+    whole = [(now, row["id"]) for row in rows if row.get("error") != "truncated"]
+    expansions = [(row["expanded_url"], row["id"]) for row in rows if row["expanded_url"] is not None]
+    if whole:
+        db.conn.executemany(
+            "update links set status = 'pending', error = null, next_check_at = ? "
+            "where id = ? and status = 'invalid' and error = 'truncated'",
+            whole,
+        )
+    if expansions:
+        db.conn.executemany(
+            "update links set expanded_url = ? where id = ? and expanded_url is null", expansions
+        )
 
 
 def _link_row(url: str, lid: str, now: str, truncated: bool, expanded_url: str | None) -> dict[str, Any]:

@@ -321,3 +321,26 @@ def test_json_arrays_are_read_in_small_windows(monkeypatch):
     texts = [p.text for p in parse_bytes(data, source="tweets.js")]
     assert texts[1:] == whole[1:]
     assert texts[0] == whole[0].replace("press room", "press room \U0001f4f0")
+
+
+def test_a_cut_off_link_that_another_link_of_the_post_completes_is_left_out():
+    from archiver.models import FoundLink
+    from archiver.sources.html import merge_links
+
+    cut = FoundLink(
+        "https://example.com/2024/05/an-arti", "example.com/2024/05/an-arti", "text", 0, truncated=True
+    )
+    tco = FoundLink("https://t.co/aB3", "http://t.co/aB3", "text", 1, truncated=True)
+    other = FoundLink("https://t.co/zz9", "http://t.co/zz9", "text", 2, truncated=True)
+    entity = FoundLink(
+        "https://t.co/aB3xYz9Qrs",
+        "t.co/aB3xYz9Qrs",
+        "entity",
+        0,
+        expanded_url="https://www.example.com/2024/05/an-article",
+    )
+    merged = merge_links([entity], [cut, tco, other])
+    assert [(link.url, link.position, link.truncated) for link in merged] == [
+        ("https://t.co/aB3xYz9Qrs", 0, False),
+        ("https://t.co/zz9", 1, True),
+    ]

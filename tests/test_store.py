@@ -167,6 +167,35 @@ def test_truncated_links_are_never_due(tmp_path):
     assert store.links_due(db, recheck_all=True) == []
 
 
+def _post(post_id: str, *links: FoundLink) -> Post:
+    return Post(post_id, "twitter", None, "someone", "text", None, None, "t.js", links=links)
+
+
+CUT = FoundLink("https://t.co/abcdefgh", "https://t.co/abcdefgh", "text", 0, truncated=True)
+WHOLE = FoundLink(
+    "https://t.co/abcdefgh", "https://t.co/abcdefgh", "entity", 0, expanded_url="https://example.org/a"
+)
+
+
+@pytest.mark.parametrize("batches", [[[CUT], [WHOLE]], [[CUT, WHOLE]], [[WHOLE], [CUT]], [[WHOLE, CUT]]])
+def test_a_link_given_whole_anywhere_is_resolved_with_its_expansion(tmp_path, batches):
+    db = store.open_database(tmp_path / "archive.db")
+    for number, batch in enumerate(batches):
+        store.save_posts(db, [_post(f"{number}-{i}", link) for i, link in enumerate(batch)])
+    row = db["links"].get(link_id(CUT.url))
+    assert (row["status"], row["error"], row["expanded_url"]) == ("pending", None, "https://example.org/a")
+    assert store.links_due(db) == [(CUT.url, "https://example.org/a")]
+    assert db["post_links"].count == 2
+
+
+def test_a_recorded_expansion_is_never_replaced(tmp_path):
+    db = store.open_database(tmp_path / "archive.db")
+    store.save_posts(db, [_post("1", WHOLE)])
+    other = FoundLink(WHOLE.url, WHOLE.url, "entity", 0, expanded_url="https://elsewhere.example/b")
+    store.save_posts(db, [_post("2", other)])
+    assert db["links"].get(link_id(WHOLE.url))["expanded_url"] == "https://example.org/a"
+
+
 def test_domain_change_view(tmp_path):
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)

@@ -165,10 +165,17 @@ def anchor_links(
 
 
 def merge_links(*groups: list[FoundLink] | tuple[FoundLink, ...]) -> tuple[FoundLink, ...]:
-    """Return the links of every group without repeats, numbered in order."""
+    """Return the links of every group without repeats, numbered in order.
+
+    A link the text shows cut off (``https://t.co/aB3…``) is left out when another
+    link of the post completes it (an entity or an anchor's ``href``).
+    """
+    whole = [link for group in groups for link in group if not link.truncated]
     merged: dict[str, FoundLink] = {}
     for group in groups:
         for link in group:
+            if link.truncated and any(_completes(other, link.url) for other in whole):
+                continue
             if link.url not in merged:
                 merged[link.url] = FoundLink(
                     url=link.url,
@@ -179,6 +186,17 @@ def merge_links(*groups: list[FoundLink] | tuple[FoundLink, ...]) -> tuple[Found
                     expanded_url=link.expanded_url,
                 )
     return tuple(merged.values())
+
+
+def _completes(link: FoundLink, cut: str) -> bool:
+    """Return True when ``link`` (or its expansion) begins with the cut-off URL ``cut``."""
+    stem = _stem(cut)
+    return any(url and _stem(url).startswith(stem) for url in (link.url, link.expanded_url))
+
+
+def _stem(url: str) -> str:
+    rest = url.split("://", 1)[-1]
+    return rest[4:] if rest.startswith("www.") else rest
 
 
 def post_from_html(html: str, *, base: str | None = None) -> HtmlPost:
