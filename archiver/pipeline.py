@@ -110,7 +110,7 @@ def _ingest_one(db: Database, unit: str, *, fmt: str | None, run_id: int, fetch:
 
 
 def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetch: Any) -> None:
-    status = "ok" if saved.error is None else ("partial" if saved.posts_added else "error")
+    status = "ok" if saved.error is None else ("partial" if saved.posts_read else "error")
     error = str(saved.error) if saved.error else None
     store.record_source(db, unit, status=status, fmt=fmt, error=error, saved=saved, **fetch)
 

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -142,6 +142,7 @@ class Saved:
     posts_added: int
     links_added: int
     error: ArchiverError | None = None
+    posts_read: int = field(default=0, compare=False)  # new or already stored
 
 
 def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None) -> Saved:
@@ -151,7 +152,7 @@ def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None
     twice changes nothing.  A source that breaks half way keeps its good half: the
     posts read before the fault are stored and the fault is returned, not raised.
     """
-    posts_added = links_added = 0
+    posts_added = links_added = posts_read = 0
     iterator = iter(posts)
     error: ArchiverError | None = None
     while error is None:
@@ -162,10 +163,11 @@ def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None
             error = ex
         if not batch:
             break
+        posts_read += len(batch)
         added = _save_post_batch(db, batch, run_id=run_id)
         posts_added += added[0]
         links_added += added[1]
-    return Saved(posts_added, links_added, error)
+    return Saved(posts_added, links_added, error, posts_read)
 
 
 def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> tuple[int, int]:

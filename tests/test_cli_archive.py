@@ -427,3 +427,16 @@ def test_archive_export_links_start_from_their_expansion(tmp_path, server):
     assert table(db, "select expanded_url, hops, final_url from links") == [
         (f"{base}/hop/1", 2, f"{base}/hop/0")
     ]
+
+
+def test_a_page_with_an_unread_embed_is_partial_on_every_run(tmp_path):
+    from conftest import FIXTURES
+
+    page = FIXTURES / "page" / "embeds-intl.html"
+    db = tmp_path / "archive.db"
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["ingest", str(page), "--db", str(db)], catch_exceptions=False)
+        assert result.exit_code == 0
+        assert f"{page}: 1 of 5 embedded posts could not be read" in result.stderr
+        assert table(db, "select last_status from sources") == [("partial",)]
+    assert table(db, "select count(*) from posts") == [(5,)]

@@ -124,3 +124,163 @@ def test_arbitrary_bytes_give_posts_or_one_clear_error(data):
     for post in posts:
         for link in post.links:
             assert link.url.startswith(("http://", "https://"))
+
+
+# -- attribution lines, unread embeds, embeds in Markdown ---------------------------------
+
+
+def read_all(path_or_bytes, source="page.html"):
+    """Return the posts of a page and the ParseError it ended with, if any."""
+    posts = []
+    stream = (
+        parse_bytes(path_or_bytes, source=source)
+        if isinstance(path_or_bytes, bytes)
+        else iter_posts(path_or_bytes)
+    )
+    try:
+        for post in stream:
+            posts.append(post)
+    except ParseError as ex:
+        return posts, ex
+    return posts, None
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("— Michael Novakhov (@mikenov) May 16, 2024", ("Michael Novakhov", "mikenov", "2024-05-16")),
+        (
+            "text— Jane “Not (Really)” Doe 🦀 (@jd) Feb 11, 2025 at 7:30 PM",
+            ("Jane “Not (Really)” Doe 🦀", "jd", "2025-02-11"),
+        ),
+        ("— 記者 – 東京 (@kisha) 2025年2月11日 19:30", ("記者 – 東京", "kisha", "2025-02-11")),
+        ("— Lokalzeitung (@lokal) 11. Februar 2025", ("Lokalzeitung", "lokal", "2025-02-11")),
+        ("— Jean (@jean) 11 févr. 2025", ("Jean", "jean", "2025-02-11")),
+        ("— Ana (@ana) 11 de febrero de 2025", ("Ana", "ana", "2025-02-11")),
+        ("— Олег (@oleg) 11 февр. 2025 г.", ("Олег", "oleg", "2025-02-11")),
+        ("— Desk (@desk) 2025-02-11", ("Desk", "desk", "2025-02-11")),
+        (
+            "&mdash; Sam (@sam.example.social) February 11, 2025 at 7:30 PM",
+            ("Sam", "sam.example.social", "2025-02-11"),
+        ),
+        ("- A. Writer (@a_writer) Sept 3, 2019", ("A. Writer", "a_writer", "2019-09-03")),
+    ],
+)
+def test_attribution_lines(line, expected):
+    from archiver.sources.attribution import find_attribution
+
+    found = find_attribution(line)
+    assert found is not None
+    assert (found.name, found.handle, found.date) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I agree with (@someone) May 16, 2024",  # no dash before the name
+        "— Name (@handle) sometime in May",
+        "— Name (@handle) Foo 16, 2024",
+        "— Name (@handle) May 16, 2024 and then more words after the date",
+        "— Name (@) May 16, 2024",
+        " " * 20000 + "(@x)" + " " * 20000,
+    ],
+)
+def test_lines_that_are_not_attributions(line):
+    from archiver.sources.attribution import find_attribution
+
+    assert find_attribution(line) is None
+
+
+def test_embeds_in_other_languages_and_with_odd_names():
+    posts, error = read_all(FIXTURES / "page" / "embeds-intl.html")
+    found = {p.author_handle: p for p in tweets(posts)}
+    assert {h: (p.author_name, p.posted_at) for h, p in found.items()} == {
+        "jd": ("Jane “Not (Really)” Doe 🦀", "2025-02-11"),
+        "kisha_tokyo": ("記者 – 東京", "2025-02-11"),
+        "jm_exemple": ("Jean-Marc L'Exemple", "2025-02-11"),
+        "datadesk": ("Data Desk", "2025-02-11"),
+    }
+    assert found["jd"].id == "1889000000000000011"
+    assert found["jd"].text == "Thread on the new rules (1/3) https://t.co/AaAaAaAaA1"
+    # The embed whose footer could not be read is not lost: its text and links are the page's.
+    (web,) = [p for p in posts if p.platform == "web"]
+    assert "mangled by the blog's editor" in web.text
+    assert {"https://t.co/EeEeEeEeE5", "https://report.example.org/p/9"} <= {link.url for link in web.links}
+    assert error is not None and "1 of 5 embedded posts could not be read" in str(error)
+
+
+def test_embed_markup_in_a_markdown_file():
+    posts, error = read_all(FIXTURES / "page" / "embeds.md")
+    by_platform = {p.platform: p for p in posts if p.platform != "web"}
+    tweet, skeet, toot = by_platform["twitter"], by_platform["bluesky"], by_platform["mastodon"]
+    assert (tweet.author_handle, tweet.posted_at, tweet.id) == (
+        "lokal_zeitung",
+        "2025-02-11",
+        "1889000000000000001",
+    )
+    assert [link.url for link in tweet.links] == ["https://t.co/Xy12AbCdEf"] and tweet.hashtags == ("Gipfel",)
+    assert (skeet.author_name, skeet.author_handle) == ("Sam “The Speaker” Example 🎤", "sam.example.social")
+    assert skeet.id == "at://did:plc:abcdefghijklmnop/app.bsky.feed.post/3lhxyzabc2k2a"
+    assert [link.url for link in skeet.links] == ["https://example.org/slides/talk.pdf"]
+    assert toot.url == "https://social.example/@reporter/113900000000000001"
+    (web,) = [p for p in posts if p.platform == "web"]
+    web_links = {link.url for link in web.links}
+    assert {
+        "https://t.co/BrOkEn0001",
+        "https://data.example.net/set/7",
+        "https://notes.example.com/archive",
+    } <= web_links
+    assert not any("widgets.js" in url or "embed.js" in url for url in web_links)
+    assert "<blockquote" not in web.text and "Paragraph 59" in web.text
+    assert error is not None and "1 of 4 embedded posts could not be read" in str(error)
+
+
+def _hrefs_and_text_urls(html: str) -> set[str]:
+    import re
+
+    from archiver.extract import extract_links
+    from archiver.sources.html import parse_html, render
+    from archiver.urls import normalise_url
+
+    tree = parse_html(html)
+    hrefs = {normalise_url(a.attributes.get("href") or "") for a in tree.css("a")}
+    text = render(tree.body).text
+    found = {link.url for link in extract_links(re.sub(r"\s+", " ", text))}
+    return {url for url in hrefs | found if url}
+
+
+_EMBED = (
+    '<blockquote class="twitter-tweet"><p>{words} <a href="https://t.co/{code}">https://t.co/{code}</a> '
+    'and <a href="https://{host}.example.org/{code}">{host}.example.org/{code}</a></p>{footer}</blockquote>\n'
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="abc xyz", min_size=1, max_size=20),
+            st.sampled_from(
+                [
+                    "&mdash; Name (@handle) May 1, 2024",
+                    '&mdash; Name (@handle) <a href="https://twitter.com/handle/status/{n}">May 1, 2024</a>',
+                    "&mdash; Name (@handle)",
+                    "posted some time ago",
+                    "",
+                    "&mdash; (@) 2024",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_every_url_of_a_page_is_kept_whether_or_not_its_embed_was_read(embeds, as_markdown):
+    html = "<p>Intro text.</p>\n" + "".join(
+        _EMBED.format(words=words, code=f"Code{n:06d}", host=f"h{n}", footer=footer.format(n=1000 + n))
+        for n, (words, footer) in enumerate(embeds)
+    )
+    posts, _ = read_all(html.encode(), source="page.md" if as_markdown else "page.html")
+    kept = {link.url for p in posts for link in p.links} | {p.url for p in posts if p.url}
+    assert _hrefs_and_text_urls(html) <= kept

@@ -15,45 +15,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..extract import extract_links, extract_text_parts
 from ..models import FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import is_url, source
+from .attribution import Attribution, find_attribution
 from .html import anchor_links, merge_links, parse_html, render
 
 __all__ = ["parse_page"]
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-
-_ATTRIBUTION = re.compile(
-    r"(?:\u2014|\u2013|&mdash;|--?)\s*"
-    r"(?P<name>[^\n()\u2014\u2013]{0,100}?)\s*"
-    r"\(@(?P<handle>[A-Za-z0-9_][A-Za-z0-9_.-]{0,252})\)\s*"
-    r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4})"
-    r"(?:,?\s+at\s+\d{1,2}:\d{2}(?:\s*[AP]M)?)?\s*$"
-)
 _LINK_ONLY_LINE = re.compile(r"^\s*(?:(?:https?://|pic\.twitter\.com/)\S+\s*)+$", re.IGNORECASE)
 _STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
 
@@ -83,7 +55,7 @@ def parse_page(data: bytes, *, source: str) -> Iterator[Post]:
     if _looks_like_html(source, data[:4096]):
         yield from _parse_html(text, source=source)
     else:
-        yield from _parse_text(text, source=source, extra_links=())
+        yield from _parse_text_with_markup(text, source=source)
 
 
 # -- text ----------------------------------------------------------------------------
@@ -94,7 +66,7 @@ class _Block:
     start: int
     end: int  # inclusive line index of the attribution
     lines: list[str] = field(default_factory=list)
-    match: re.Match[str] | None = None
+    attribution: Attribution | None = None
 
 
 def _parse_text(text: str, *, source: str, extra_links: tuple[FoundLink, ...]) -> Iterator[Post]:
@@ -103,19 +75,82 @@ def _parse_text(text: str, *, source: str, extra_links: tuple[FoundLink, ...]) -
     for block in _find_blocks(lines):
         for i in range(block.start, block.end + 1):
             used[i] = True
-        assert block.match is not None
-        yield _tweet_post(block.lines, block.match, source=source, permalink=None, anchors=())
+        assert block.attribution is not None
+        yield _tweet_post(block.lines, block.attribution, source=source, permalink=None, anchors=())
     rest = "\n".join(line for line, taken in zip(lines, used, strict=True) if not taken).strip()
     yield from _web_post(rest, source=source, extra_links=extra_links)
+
+
+# Embed markup pasted into a text or Markdown file: the opening tag of an embed, with
+# its class, within a bounded length.
+_EMBED_TAG = re.compile(
+    r"<(blockquote|iframe)\b[^>]{0,2000}?\b(?:twitter-tweet|bluesky-embed|mastodon-embed)\b[^>]{0,2000}>",
+    re.I,
+)
+_SCRIPT_TAG = re.compile(r"<script\b[^>]{0,2000}>", re.I)
+
+
+def _parse_text_with_markup(text: str, *, source: str) -> Iterator[Post]:
+    """Read a text page whose embeds may be HTML markup pasted among its lines (Markdown)."""
+    fragments, rest = _cut_embed_markup(text)
+    if not fragments:
+        yield from _parse_text(text, source=source, extra_links=())
+        return
+    tree = parse_html("\n".join(fragments))
+    embeds = _Embeds()
+    yield from _embedded_posts(tree, source=source, base=None, embeds=embeds)
+    unread = render(tree.body) if tree.body is not None and embeds.unread else None
+    extra = tuple(anchor_links(unread.anchors, base=None)) if unread else ()
+    yield from _parse_text(rest + ("\n" + unread.text if unread else ""), source=source, extra_links=extra)
+    embeds.check(source)
+
+
+def _cut_embed_markup(text: str) -> tuple[list[str], str]:
+    """Return the embeds' markup found in a text and the text without it (and its scripts)."""
+    fragments: list[str] = []
+    kept: list[str] = []
+    position = 0
+    while (opening := _EMBED_TAG.search(text, position)) is not None:
+        closing = f"</{opening.group(1).lower()}>"
+        end = _find_closing(text, closing, opening.end())
+        if end < 0:
+            break  # no end tag: the rest is text
+        kept.append(text[position : opening.start()])
+        fragments.append(text[opening.start() : end])
+        position = end
+    kept.append(text[position:])
+    rest = "\n".join(kept)
+    if fragments:
+        rest = _cut_scripts(rest)
+    return fragments, rest
+
+
+def _find_closing(text: str, closing: str, start: int) -> int:
+    """Return the end of the first ``closing`` tag after ``start`` (any case), or -1."""
+    found = re.compile(re.escape(closing), re.I).search(text, start)
+    return found.end() if found else -1
+
+
+def _cut_scripts(text: str) -> str:
+    parts = []
+    position = 0
+    while (script := _SCRIPT_TAG.search(text, position)) is not None:
+        end = _find_closing(text, "</script>", script.end())
+        if end < 0:
+            break
+        parts.append(text[position : script.start()])
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def _find_blocks(lines: list[str]) -> Iterator[_Block]:
     taken_until = -1
     for i, line in enumerate(lines):
-        match = _ATTRIBUTION.search(line)
-        if not match or _month(match) is None:
+        attribution = find_attribution(line)
+        if attribution is None:
             continue
-        before = line[: match.start()].rstrip()
+        before = line[: attribution.start].rstrip()
         if before:
             start, body = i, [before]
         else:
@@ -129,23 +164,12 @@ def _find_blocks(lines: list[str]) -> Iterator[_Block]:
             start -= 1
             body.insert(0, lines[start])
         taken_until = i
-        yield _Block(start=start, end=i, lines=body, match=match)
-
-
-def _month(match: re.Match[str]) -> int | None:
-    return _MONTHS.get(match.group("month").lower())
-
-
-def _posted_at(match: re.Match[str]) -> str | None:
-    month, day, year = _month(match), int(match.group("day")), int(match.group("year"))
-    if month is None or not 1 <= day <= 31:
-        return None
-    return f"{year:04d}-{month:02d}-{day:02d}"
+        yield _Block(start=start, end=i, lines=body, attribution=attribution)
 
 
 def _tweet_post(
     lines: list[str],
-    match: re.Match[str],
+    attribution: Attribution,
     *,
     source: str,
     permalink: str | None,
@@ -158,9 +182,7 @@ def _tweet_post(
     links = merge_links(
         anchors, extract_links(outside_anchors, glued=True) if outside_anchors is not None else parts.links
     )
-    handle = match.group("handle")
-    name = match.group("name").strip() or None
-    posted_at = _posted_at(match)
+    handle, name, posted_at = attribution.handle, attribution.name, attribution.date
     status = _STATUS_ID.search(permalink or "")
     post_id = status.group(1) if status else _stable_id("twitter", handle, posted_at or "", text)
     return Post(
@@ -219,17 +241,8 @@ def _parse_html(html: str, *, source: str) -> Iterator[Post]:
     if root is None:
         return
     base = source if is_url(source) else None
-    for selector, platform in _EMBEDS:
-        for quote in tree.css(selector):
-            post = _blockquote_post(quote, platform=platform, source=source, base=base)
-            quote.decompose()
-            if post is not None:
-                yield post
-    for embed in tree.css("iframe.mastodon-embed, blockquote.mastodon-embed"):
-        post = _mastodon_embed_post(embed, source=source)
-        embed.decompose()
-        if post is not None:
-            yield post
+    embeds = _Embeds()
+    yield from _embedded_posts(tree, source=source, base=base, embeds=embeds)
     rendered = render(root)
     anchors = anchor_links(rendered.anchors, base=base)
     posts = list(_parse_text(rendered.text, source=source, extra_links=()))
@@ -239,12 +252,56 @@ def _parse_html(html: str, *, source: str) -> Iterator[Post]:
             yield post
     rest = next((p.text for p in posts if p.platform == "web"), "")
     yield from _web_post(rest, source=source, extra_links=tuple(a for a in anchors if a.url not in in_tweets))
+    embeds.check(source)
+
+
+@dataclass
+class _Embeds:
+    """How many embeds a page holds and how many of them could not be read."""
+
+    found: int = 0
+    unread: int = 0
+
+    def check(self, source: str) -> None:
+        """Raise ParseError, after the page's posts were given, when an embed was not read."""
+        if self.unread:
+            raise ParseError(
+                f"{source}: {self.unread} of {self.found} embedded posts could not be read (no "
+                "attribution line archiver recognises); their text and links are kept in the page's own post"
+            )
+
+
+def _embedded_posts(
+    tree: LexborHTMLParser, *, source: str, base: str | None, embeds: _Embeds
+) -> Iterator[Post]:
+    """Yield the posts of a page's embeds and take each read one out of the page.
+
+    An embed that cannot be read stays in the page, so its text and links are kept in
+    the page's own post; ``embeds`` counts it.
+    """
+    for selector, platform in _EMBEDS:
+        for quote in tree.css(selector):
+            embeds.found += 1
+            post = _blockquote_post(quote, platform=platform, source=source, base=base)
+            if post is None:
+                embeds.unread += 1
+                continue
+            quote.decompose()
+            yield post
+    for embed in tree.css("iframe.mastodon-embed, blockquote.mastodon-embed"):
+        embeds.found += 1
+        post = _mastodon_embed_post(embed, source=source)
+        if post is None:
+            embeds.unread += 1
+            continue
+        embed.decompose()
+        yield post
 
 
 def _blockquote_post(quote: LexborNode, *, platform: str, source: str, base: str | None) -> Post | None:
     rendered = render(quote)
-    match = _ATTRIBUTION.search(rendered.text.rstrip())
-    if match is None:
+    attribution = find_attribution(rendered.text)
+    if attribution is None:
         return None
     permalink = None
     for anchor in reversed(rendered.anchors):
@@ -252,7 +309,7 @@ def _blockquote_post(quote: LexborNode, *, platform: str, source: str, base: str
         if href and (_STATUS_ID.search(href) or _BLUESKY_POST.match(href)):
             permalink = href
             break
-    cut = match.start()
+    cut = attribution.start
     anchors = tuple(
         link
         for link in anchor_links([a for a in rendered.anchors if a.start < cut], base=base)
@@ -260,7 +317,7 @@ def _blockquote_post(quote: LexborNode, *, platform: str, source: str, base: str
     )
     post = _tweet_post(
         rendered.text[:cut].strip().splitlines(),
-        match,
+        attribution,
         source=source,
         permalink=permalink,
         anchors=anchors,
