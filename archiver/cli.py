@@ -21,7 +21,7 @@ from .guard import WEB_PORTS
 from .models import AlreadyRunning, DatabaseError
 from .resolve import DEFAULT_USER_AGENT, Fetched, ResolverSettings, fetch_source
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
-from .sources import SOURCES, read_source_list
+from .sources import SOURCES, SourceEntry, read_source_list
 
 DEFAULT_DB = "data/archive.db"
 DEFAULT_SOURCES_FILE = "data/sources.txt"
@@ -198,7 +198,7 @@ def archive(
     """
     stop_at = _deadline(options)
     named = bool(sources)
-    locations = list(sources) if named else _default_sources()
+    locations = [SourceEntry(s) for s in sources] if named else _default_sources()
     settings = _settings(options)
     with _run(db_path, "archive") as (db, run_id, counts):
         failed = _ingest_all(db, locations, fmt=fmt, run_id=run_id, settings=settings, counts=counts)
@@ -244,7 +244,8 @@ def ingest(
         allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy
     )
     with _run(db_path, "ingest") as (db, run_id, counts):
-        failed = _ingest_all(db, list(sources), fmt=fmt, run_id=run_id, settings=settings, counts=counts)
+        entries = [SourceEntry(s) for s in sources]
+        failed = _ingest_all(db, entries, fmt=fmt, run_id=run_id, settings=settings, counts=counts)
     if failed:
         sys.exit(1)
 
@@ -485,12 +486,12 @@ def _finish_run(
     )
 
 
-def _default_sources() -> list[str]:
-    locations: list[str] = []
+def _default_sources() -> list[SourceEntry]:
+    locations: list[SourceEntry] = []
     if Path(DEFAULT_SOURCES_FILE).exists():
         locations += read_source_list(DEFAULT_SOURCES_FILE)
     if Path(DEFAULT_INBOX).is_dir():
-        locations.append(DEFAULT_INBOX)
+        locations.append(SourceEntry(DEFAULT_INBOX))
     if not locations:
         click.echo(f"warning: no sources: {DEFAULT_SOURCES_FILE} and {DEFAULT_INBOX}/ are missing", err=True)
     return locations
@@ -498,7 +499,7 @@ def _default_sources() -> list[str]:
 
 def _ingest_all(
     db: Database,
-    locations: list[str],
+    locations: list[SourceEntry],
     *,
     fmt: str | None,
     run_id: int,

@@ -78,6 +78,8 @@ _NOT_BEFORE_URL = frozenset("@\uff20$#\uff03" + "\ufffe\ufeff\uffff")
 _NOT_BEFORE_BARE_URL = frozenset("-_./")
 
 _ELLIPSES = ("\u2026", "...")
+# How much of the text after a link is looked at to tell whether an ellipsis cut it.
+_FOLLOWING = 80
 # Every t.co code since 2011 has this many characters, the most t.co ever issued: a code
 # of this length followed by an ellipsis is whole, the ellipsis is the post's own.
 _TCO_CODE_LENGTH = 10
@@ -146,12 +148,18 @@ def extract_links(text: str, *, glued: bool = False) -> list[FoundLink]:
 def is_truncated(url: str, following: str) -> bool:
     """Return True when a URL followed by ``following`` was shown cut off by an ellipsis.
 
-    The ellipsis may come right after the URL or after one space (``http://t.co/aB3 ...``,
-    as old retweets were cut).  A t.co link with a whole modern code is the exception.
+    The ellipsis comes right after the URL (``https://example.com/an-arti…``), or after
+    one space at the end of the text or line, as old retweets were cut at 140 characters
+    (``http://t.co/aB3 ...``); ``http://bit.ly/x ... and more`` is a whole link.  A t.co
+    link with a whole modern code is never cut: no t.co code is longer.
     """
-    if following[:1] in (" ", "\u00a0"):
-        following = following[1:]
-    if not following.startswith(_ELLIPSES):
+    if following.startswith(_ELLIPSES):
+        pass
+    elif following[:1] in (" ", "\u00a0") and following[1:].startswith(_ELLIPSES):
+        after = following[1:].removeprefix("...").removeprefix("\u2026")
+        if after.split("\n", 1)[0].strip() or ("\n" not in after and len(following) >= _FOLLOWING):
+            return False
+    else:
         return False
     if hostname(url) == "t.co":
         code = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
@@ -355,7 +363,7 @@ def _to_links(text: str, matches: list[_Match]) -> Iterable[FoundLink]:
         if url is None or url in seen:
             continue
         seen.add(url)
-        truncated = is_truncated(url, text[match.end : match.end + 4])
+        truncated = is_truncated(url, text[match.end : match.end + _FOLLOWING])
         yield FoundLink(url=url, display=raw, found_by="text", position=position, truncated=truncated)
         position += 1
 

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from . import store
 from .models import ArchiverError, DatabaseError, Resolution, SourceUnavailable
 from .resolve import Fetched, ResolverSettings, resolve_many
-from .sources import detect_format, expand_source, format_of, is_url, iter_posts, parse_bytes
+from .sources import SourceEntry, detect_format, expand_source, format_of, is_url, iter_posts, parse_bytes
 
 __all__ = ["Ingested", "ingest_sources", "resolve_and_save"]
 
@@ -33,6 +33,8 @@ WRITE_EVERY_RESULTS = 50
 WRITE_EVERY_SECONDS = 2.0
 
 Report = Callable[[str], None]
+# Source statuses after which its recorded format is trusted.
+_READ = frozenset({"ok", "partial", "not_modified"})
 Fetch = Callable[..., Fetched]
 
 
@@ -46,14 +48,16 @@ class Ingested:
 
 
 def ingest_sources(
-    db: Database, locations: list[str], *, fmt: str | None, run_id: int, fetch: Fetch, report: Report
+    db: Database, sources: list[SourceEntry], *, fmt: str | None, run_id: int, fetch: Fetch, report: Report
 ) -> Ingested:
     """Read every source into the archive, reporting each failure by name and going on.
 
+    A source's own format (a sources file's ``feed URL`` line) wins over ``fmt``.
     ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body.
     """
     outcome = Ingested()
-    for location in locations:
+    for entry in sources:
+        location, source_fmt = entry.location, entry.fmt or fmt
         try:
             units = expand_source(location)
         except SourceUnavailable as ex:
@@ -62,7 +66,7 @@ def ingest_sources(
             continue
         for unit in units:
             try:
-                saved = _ingest_one(db, unit, fmt=fmt, run_id=run_id, fetch=fetch)
+                saved = _ingest_one(db, unit, fmt=source_fmt, run_id=run_id, fetch=fetch)
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
                 store.record_source(db, unit, status="error", error=str(ex))
@@ -95,6 +99,10 @@ def _ingest_one(db: Database, unit: str, *, fmt: str | None, run_id: int, fetch:
     if fetched.not_modified or fetched.body is None:
         store.record_source(db, unit, status="not_modified", http_status=fetched.status_code)
         return None
+    # A URL read as a feed before is a feed still: a maintenance page it serves one day
+    # is a failed read, not a post.
+    if fmt is None and previous.get("format") == "feed" and previous.get("last_status") in _READ:
+        fmt = "feed"
     name = fmt or detect_format(unit, fetched.body[:8192])
     saved = store.save_posts(db, parse_bytes(fetched.body, source=unit, fmt=name), run_id=run_id)
     _record(

@@ -159,6 +159,7 @@ def test_hashtags_and_mentions_skip_links_and_emails():
         "https://www.example.com/2024/05/an-arti\u2026",
         "https://www.example.com/2024/05/an-arti...",
         "shared example.com/2024/05/an-arti \u2026",
+        "RT @someone: long text http://example.com/a/b ...\nnext line",
     ],
 )
 def test_links_shown_cut_off_are_flagged(text):
@@ -167,10 +168,13 @@ def test_links_shown_cut_off_are_flagged(text):
 
 
 def test_whole_links_before_an_ellipsis_are_not_flagged():
-    links = extract_links("https://t.co/O0SIgLVWzM… and https://example.com/whole and more…")
+    links = extract_links(
+        "https://t.co/O0SIgLVWzM… and https://example.com/whole and more… http://bit.ly/abc ... (it works)"
+    )
     assert [(link.url, link.truncated) for link in links] == [
         ("https://t.co/O0SIgLVWzM", False),
         ("https://example.com/whole", False),
+        ("http://bit.ly/abc", False),
     ]
 
 

@@ -16,6 +16,7 @@ from archiver.models import ParseError, UnknownFormat
 from archiver.sources import SOURCES, detect_format, expand_source, format_of, iter_posts, parse_bytes
 
 TWITTER = FIXTURES / "twitter" / "archive"
+GRAILBIRD = FIXTURES / "twitter" / "grailbird"
 MASTODON = FIXTURES / "mastodon" / "archive"
 
 
@@ -67,6 +68,52 @@ def test_twitter_archive_folder():
     assert expand_source(str(TWITTER)) == [str(TWITTER)]
     assert format_of(TWITTER) == "twitter-archive"
     check_twitter_posts(list(iter_posts(TWITTER)))
+
+
+def check_grailbird_posts(posts):
+    by_id = {p.id: p for p in posts}
+    assert set(by_id) == {"1400000001", "1400000002", "290000000000000001", "290000000000000002"}
+    assert {(p.author_handle, p.author_name, p.platform) for p in posts} == {
+        ("old_account", "Old Account", "twitter")
+    }
+    old = by_id["1400000001"]
+    assert old.posted_at == "2009-03-31T08:00:00Z"
+    assert old.text == "Notes on the new standard http://tinyurl.com/ab12cd for signatures & keys"
+    assert [(link.url, link.found_by) for link in old.links] == [("http://tinyurl.com/ab12cd", "text")]
+    assert old.url == "https://twitter.com/old_account/status/1400000001"
+    cut = by_id["1400000002"].links[0]
+    assert (cut.url, cut.truncated) == ("http://www.example.com/downloads/releas", True)
+    new = by_id["290000000000000001"]
+    assert (new.hashtags, new.mentions) == (("release",), ("a_friend",))
+    assert [(link.url, link.expanded_url) for link in new.links] == [
+        ("http://t.co/LiNkAbCdEf", "http://blog.example.net/2013/01/release-notes"),
+        ("http://t.co/PhOtOaBcDe", "http://twitter.com/old_account/status/290000000000000001/photo/1"),
+    ]
+    # The retweet's text cut its link; the original it carries has the link whole.
+    retweet = by_id["290000000000000002"]
+    assert [(link.url, link.truncated, link.expanded_url) for link in retweet.links] == [
+        ("http://t.co/WhOlEcOdE1", False, "http://www.example.org/long/article")
+    ]
+
+
+@pytest.mark.parametrize("where", ["folder", "data folder", "zip"])
+def test_old_twitter_archive(tmp_path, where):
+    if where == "folder":
+        source = GRAILBIRD
+    elif where == "data folder":
+        source = GRAILBIRD / "data"
+    else:
+        source = zip_folder(GRAILBIRD, tmp_path / "tweets.zip")
+    assert expand_source(str(source)) == [str(source)]
+    assert format_of(source) == "twitter-archive"
+    check_grailbird_posts(list(iter_posts(source)))
+
+
+def test_one_month_of_an_old_twitter_archive():
+    month = GRAILBIRD / "data" / "js" / "tweets" / "2009_03.js"
+    posts = list(iter_posts(month))
+    assert [p.id for p in posts] == ["1400000001", "1400000002"]
+    assert posts[0].author_handle == "old_account"
 
 
 def test_twitter_archive_zip(tmp_path):
@@ -344,3 +391,77 @@ def test_a_cut_off_link_that_another_link_of_the_post_completes_is_left_out():
         ("https://t.co/aB3xYz9Qrs", 0, False),
         ("https://t.co/zz9", 1, True),
     ]
+
+
+# -- what archiver does not read, and formats named by the user ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "seen"),
+    [
+        ("export.json", b'{"accounts": [1], "version": 2}', "a JSON object with the keys accounts, version"),
+        ("big.json", b'{"records": [' + b'{"a": 1},' * 2000, "a JSON object with the keys records"),
+        ("blob.bin", bytes(range(256)) * 4, "binary data"),
+        ("payload.js", b"var payload_details = {}", "text starting 'var payload_details"),
+        (
+            "catalog.xml",
+            b"<?xml version='1.0'?><!-- about --><catalog><item/></catalog>",
+            "XML or HTML whose first element is <catalog>",
+        ),
+        ("empty.txt", b"  \n", "an empty file"),
+    ],
+)
+def test_content_archiver_does_not_read_is_an_error_saying_what_it_saw(name, data, seen):
+    with pytest.raises(UnknownFormat) as raised:
+        list(parse_bytes(data, source=name))
+    message = str(raised.value)
+    assert message.startswith(f"{name}: {seen}")
+    assert "--format (" in message and "twitter-archive" in message
+
+
+def test_a_sources_file_line_may_name_the_format(tmp_path):
+    from archiver.sources import SourceEntry, read_source_list
+
+    listing = tmp_path / "sources.txt"
+    listing.write_text(
+        "# comment\nfeed https://example.org/rss  # the blog\npages/my notes.txt\npage local.txt\n"
+        "twitter-archive exports/old\nhttps://example.org/other\n",
+        encoding="utf-8",
+    )
+    assert read_source_list(listing) == [
+        SourceEntry("https://example.org/rss", "feed"),
+        SourceEntry(str(tmp_path / "pages/my notes.txt")),
+        SourceEntry(str(tmp_path / "local.txt"), "page"),
+        SourceEntry(str(tmp_path / "exports/old"), "twitter-archive"),
+        SourceEntry("https://example.org/other"),
+    ]
+
+
+def test_a_feed_url_serving_a_maintenance_page_is_a_failed_read(tmp_path):
+    from archiver import store
+    from archiver.pipeline import ingest_sources
+    from archiver.resolve import Fetched
+    from archiver.sources import SourceEntry
+
+    feed = (FIXTURES / "feed" / "blog.xml").read_bytes()
+    maintenance = b"<!DOCTYPE html><html><body><h1>Down for maintenance</h1><p>Back soon.</p></body></html>"
+    bodies = [feed, maintenance, maintenance]
+    db = store.open_database(tmp_path / "archive.db")
+    lines: list[str] = []
+
+    def ingest(entry):
+        def fetch(url, **validators):
+            return Fetched(url, 200, bodies.pop(0))
+
+        return ingest_sources(db, [entry], fmt=None, run_id=None, fetch=fetch, report=lines.append)
+
+    url = "https://blog.example.org/feed.xml"
+    posts = ingest(SourceEntry(url)).posts_added
+    assert posts > 0
+    # The same URL read as a feed before stays a feed; a line can also say so.
+    for entry in (SourceEntry(url), SourceEntry(url, "feed")):
+        assert ingest(entry).posts_added == 0
+        row = store.source_state(db, url)
+        assert (row["format"], row["last_status"]) == ("feed", "error")
+        assert "not an RSS or Atom feed" in row["last_error"]
+    assert db["posts"].count == posts and lines and all(url in line for line in lines)

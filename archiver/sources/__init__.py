@@ -7,7 +7,9 @@ and first bytes and says whether the format fits.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from .archives import ARCHIVE_FORMATS, Archive, archive_of, open_archive
 __all__ = [
     "SOURCES",
     "Format",
+    "SourceEntry",
     "detect_format",
     "expand_source",
     "format_of",
@@ -65,7 +68,37 @@ def detect_format(name: str, head: bytes) -> str:
     for fmt in SOURCES.values():
         if fmt.detect(name, head):
             return fmt.name
-    raise UnknownFormat(f"{name}: not a format archiver reads ({', '.join(SOURCES)})")
+    raise UnknownFormat(
+        f"{name}: {describe_content(head)}, which is none of the formats archiver reads; "
+        f"if it is one, name it with --format ({', '.join(SOURCES)})"
+    )
+
+
+def describe_content(head: bytes) -> str:
+    """Return what the first bytes of a source look like, for a message (``a JSON object with keys …``)."""
+    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace").lstrip()
+    if not text:
+        return "an empty file"
+    if "\x00" in text[:4096] or sum(not c.isprintable() and c not in "\t\r\n\f" for c in text[:4096]) > 8:
+        return "binary data"
+    if text[0] in "[{":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if text[0] == "[":
+            return "a JSON array"
+        names = (
+            list(value)[:8]
+            if isinstance(value, dict)
+            else re.findall(r'"([^"\\]{1,40})"\s*:', text[:2000])[:8]
+        )
+        return f"a JSON object with the keys {', '.join(names)}" if names else "a JSON object"
+    if text.startswith("<"):
+        root = re.search(r"<([A-Za-z][\w:.-]*)", re.sub(r"<[?!][^>]*>", "", text[:4096]))
+        return f"XML or HTML whose first element is <{root.group(1)}>" if root else "XML or HTML"
+    first = text.splitlines()[0][:60]
+    return f"text starting {first!r}"
 
 
 def parse_bytes(data: bytes, *, source: str, fmt: str | None = None) -> Iterator[Post]:
@@ -164,18 +197,30 @@ def expand_source(location: str) -> list[str]:
 
 
 def _is_archive_folder(path: Path) -> bool:
+    # The files that name an export sit at most three folders down: data/tweets.js,
+    # outbox.json, and the old Twitter archive's data/js/tweets/2013_01.js.
     names = [p.name for p in path.iterdir()]
-    data = path / "data"
-    if data.is_dir():
-        names += [f"data/{p.name}" for p in data.iterdir()]
+    for folder in ("data", "js/tweets", "data/js/tweets"):
+        if (path / folder).is_dir():
+            names += [f"{folder}/{p.name}" for p in (path / folder).iterdir()]
     return archive_of(names) is not None
 
 
-def read_source_list(path: str | os.PathLike[str]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class SourceEntry:
+    """A source to read: a path or URL, and the format it must be read as (None: detect it)."""
+
+    location: str
+    fmt: str | None = None
+
+
+def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
     """Return the sources listed in a sources file: one a line, ``#`` starts a comment.
 
-    Relative paths are relative to the sources file's own directory, so the list
-    means the same whatever directory cron starts in.
+    A line may start with a format that the source must be read as (``feed
+    https://example.org/rss``): a feed URL that one day serves an HTML page is then a
+    failed read, not a post.  Relative paths are relative to the sources file's own
+    directory, so the list means the same whatever directory cron starts in.
     """
     path = Path(path)
     try:
@@ -188,9 +233,13 @@ def read_source_list(path: str | os.PathLike[str]) -> list[str]:
         if not entry or entry.startswith("#"):
             continue
         entry = entry.split(" #", 1)[0].strip()
+        fmt = None
+        first, _, rest = entry.partition(" ")
+        if rest.strip() and (first in SOURCES or first in {a.name for a in ARCHIVE_FORMATS}):
+            fmt, entry = first, rest.strip()
         if not is_url(entry) and not Path(entry).is_absolute():
             entry = str(path.parent / entry)
-        entries.append(entry)
+        entries.append(SourceEntry(entry, fmt))
     return entries
 
 

@@ -38,18 +38,26 @@ def _looks_like_html(name: str, head: bytes) -> bool:
     )
 
 
+# Files whose names say they hold data or code, never a page someone wrote.
+_NOT_PAGES = (".js", ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".xml", ".rss", ".atom", ".sqlite", ".db")
+# Control characters that text never holds (tab, line breaks and form feed aside).
+_BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
 def _looks_like_page(name: str, head: bytes) -> bool:
-    """Any text that is not one of the structured formats (JSON, XML feeds) is a page."""
-    if b"\x00" in head[:4096]:
+    """Any text that is not one of the structured formats (JSON, XML, scripts, binary) is a page."""
+    if name.lower().endswith(_NOT_PAGES) or _BINARY.search(head[:4096]):
         return False
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
-    return not start.startswith((b"{", b"[", b"<?xml", b"<rss", b"<feed", b"window.ytd"))
+    return bool(start) and not start.startswith(
+        (b"{", b"[", b"<?xml", b"<rss", b"<feed", b"<!--", b"window.", b"var ")
+    )
 
 
 @source("page", detect=_looks_like_page)
 def parse_page(data: bytes, *, source: str) -> Iterator[Post]:
     """A text or HTML page with embedded tweets (the attribution line marks each one)."""
-    if b"\x00" in data[:65536]:
+    if _BINARY.search(data[:65536]):
         raise ParseError(f"{source}: binary data, not a text or HTML page")
     text = data.decode("utf-8-sig", errors="replace")
     if _looks_like_html(source, data[:4096]):

@@ -4,11 +4,17 @@ Each file is ``window.YTD.tweets.part0 = [...]``.  Links come from the tweet's
 entities, which keep the t.co URL, what the tweet displayed, and the expansion
 Twitter recorded (``expanded_url``, or ``unwound_url`` when present); text matching
 only adds what the entities lack.  The author comes from ``data/account.js``.
+
+The archive Twitter gave before 2018 ("Grailbird") has one file a month,
+``data/js/tweets/2013_01.js`` holding ``Grailbird.data.tweets_2013_01 = [...]``, and the
+account in ``data/js/user_details.js``; its tweets carry the same fields, a retweet the
+whole original in ``retweeted_status``.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,27 +32,38 @@ __all__ = ["parse_twitter_archive", "parse_tweets_file"]
 
 _WRAPPER = re.compile(r"^\s*window\.YTD\.(?P<kind>[\w.]+?)\.part\d+\s*=\s*")
 _TWEET_FILE = re.compile(r"^(tweets?|tweets-part\d+)\.js$")
-_CREATED_AT = "%a %b %d %H:%M:%S %z %Y"
+_GRAILBIRD_WRAPPER = re.compile(r"^\s*Grailbird\.data\.tweets_\d{4}_\d{1,2}\s*=\s*")
+_GRAILBIRD_FILE = re.compile(r"(?:^|/)js/tweets/\d{4}_\d{1,2}\.js$")
+_USER_DETAILS = re.compile(r"^\s*var\s+user_details\s*=\s*")
+_CREATED_AT = ("%a %b %d %H:%M:%S %z %Y", "%Y-%m-%d %H:%M:%S %z")
 
 
 def _is_tweets_file(name: str, head: bytes) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"window.YTD.tweet.", b"window.YTD.tweets."))
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start.startswith((b"window.YTD.tweet.", b"window.YTD.tweets.", b"Grailbird.data.tweets_"))
 
 
 def _is_twitter_archive(names: list[str]) -> bool:
-    return any(_TWEET_FILE.match(member_name(n)) for n in names)
+    return any(_TWEET_FILE.match(member_name(n)) or _GRAILBIRD_FILE.search(n) for n in names)
 
 
 @source("twitter-archive", detect=_is_tweets_file)
 def parse_tweets_file(data: bytes, *, source: str) -> Iterator[Post]:
-    """A Twitter/X archive's tweets.js file (or the archive's folder, .zip)."""
-    yield from _parse_tweets(data, source=source, account={})
+    """A Twitter/X archive's tweets.js file (or the archive's folder, .zip), old or new."""
+    if _GRAILBIRD_WRAPPER.match(data[:256].decode("utf-8-sig", errors="replace")):
+        yield from _parse_grailbird_month(data, source=source, account={})
+    else:
+        yield from _parse_tweets(data, source=source, account={})
 
 
 @archive_format("twitter-archive", detect=_is_twitter_archive)
 def parse_twitter_archive(archive: Archive, source: str) -> Iterator[Post]:
     """Yield the tweets of every tweets file in an archive, with the account's name and handle."""
     names = archive.names()
+    months = [n for n in names if _GRAILBIRD_FILE.search(n)]
+    if months and not any(_TWEET_FILE.match(member_name(n)) for n in names):
+        yield from _parse_grailbird(archive, source, names, months)
+        return
     account: dict[str, Any] = {}
     for name in names:
         if member_name(name) == "account.js":
@@ -56,6 +73,48 @@ def parse_twitter_archive(archive: Archive, source: str) -> Iterator[Post]:
         raise ParseError(f"{source}: no tweets.js in this archive")
     for name in tweet_files:
         yield from _parse_tweets(archive.read(name), source=f"{source}!{name}", account=account)
+
+
+def _parse_grailbird(archive: Archive, source: str, names: list[str], months: list[str]) -> Iterator[Post]:
+    account: dict[str, Any] = {}
+    details = next((n for n in names if n.endswith("js/user_details.js")), None)
+    if details is not None:
+        account = _user_details(archive.read(details))
+    for name in months:
+        yield from _parse_grailbird_month(archive.read(name), source=f"{source}!{name}", account=account)
+
+
+def _user_details(data: bytes) -> dict[str, Any]:
+    """Return the old archive's account as today's: ``username`` and ``accountDisplayName``."""
+    text = data.decode("utf-8-sig", errors="replace")
+    match = _USER_DETAILS.match(text)
+    try:
+        details = json.loads(text[match.end() :] if match else text)
+    except ValueError:
+        return {}
+    if not isinstance(details, dict):
+        return {}
+    return {"username": details.get("screen_name"), "accountDisplayName": details.get("full_name")}
+
+
+def _parse_grailbird_month(data: bytes, *, source: str, account: dict[str, Any]) -> Iterator[Post]:
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    match = _GRAILBIRD_WRAPPER.match(data[:256].decode("utf-8", errors="replace"))
+    if match is None:
+        raise ParseError(f"{source}: not a month of an old Twitter archive (no 'Grailbird.data' line)")
+    for tweet in iter_json_array(data, source=source, start=len(match.group(0).encode())):
+        if not isinstance(tweet, dict):
+            continue
+        user = _mapping(tweet.get("user"))
+        handle = _text(user.get("screen_name")) or _text(account.get("username"))
+        name = _text(user.get("name")) or _text(account.get("accountDisplayName"))
+        post = _tweet_post(tweet, source=source, handle=handle, name=name)
+        if post is not None:
+            yield post
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _account(data: bytes, *, source: str) -> dict[str, Any]:
@@ -94,6 +153,12 @@ def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name:
     entities = _mapping(tweet.get("entities"))
     extended = _mapping(tweet.get("extended_entities"))
     from_entities = list(_entity_links(entities, extended))
+    # A retweet's text is cut at 140 characters; the original's entities hold its links whole.
+    original = _mapping(tweet.get("retweeted_status"))
+    if original:
+        from_entities += _entity_links(
+            _mapping(original.get("entities")), _mapping(original.get("extended_entities"))
+        )
     known = {link.url for link in from_entities}
     # Twitter writes every link of a tweet as a t.co URL in its entities; the text is
     # searched only when it holds more URLs than the entities (a truncated retweet).
@@ -166,9 +231,14 @@ def _created_at(value: Any) -> str | None:
     parts = value.split()
     if len(parts) == 6 and parts[4] == "+0000" and parts[1] in _MONTHS and parts[2].isdigit():
         return f"{parts[5]}-{_MONTHS[parts[1]]:02d}-{int(parts[2]):02d}T{parts[3]}Z"
-    try:
-        moment = datetime.strptime(value.strip(), _CREATED_AT)
-    except ValueError:
+    moment = None
+    for form in _CREATED_AT:
+        try:
+            moment = datetime.strptime(value.strip(), form)
+            break
+        except ValueError:
+            continue
+    if moment is None:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
