@@ -25,6 +25,8 @@ HOMES = {
     "sqlite_utils": {"store.py", "migrations.py", "cli.py", "pipeline.py"},
     "datasette": {"cli.py", "datasette_plugin.py"},
     "selectolax": {"page.py", "html.py"},
+    "feedparser": {"feed.py"},
+    "charset_normalizer": {"feed.py"},
 }
 
 

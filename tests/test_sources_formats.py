@@ -465,3 +465,90 @@ def test_a_feed_url_serving_a_maintenance_page_is_a_failed_read(tmp_path):
         assert (row["format"], row["last_status"]) == ("feed", "error")
         assert "not an RSS or Atom feed" in row["last_error"]
     assert db["posts"].count == posts and lines and all(url in line for line in lines)
+
+
+# -- feeds however they begin, relative links, encodings, hashtag feeds --------------------
+
+_RSS = (
+    '<rss version="2.0"><channel><title>Blog</title><link>https://blog.example.org/</link>'
+    "<item><guid>https://blog.example.org/p/1</guid><link>https://blog.example.org/p/1</link>"
+    "<description>{body}</description></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "\n\n   ",
+        "\ufeff",
+        '<?xml version="1.0" encoding="utf-8"?>\n<!--\nDescription: a generator\'s note\n-->\n',
+        '<?xml version="1.0"?><?xml-stylesheet type="text/xsl" href="/style.xsl"?>',
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n',
+        '<!DOCTYPE rss [<!ENTITY nbsp "&#160;">]>',
+    ],
+)
+def test_a_feed_is_a_feed_however_it_begins(prefix):
+    data = (prefix + _RSS.format(body="Hello https://example.com/x")).encode()
+    assert detect_format("feed", data) == "feed"
+    (post,) = parse_bytes(data, source="feed")
+    assert [link.url for link in post.links] == ["https://example.com/x"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16", "utf-32-le", "utf-32-be"])
+def test_a_feed_in_utf16_or_utf32_is_a_feed(codec):
+    data = ('<?xml version="1.0" encoding="utf-16"?>' + _RSS.format(body="Hi https://example.com/y")).encode(
+        codec
+    )
+    assert detect_format("feed", data[:8192]) == "feed"
+
+
+@pytest.mark.parametrize(
+    ("codec", "text"), [("koi8-r", "Привет, мир: новости"), ("shift_jis", "こんにちは、世界のニュースです")]
+)
+def test_a_feed_without_a_declared_encoding_is_decoded_by_detection(codec, text):
+    data = _RSS.format(body=f"{text} {text} {text}").encode(codec)
+    (post,) = parse_bytes(data, source="feed.xml")
+    assert post.text.startswith(text)
+
+
+def test_relative_links_in_feeds():
+    data = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example.org/root/">
+  <title>Blog</title>
+  <entry><id>a</id><link href="posts/1"/>
+    <content type="html" xml:base="https://cdn.example.net/media/">&lt;a href="img/x.png"&gt;x&lt;/a&gt;</content></entry>
+  <entry><id>b</id><link href="posts/2"/><content type="html">&lt;a href="rel/y"&gt;y&lt;/a&gt;</content></entry>
+</feed>"""
+    posts = list(parse_bytes(data, source="https://feeds.example.com/atom.xml"))
+    assert [(p.url, [link.url for link in p.links]) for p in posts] == [
+        ("https://blog.example.org/root/posts/1", ["https://cdn.example.net/media/img/x.png"]),
+        ("https://blog.example.org/root/posts/2", ["https://blog.example.org/root/rel/y"]),
+    ]
+    rss = (
+        b'<rss version="2.0"><channel><title>B</title>'
+        b"<item><link>/p/3</link><description>&lt;a href='z'&gt;z&lt;/a&gt;</description></item>"
+        b"<item><description>&lt;a href='/w'&gt;w&lt;/a&gt;</description></item></channel></rss>"
+    )
+    first, second = parse_bytes(rss, source="https://site.example/feed/rss.xml")
+    assert (first.url, [link.url for link in first.links]) == (
+        "https://site.example/p/3",
+        ["https://site.example/p/z"],
+    )
+    assert [link.url for link in second.links] == ["https://site.example/w"]
+
+
+def test_a_hashtag_feed_names_each_post_by_its_author():
+    data = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel>
+<title>#osint</title><link>https://social.example/tags/osint</link><generator>Mastodon v4.3.0</generator>
+<item><guid>https://social.example/@alice/111</guid><link>https://social.example/@alice/111</link>
+  <description>&lt;p&gt;First #osint&lt;/p&gt;</description></item>
+<item><guid>https://other.example/users/bob/statuses/222</guid><link>https://other.example/users/bob/statuses/222</link>
+  <dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">Bob Example</dc:creator>
+  <description>&lt;p&gt;Second #osint&lt;/p&gt;</description></item>
+</channel></rss>"""
+    posts = list(parse_bytes(data, source="https://social.example/tags/osint.rss"))
+    assert [(p.platform, p.author_handle, p.author_name) for p in posts] == [
+        ("mastodon", "alice@social.example", None),
+        ("mastodon", "bob@other.example", "Bob Example"),
+    ]

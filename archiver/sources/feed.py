@@ -15,31 +15,74 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import charset_normalizer
 import feedparser
 
 from ..extract import extract_text_parts
 from ..models import ParseError, Post
 from ..urls import normalise_url
-from . import source
+from . import is_url, source
 from .html import post_from_html
 
 __all__ = ["parse_feed"]
 
+# Enough text to tell an encoding by; more only costs time.
+MAX_DETECTION_BYTES = 256 * 1024
 _MASTODON_PROFILE = re.compile(r"^https?://(?P<host>[^/]+)/@(?P<user>[^/@?#]+)/?$")
-_BLUESKY_PROFILE = re.compile(r"^https?://bsky\.app/profile/(?P<handle>[^/?#]+)")
+_BLUESKY_PROFILE = re.compile(r"^https?://bsky\.app/profile/(?P<handle>[^/?#]+)/?$")
+# A hashtag (or list) feed: posts by many people, each named by its own link.
+_MASTODON_TAG = re.compile(r"^https?://[^/]+/(?:tags|lists)/[^/?#]+")
+_MASTODON_STATUS = re.compile(
+    r"^https?://(?P<host>[^/]+)/(?:@(?P<user>[^/@?#]+)|users/(?P<user2>[^/?#]+)/statuses)/\d+"
+)
+_BLUESKY_POST = re.compile(r"^https?://bsky\.app/profile/(?P<handle>[^/?#]+)/post/")
+
+
+# What may come before a feed's root element: white space, the XML declaration and
+# other processing instructions, comments, a DOCTYPE (with an internal subset).
+_PROLOG = re.compile(
+    r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.DOTALL | re.IGNORECASE
+)
+_FEED_ROOT = re.compile(r"\s*<(?:[\w.-]+:)?(?:rss|feed|rdf)[\s>/]", re.IGNORECASE)
 
 
 def _is_feed(name: str, head: bytes) -> bool:
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
-    if start.startswith(b"<?xml"):
-        return any(tag in start for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
-    return start.startswith((b"<rss", b"<feed", b"<rdf:rdf"))
+    text = _decode_head(head)
+    position = 0
+    while (prolog := _PROLOG.match(text, position)) is not None and prolog.end() > position:
+        position = prolog.end()
+    return _FEED_ROOT.match(text, position) is not None
+
+
+def _decode_head(head: bytes) -> str:
+    """Return the start of an XML document as text, whatever its byte order mark."""
+    for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be")):
+        if head.startswith(bom):
+            return head[len(bom) : len(bom) + 4096 - len(head) % 4].decode(codec, errors="replace")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head[: 4096 - len(head) % 2].decode("utf-16", errors="replace")
+    # Without a byte order mark, the zero bytes around the first "<" tell the encoding.
+    for start, codec, width in (
+        (b"\x00\x00\x00<", "utf-32-be", 4),
+        (b"<\x00\x00\x00", "utf-32-le", 4),
+        (b"\x00<", "utf-16-be", 2),
+        (b"<\x00", "utf-16-le", 2),
+    ):
+        if head.startswith(start):
+            return head[: 4096 - 4096 % width].decode(codec, errors="replace")
+    return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
 
 
 @source("feed", detect=_is_feed)
 def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
     """An RSS or Atom feed: a blog, a Mastodon account or a Bluesky profile."""
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    feed_url = source if is_url(source) else None
+    # The feed's own URL is the base of last resort for relative links (given as the
+    # header feedparser reads it from; it never fetches anything when handed bytes).
+    headers = {"content-location": feed_url} if feed_url else {}
+    parsed = feedparser.parse(
+        _as_utf8(data), sanitize_html=True, resolve_relative_uris=False, response_headers=headers
+    )
     if not parsed.get("version") and not parsed.get("entries"):
         problem = parsed.get("bozo_exception")
         raise ParseError(f"{source}: not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
@@ -47,9 +90,37 @@ def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
     platform, handle = _platform(feed)
     author = _display_name(_string(feed.get("title")), handle) if platform != "web" else None
     for entry in parsed.get("entries", []):
-        post = _entry_post(entry, source=source, platform=platform, handle=handle, author=author)
+        post = _entry_post(
+            entry, source=source, platform=platform, handle=handle, author=author, feed_url=feed_url
+        )
         if post is not None:
             yield post
+
+
+# An encoding declared in the XML declaration.
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]{0,200}?encoding\s*=", re.IGNORECASE)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """Return a feed's bytes, re-encoded as UTF-8 when it declares no encoding and is not UTF-8.
+
+    feedparser reads an undeclared encoding as UTF-8 and then as Windows-1252, which
+    turns a KOI8-R or Shift_JIS feed into mojibake; the encoding is detected instead.
+    """
+    head = data[:4]
+    if head.startswith(
+        (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00", b"<\x00")
+    ) or _DECLARED_ENCODING.match(data[:256]):
+        return data
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data[:MAX_DETECTION_BYTES]).best()
+    if best is None:
+        return data
+    return data.decode(best.encoding, errors="replace").encode("utf-8")
 
 
 def _platform(feed: Any) -> tuple[str, str | None]:
@@ -61,23 +132,41 @@ def _platform(feed: Any) -> tuple[str, str | None]:
     bluesky = _BLUESKY_PROFILE.match(link)
     if bluesky:
         return "bluesky", bluesky.group("handle")
-    if "mastodon" in generator:
+    if "mastodon" in generator or _MASTODON_TAG.match(link):
         return "mastodon", None
+    if link.startswith(("https://bsky.app/", "http://bsky.app/")):
+        return "bluesky", None
     return "web", None
 
 
+def _author_of(link: str | None, platform: str) -> str | None:
+    """Return the handle in a Mastodon or Bluesky post's link (``user@host``, ``name.bsky.social``)."""
+    if link is None or platform == "web":
+        return None
+    status = _MASTODON_STATUS.match(link)
+    if platform == "mastodon" and status:
+        return f"{status.group('user') or status.group('user2')}@{status.group('host')}"
+    post = _BLUESKY_POST.match(link)
+    if platform == "bluesky" and post:
+        return post.group("handle")
+    return None
+
+
 def _entry_post(
-    entry: Any, *, source: str, platform: str, handle: str | None, author: str | None
+    entry: Any, *, source: str, platform: str, handle: str | None, author: str | None, feed_url: str | None
 ) -> Post | None:
-    link = normalise_url(_string(entry.get("link"))) if _string(entry.get("link")) else None
+    link = normalise_url(_string(entry.get("link")), base=feed_url) if _string(entry.get("link")) else None
     title = _string(entry.get("title")).strip()
-    body, kind = _body(entry)
+    body, kind, xml_base = _body(entry)
     if kind == "text/plain":
         text = body.strip()
         parts = extract_text_parts(text)
         links, hashtags, mentions = parts.links, parts.hashtags, parts.mentions
     else:
-        html_post = post_from_html(body, base=link)
+        # Relative links: against xml:base where one is in effect, then the item's link,
+        # then the feed's URL.
+        base = xml_base if xml_base and xml_base != feed_url else (link or feed_url)
+        html_post = post_from_html(body, base=base)
         text, links, hashtags, mentions = (
             html_post.text,
             html_post.links,
@@ -86,17 +175,21 @@ def _entry_post(
         )
     if platform == "web" and title and not text.startswith(title):
         text = f"{title}\n\n{text}".strip()
-    if not text and not link:
-        return None
+    entry_id = _string(entry.get("id"))
+    if not text and not link and not entry_id:
+        return None  # an item with nothing in it
     tags = tuple(_string(t.get("term")).lstrip("#") for t in entry.get("tags", []) if _string(t.get("term")))
-    post_id = _string(entry.get("id")) or link or _hash(source, title, text)
+    post_id = entry_id or link or _hash(source, title, text)
+    # In a hashtag or list feed each post names its own author; the feed's title is
+    # the author only of the posts of a profile's own feed.
+    post_handle = _author_of(link, platform) or handle
     return Post(
         id=post_id,
         platform=platform,
         author_name=_string((entry.get("author_detail") or {}).get("name"))
         or _string(entry.get("author"))
-        or author,
-        author_handle=handle,
+        or (author if post_handle == handle else None),
+        author_handle=post_handle,
         text=text,
         posted_at=_timestamp(entry),
         url=link,
@@ -114,12 +207,17 @@ def _display_name(title: str, handle: str | None) -> str | None:
     return title.strip() or None
 
 
-def _body(entry: Any) -> tuple[str, str]:
+def _body(entry: Any) -> tuple[str, str, str]:
+    """Return an entry's body, its media type and the xml:base in effect for it."""
     for content in entry.get("content", []) or []:
         if _string(content.get("value")):
-            return content["value"], _string(content.get("type")) or "text/html"
+            return content["value"], _string(content.get("type")) or "text/html", _string(content.get("base"))
     detail = entry.get("summary_detail") or {}
-    return _string(entry.get("summary")), _string(detail.get("type")) or "text/html"
+    return (
+        _string(entry.get("summary")),
+        _string(detail.get("type")) or "text/html",
+        _string(detail.get("base")),
+    )
 
 
 def _timestamp(entry: Any) -> str | None:
