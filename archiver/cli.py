@@ -174,6 +174,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.argument("sources", nargs=-1)
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
+@click.option("--text-column", metavar="NAME", help="The column of CSV sources that holds the text")
 @_resolver_options
 @click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
 @click.pass_context
@@ -183,6 +184,7 @@ def archive(
     sources: tuple[str, ...],
     db_path: str,
     fmt: str | None,
+    text_column: str | None,
     limit: int | None,
     **options: Any,
 ) -> None:
@@ -201,7 +203,9 @@ def archive(
     locations = [SourceEntry(s) for s in sources] if named else _default_sources()
     settings = _settings(options)
     with _run(db_path, "archive") as (db, run_id, counts):
-        failed = _ingest_all(db, locations, fmt=fmt, run_id=run_id, settings=settings, counts=counts)
+        failed = _ingest_all(
+            db, locations, fmt=fmt, text_column=text_column, run_id=run_id, settings=settings, counts=counts
+        )
         _resolve_due(
             ctx,
             db,
@@ -220,6 +224,7 @@ def archive(
 @click.argument("sources", nargs=-1, required=True)
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
+@click.option("--text-column", metavar="NAME", help="The column of CSV sources that holds the text")
 @click.option(
     "--allow-private", is_flag=True, help="Allow fetching feed URLs on internal addresses, on any port"
 )
@@ -229,6 +234,7 @@ def ingest(
     sources: tuple[str, ...],
     db_path: str,
     fmt: str | None,
+    text_column: str | None,
     allow_private: bool,
     allow_ports: tuple[int, ...],
     proxy: str | None,
@@ -245,7 +251,9 @@ def ingest(
     )
     with _run(db_path, "ingest") as (db, run_id, counts):
         entries = [SourceEntry(s) for s in sources]
-        failed = _ingest_all(db, entries, fmt=fmt, run_id=run_id, settings=settings, counts=counts)
+        failed = _ingest_all(
+            db, entries, fmt=fmt, text_column=text_column, run_id=run_id, settings=settings, counts=counts
+        )
     if failed:
         sys.exit(1)
 
@@ -502,6 +510,7 @@ def _ingest_all(
     locations: list[SourceEntry],
     *,
     fmt: str | None,
+    text_column: str | None,
     run_id: int,
     settings: ResolverSettings,
     counts: Counter[str],
@@ -512,7 +521,13 @@ def _ingest_all(
         return asyncio.run(fetch_source(url, settings=settings, **validators))
 
     outcome = pipeline.ingest_sources(
-        db, locations, fmt=fmt, run_id=run_id, fetch=fetch, report=lambda line: click.echo(line, err=True)
+        db,
+        locations,
+        fmt=fmt,
+        text_column=text_column,
+        run_id=run_id,
+        fetch=fetch,
+        report=lambda line: click.echo(line, err=True),
     )
     counts["posts_added"] += outcome.posts_added
     counts["links_added"] += outcome.links_added

@@ -48,11 +48,19 @@ class Ingested:
 
 
 def ingest_sources(
-    db: Database, sources: list[SourceEntry], *, fmt: str | None, run_id: int, fetch: Fetch, report: Report
+    db: Database,
+    sources: list[SourceEntry],
+    *,
+    fmt: str | None,
+    run_id: int,
+    fetch: Fetch,
+    report: Report,
+    text_column: str | None = None,
 ) -> Ingested:
     """Read every source into the archive, reporting each failure by name and going on.
 
-    A source's own format (a sources file's ``feed URL`` line) wins over ``fmt``.
+    A source's own format (a sources file's ``feed URL`` line) wins over ``fmt``;
+    ``text_column`` names the text column of CSV sources.
     ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body.
     """
     outcome = Ingested()
@@ -66,7 +74,9 @@ def ingest_sources(
             continue
         for unit in units:
             try:
-                saved = _ingest_one(db, unit, fmt=source_fmt, run_id=run_id, fetch=fetch)
+                saved = _ingest_one(
+                    db, unit, fmt=source_fmt, run_id=run_id, fetch=fetch, text_column=text_column
+                )
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
                 store.record_source(db, unit, status="error", error=str(ex))
@@ -88,10 +98,12 @@ def ingest_sources(
     return outcome
 
 
-def _ingest_one(db: Database, unit: str, *, fmt: str | None, run_id: int, fetch: Fetch) -> store.Saved | None:
+def _ingest_one(
+    db: Database, unit: str, *, fmt: str | None, run_id: int, fetch: Fetch, text_column: str | None
+) -> store.Saved | None:
     """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
     if not is_url(unit):
-        saved = store.save_posts(db, iter_posts(unit, fmt), run_id=run_id)
+        saved = store.save_posts(db, iter_posts(unit, fmt, text_column=text_column), run_id=run_id)
         _record(db, unit, fmt or format_of(unit), saved)
         return saved
     previous = store.source_state(db, unit) or {}
@@ -104,7 +116,8 @@ def _ingest_one(db: Database, unit: str, *, fmt: str | None, run_id: int, fetch:
     if fmt is None and previous.get("format") == "feed" and previous.get("last_status") in _READ:
         fmt = "feed"
     name = fmt or detect_format(unit, fetched.body[:8192])
-    saved = store.save_posts(db, parse_bytes(fetched.body, source=unit, fmt=name), run_id=run_id)
+    posts = parse_bytes(fetched.body, source=unit, fmt=name, text_column=text_column)
+    saved = store.save_posts(db, posts, run_id=run_id)
     _record(
         db,
         unit,

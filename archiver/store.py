@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlite_utils import Database
 
@@ -188,7 +188,7 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
                     "link_id": lid,
                     "position": found.position,
                     "found_by": found.found_by,
-                    "display_url": found.display,
+                    "display_url": _clean(found.display),
                 },
             )
     try:
@@ -234,16 +234,16 @@ def _missing(db: Database, table: str, ids: list[str]) -> list[str]:
 
 def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
     return {
-        "id": post.id,
-        "platform": post.platform,
-        "author_name": post.author_name,
-        "author_handle": post.author_handle,
-        "text": post.text,
-        "posted_at": post.posted_at,
+        "id": _clean(post.id),
+        "platform": _clean(post.platform),
+        "author_name": _clean(post.author_name),
+        "author_handle": _clean(post.author_handle),
+        "text": _clean(post.text),
+        "posted_at": _clean(post.posted_at),
         "url": post.url,
-        "source": post.source,
-        "hashtags": json.dumps(list(post.hashtags), ensure_ascii=False),
-        "mentions": json.dumps(list(post.mentions), ensure_ascii=False),
+        "source": _clean(post.source),
+        "hashtags": json.dumps([_clean(tag) for tag in post.hashtags], ensure_ascii=False),
+        "mentions": json.dumps([_clean(name) for name in post.mentions], ensure_ascii=False),
         "first_seen_at": now,
         "run_id": run_id,
     }
@@ -278,6 +278,30 @@ def _complete_known_links(db: Database, rows: list[dict[str, Any]], now: str) ->
         db.conn.executemany(
             "update links set expanded_url = ? where id = ? and expanded_url is null", expansions
         )
+
+
+@overload
+def _clean(text: str) -> str: ...
+
+
+@overload
+def _clean(text: None) -> None: ...
+
+
+def _clean(text: str | None) -> str | None:
+    """Return text SQLite can hold and every tool can read: no NUL, no lone surrogate.
+
+    A lone surrogate (JSON's ``"\\ud800"``) cannot be encoded as UTF-8 at all; it
+    becomes U+FFFD, as an undecodable byte does when a source is read.
+    """
+    if text is None or (text.isascii() and "\x00" not in text):
+        return text
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def _link_row(url: str, lid: str, now: str, truncated: bool, expanded_url: str | None) -> dict[str, Any]:

@@ -516,8 +516,10 @@ def test_relative_links_in_feeds():
 <feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example.org/root/">
   <title>Blog</title>
   <entry><id>a</id><link href="posts/1"/>
-    <content type="html" xml:base="https://cdn.example.net/media/">&lt;a href="img/x.png"&gt;x&lt;/a&gt;</content></entry>
-  <entry><id>b</id><link href="posts/2"/><content type="html">&lt;a href="rel/y"&gt;y&lt;/a&gt;</content></entry>
+    <content type="html" xml:base="https://cdn.example.net/media/"
+      >&lt;a href="img/x.png"&gt;x&lt;/a&gt;</content></entry>
+  <entry><id>b</id><link href="posts/2"/>
+    <content type="html">&lt;a href="rel/y"&gt;y&lt;/a&gt;</content></entry>
 </feed>"""
     posts = list(parse_bytes(data, source="https://feeds.example.com/atom.xml"))
     assert [(p.url, [link.url for link in p.links]) for p in posts] == [
@@ -552,3 +554,132 @@ def test_a_hashtag_feed_names_each_post_by_its_author():
         ("mastodon", "alice@social.example", None),
         ("mastodon", "bob@other.example", "Bob Example"),
     ]
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+CSV = FIXTURES / "csv"
+
+
+def test_csv_of_a_research_dataset():
+    posts = list(iter_posts(CSV / "research.csv"))
+    assert [(p.id, p.platform, p.author_handle, p.author_name, p.posted_at) for p in posts] == [
+        ("1880000000000000001", "twitter", "desk_example", "Example Desk", "2025-01-17T09:30:00Z"),
+        ("1880000000000000002", "twitter", "desk_example", "Example Desk", "2025-01-17T09:31:00Z"),
+        ("1880000000000000003", "twitter", "desk_example", "Example Desk", "2025-01-18T07:00:00Z"),
+    ]
+    first, second, third = posts
+    assert first.url == "https://twitter.com/desk_example/status/1880000000000000001"
+    assert [(link.url, link.found_by, link.expanded_url) for link in first.links] == [
+        ("https://t.co/AbCdEfGhI1", "entity", "https://news.example.org/2025/01/floods")
+    ]
+    assert first.hashtags == ("floods",)
+    assert second.text.startswith("Thread, part two:\nthe maps")
+    assert [link.url for link in second.links] == [
+        "https://t.co/MaPsMaPs22",
+        "https://data.example.net/floods",
+    ]
+    assert [(link.url, link.truncated) for link in third.links] == [("https://t.co/RiVeR", True)]
+    assert third.mentions == ("other_desk",)
+
+
+def test_csv_of_an_old_twitter_archive():
+    posts = list(iter_posts(CSV / "archive-tweets.csv"))
+    assert [(p.id, p.posted_at, p.author_handle) for p in posts] == [
+        ("635000000000000001", "2015-08-22T22:45:29Z", None),
+        ("635000000000000002", "2015-08-21T21:05:59Z", None),
+        ("635000000000000003", "2015-08-21T16:14:21Z", None),
+    ]
+    assert posts[0].url == "https://twitter.com/i/web/status/635000000000000001"
+    assert {link.url for link in posts[0].links} == {
+        "http://slides.example.com/meetup",
+        "http://twitter.com/someone/status/635000000000000001/photo/1",
+        "http://t.co/SlIdEsAbC1",
+        "http://t.co/PhOtOsAbC2",
+    }
+    assert posts[1].text.startswith('RT @someone: "A quote, with quotes."')
+    cut = {link.url: link.truncated for link in posts[1].links}
+    assert cut == {"http://magazine.example.com/read/the-article": False, "http://t.co/Ywm0wO": True}
+    assert posts[2].text == "@friend Never enough\nwhiteboards."
+
+
+def test_csv_with_semicolons_and_other_headers():
+    posts = list(iter_posts(CSV / "sheet.csv"))
+    assert [(p.author_handle, p.posted_at, p.platform, p.url) for p in posts] == [
+        (
+            "reporter",
+            "2024-05-16T08:00:00",
+            "mastodon",
+            "https://social.example/@reporter/112000000000000001",
+        ),
+        ("reporter", "2024-05-16T08:00:00Z", "web", None),
+    ]
+    assert [link.url for link in posts[0].links] == ["https://example.com/a"] and posts[0].hashtags == (
+        "tag",
+    )
+
+
+def test_csv_text_column_named_by_the_user(tmp_path):
+    with pytest.raises(
+        ParseError, match=r"without a text column \(columns: message_id, message_body, sent\).*--text-column"
+    ):
+        list(iter_posts(CSV / "custom.csv"))
+    posts = list(iter_posts(CSV / "custom.csv", text_column="message_body"))
+    assert [p.text for p in posts] == ["Body text https://example.org/b", "More text"]
+    with pytest.raises(ParseError, match="no column named 'body'"):
+        list(iter_posts(CSV / "custom.csv", text_column="body"))
+
+
+def test_csv_without_a_text_column_is_an_error_in_a_run(tmp_path):
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(
+        cli, ["ingest", str(CSV / "scores.csv"), "--db", str(db)], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert (
+        f"{CSV / 'scores.csv'}: a CSV file without a text column (columns: name, score, comment_count)"
+        in result.stderr
+    )
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from posts").fetchone() == (0,)
+        assert conn.execute("select last_status from sources").fetchall() == [("error",)]
+    result = CliRunner().invoke(
+        cli,
+        ["ingest", str(CSV / "custom.csv"), "--db", str(db), "--text-column", "message_body"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0 and "2 posts added" in result.stderr + result.stdout
+
+
+def test_a_large_csv_is_read_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "big.csv"
+    row = '{n},"Post {n} about https://example.com/{n} and words to lengthen the row #tag",2024-01-01\n'
+    with path.open("w", encoding="utf-8") as out:
+        out.write("id,text,date\n")
+        for start in range(0, 30_000, 1000):
+            out.write("".join(row.format(n=n) for n in range(start, start + 1000)))
+    assert path.stat().st_size > 3_000_000
+    tracemalloc.start()
+    count = sum(1 for _ in iter_posts(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 30_000
+    assert peak < 1_500_000, peak
+
+
+def test_a_csv_row_too_large_for_the_csv_module_is_skipped_and_counted(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text('id,text\n1,"fine https://example.com/1"\n2,"' + "x" * 200_000 + '"\n3,"also fine"\n')
+    posts = []
+    with pytest.raises(ParseError, match=r"1 row\(s\) could not be read as CSV \(first: row 3\)"):
+        for post in iter_posts(path):
+            posts.append(post)
+    assert [p.id for p in posts] == ["1", "3"]

@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..models import ArchiverError, ParseError, Post, SourceUnavailable, UnknownFormat
@@ -29,6 +29,7 @@ __all__ = [
     "parse_bytes",
     "read_source_list",
     "source",
+    "streamer",
 ]
 
 # A file larger than this is not a post export anyone could mean: refuse it rather
@@ -37,6 +38,8 @@ MAX_SOURCE_BYTES = 512 * 1024 * 1024
 
 Parser = Callable[..., Iterator[Post]]
 Detector = Callable[[str, bytes], bool]
+# Reads a file from its path, a piece at a time: ``stream(path, *, source, **options)``.
+Streamer = Callable[..., Iterator[Post]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +50,32 @@ class Format:
     parse: Parser
     detect: Detector
     description: str
+    options: frozenset[str] = frozenset()  # reading options the parser takes (text_column)
+    stream: Streamer | None = None  # reads a file of any size in bounded memory
 
 
 SOURCES: dict[str, Format] = {}
 
 
-def source(name: str, *, detect: Detector) -> Callable[[Parser], Parser]:
+def source(
+    name: str, *, detect: Detector, options: frozenset[str] = frozenset()
+) -> Callable[[Parser], Parser]:
     """Register a parser under ``name``; return the parser unchanged."""
 
     def register(parse: Parser) -> Parser:
         doc = (parse.__doc__ or "").strip().splitlines()
-        SOURCES[name] = Format(name, parse, detect, doc[0] if doc else name)
+        SOURCES[name] = Format(name, parse, detect, doc[0] if doc else name, options)
         return parse
+
+    return register
+
+
+def streamer(name: str) -> Callable[[Streamer], Streamer]:
+    """Register the reader of a format's files from their path; return it unchanged."""
+
+    def register(stream: Streamer) -> Streamer:
+        SOURCES[name] = replace(SOURCES[name], stream=stream)
+        return stream
 
     return register
 
@@ -101,17 +118,31 @@ def describe_content(head: bytes) -> str:
     return f"text starting {first!r}"
 
 
-def parse_bytes(data: bytes, *, source: str, fmt: str | None = None) -> Iterator[Post]:
-    """Return the posts of a source's bytes, detecting the format unless ``fmt`` names it."""
-    name = fmt or detect_format(source, data[:8192])
+def parse_bytes(
+    data: bytes, *, source: str, fmt: str | None = None, text_column: str | None = None
+) -> Iterator[Post]:
+    """Return the posts of a source's bytes, detecting the format unless ``fmt`` names it.
+
+    ``text_column`` names the column of a CSV source that holds the text.
+    """
+    parser = _format(fmt or detect_format(source, data[:8192]))
+    return parser.parse(data, source=source, **_options(parser, text_column=text_column))
+
+
+def _format(name: str) -> Format:
     try:
-        parser = SOURCES[name]
+        return SOURCES[name]
     except KeyError:
         raise UnknownFormat(f"unknown format {name!r} (known: {', '.join(SOURCES)})") from None
-    return parser.parse(data, source=source)
 
 
-def iter_posts(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator[Post]:
+def _options(parser: Format, **options: str | None) -> dict[str, str]:
+    return {key: value for key, value in options.items() if value is not None and key in parser.options}
+
+
+def iter_posts(
+    path: str | os.PathLike[str], fmt: str | None = None, *, text_column: str | None = None
+) -> Iterator[Post]:
     """Return the posts of one source: a file, a folder or zip/tar of an archive export."""
     path = Path(path)
     if not path.exists():
@@ -120,13 +151,17 @@ def iter_posts(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator
     if archive is not None:
         return _archive_posts(archive, path, fmt)
     try:
+        with path.open("rb") as handle:
+            parser = _format(fmt or detect_format(str(path), handle.read(8192)))
+        if parser.stream is not None:
+            return parser.stream(path, source=str(path), **_options(parser, text_column=text_column))
         size = path.stat().st_size
         if size > MAX_SOURCE_BYTES:
             raise ParseError(f"{path}: {size} bytes is larger than the {MAX_SOURCE_BYTES} byte limit")
         data = path.read_bytes()
     except OSError as ex:
         raise SourceUnavailable(f"{path}: {ex.strerror or ex}") from ex
-    return parse_bytes(data, source=str(path), fmt=fmt)
+    return parse_bytes(data, source=str(path), fmt=parser.name, text_column=text_column)
 
 
 def _archive_posts(archive: Archive, path: Path, fmt: str | None) -> Iterator[Post]:
@@ -244,5 +279,5 @@ def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
 
 
 # Register the built-in formats; the catch-all page format last.
-from . import feed, jsonl, mastodon_outbox, twitter_archive  # noqa: E402,F401,I001
+from . import feed, jsonl, mastodon_outbox, twitter_archive, csv_rows  # noqa: E402,F401,I001
 from . import page  # noqa: E402,F401

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from ..extract import extract_text_parts
 from ..models import ParseError, Post
 from ..urls import normalise_url
 from . import source
+from .timestamps import utc_timestamp
 
 __all__ = ["parse_jsonl"]
 
@@ -58,7 +58,7 @@ def _post(record: dict[str, Any], *, source: str) -> Post:
     text = record["text"]
     platform = _string(record.get("platform")) or "web"
     handle = _string(record.get("handle")).lstrip("@") or None
-    posted_at = _timestamp(record.get("created_at"))
+    posted_at = utc_timestamp(record.get("created_at"))
     parts = extract_text_parts(text)
     url = _string(record.get("url"))
     post_id = _string(record.get("id")) or str(record.get("id") or "")
@@ -80,21 +80,6 @@ def _post(record: dict[str, Any], *, source: str) -> Post:
         mentions=parts.mentions,
         links=parts.links,
     )
-
-
-def _timestamp(value: Any) -> str | None:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, str):
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        else:
-            moment = datetime.fromtimestamp(float(value), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        return value if isinstance(value, str) else None
-    if moment.tzinfo is None:
-        return moment.isoformat()
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _string(value: Any) -> str:

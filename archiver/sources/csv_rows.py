@@ -1,0 +1,287 @@
+"""CSV (and TSV) of posts, one a row: exports of research datasets and spreadsheets.
+
+The format is ``csv``; the module is not named ``csv.py`` so that it never stands in
+for the standard library's.  Columns are found by their header, whatever the tool
+that wrote it called them: the text (``text``, ``full_text``, ``content``, ``body``…), the
+id, the date, the author, the permalink and any column of expanded links
+(``expanded_url``, ``entities.urls``…).  ``--text-column`` names the text column when
+the guess is wrong.  Rows are read one at a time, so a file of any size is read in
+bounded memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ..extract import extract_text_parts
+from ..models import FoundLink, ParseError, Post
+from ..urls import hostname, normalise_url
+from . import source, streamer
+from .html import merge_links
+from .timestamps import utc_timestamp
+
+__all__ = ["parse_csv", "stream_csv"]
+
+# Header names, normalised (lower case, runs of other characters as "_"), best first.
+TEXT_COLUMNS = (
+    "full_text",
+    "text",
+    "tweet_text",
+    "content",
+    "body",
+    "tweet",
+    "message",
+    "post_text",
+    "status",
+)
+ID_COLUMNS = ("id", "tweet_id", "id_str", "status_id", "post_id", "uri")
+DATE_COLUMNS = ("created_at", "date", "timestamp", "posted_at", "datetime", "time", "published", "created")
+HANDLE_COLUMNS = (
+    *("author_username", "user_screen_name", "screen_name", "username", "user_username", "handle"),
+    *("author_handle", "author", "user", "account"),
+)
+NAME_COLUMNS = (
+    "author_name",
+    "user_name",
+    "display_name",
+    "user_display_name",
+    "author_display_name",
+    "name",
+)
+URL_COLUMNS = ("permalink", "tweet_url", "post_url", "status_url", "url", "link")
+PLATFORM_COLUMNS = ("platform", "network", "site")
+# Columns that hold the links of a post (a URL, several, or JSON of them).
+_LINK_COLUMN = re.compile(r"expanded_url|unwound_url|^urls$|^entities_urls$|^links$")
+_SPLIT_LINKS = re.compile(r"[\s,;|]+")
+_DELIMITERS = ",;\t|"
+
+
+def _is_csv(name: str, head: bytes) -> bool:
+    if name.lower().endswith((".csv", ".tsv")):
+        return True
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    if first.lstrip().startswith(("{", "[", "<")):
+        return False
+    columns = _header(first)
+    return len(columns) >= 2 and any(column in columns for column in TEXT_COLUMNS)
+
+
+@source("csv", detect=_is_csv, options=frozenset({"text_column"}))
+def parse_csv(data: bytes, *, source: str, text_column: str | None = None) -> Iterator[Post]:
+    """CSV or TSV, a post a row, columns found by their header (text, id, date, author, URL)."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline="")
+    yield from _parse_rows(text, source=source, text_column=text_column)
+
+
+@streamer("csv")
+def stream_csv(path: str | Path, *, source: str, text_column: str | None = None) -> Iterator[Post]:
+    """Return the posts of a CSV file read a row at a time (for files of any size)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as text:
+        yield from _parse_rows(text, source=source, text_column=text_column)
+
+
+def _parse_rows(text: IO[str], *, source: str, text_column: str | None) -> Iterator[Post]:
+    first = text.readline()
+    if not first.strip():
+        raise ParseError(f"{source}: an empty CSV file")
+    delimiter = _delimiter(first, source)
+    header = next(csv.reader([first], delimiter=delimiter))
+    columns = _Columns.find(
+        [_normalise(name) for name in header], header, source=source, text_column=text_column
+    )
+    reader = csv.reader(text, delimiter=delimiter)
+    bad: list[int] = []
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            bad.append(number)  # a field over the csv module's size limit, a stray quote
+            continue
+        post = _row_post(row, columns, source=source)
+        if post is not None:
+            yield post
+    if bad:
+        raise ParseError(
+            f"{source}: {len(bad)} row(s) could not be read as CSV (first: row {bad[0]}); the others were"
+        )
+
+
+def _delimiter(first: str, source: str) -> str:
+    """Return the delimiter of a header line: the one that splits it into the most known columns."""
+    best, score = ",", -1
+    for delimiter in _DELIMITERS:
+        names = _header(first, delimiter)
+        known = sum(name in _KNOWN for name in names)
+        if known > score or (known == score and len(names) > len(_header(first, best))):
+            best, score = delimiter, known
+    return best
+
+
+def _header(line: str, delimiter: str | None = None) -> list[str]:
+    if delimiter is None:
+        return max((_header(line, d) for d in _DELIMITERS), key=len)
+    try:
+        return [_normalise(name) for name in next(csv.reader([line], delimiter=delimiter))]
+    except (csv.Error, StopIteration):
+        return []
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+_KNOWN = frozenset(
+    (
+        *TEXT_COLUMNS,
+        *ID_COLUMNS,
+        *DATE_COLUMNS,
+        *HANDLE_COLUMNS,
+        *NAME_COLUMNS,
+        *URL_COLUMNS,
+        *PLATFORM_COLUMNS,
+    )
+)
+
+
+class _Columns:
+    """Which column holds what, by position."""
+
+    def __init__(self, names: list[str], text: int) -> None:
+        self.text = text
+        self.id = _first(names, ID_COLUMNS)
+        self.date = _first(names, DATE_COLUMNS)
+        self.handle = _first(names, HANDLE_COLUMNS)
+        self.name = _first(names, NAME_COLUMNS)
+        self.url = _first(names, URL_COLUMNS)
+        self.platform = _first(names, PLATFORM_COLUMNS)
+        self.links = [i for i, name in enumerate(names) if _LINK_COLUMN.search(name) and i != text]
+        self.tweets = any("tweet" in name or "screen_name" in name for name in names)
+
+    @classmethod
+    def find(cls, names: list[str], header: list[str], *, source: str, text_column: str | None) -> _Columns:
+        """Return the columns of a header; ParseError when no column holds the text."""
+        if text_column is not None:
+            wanted = [i for i, name in enumerate(header) if name.strip() == text_column]
+            wanted = wanted or [i for i, name in enumerate(names) if name == _normalise(text_column)]
+            if not wanted:
+                raise ParseError(f"{source}: no column named {text_column!r} (columns: {', '.join(header)})")
+            return cls(names, wanted[0])
+        text = _first(names, TEXT_COLUMNS)
+        if text is None:
+            raise ParseError(
+                f"{source}: a CSV file without a text column (columns: {', '.join(header[:20])}); "
+                "name the column that holds the posts' text with --text-column"
+            )
+        return cls(names, text)
+
+
+def _first(names: list[str], wanted: Iterable[str]) -> int | None:
+    for name in wanted:
+        if name in names:
+            return names.index(name)
+    return None
+
+
+def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
+    def cell(index: int | None) -> str:
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    text = cell(columns.text)
+    listed = [link for i in columns.links for link in _links_in(cell(i))]
+    if not text and not listed:
+        return None
+    handle = cell(columns.handle).lstrip("@") or None
+    permalink = normalise_url(cell(columns.url)) if cell(columns.url) else None
+    platform = _platform(cell(columns.platform), permalink, columns)
+    post_id = cell(columns.id)
+    if permalink is None and platform == "twitter" and post_id.isdigit():
+        permalink = f"https://twitter.com/{handle or 'i/web'}/status/{post_id}"
+    posted_at = utc_timestamp(cell(columns.date)) if cell(columns.date) else None
+    if not post_id:
+        digest = hashlib.sha256(
+            "\x1f".join([platform, handle or "", posted_at or "", text]).encode("utf-8", "replace")
+        )
+        post_id = f"h{digest.hexdigest()[:20]}"
+    parts = extract_text_parts(text)
+    return Post(
+        id=post_id,
+        platform=platform,
+        author_name=cell(columns.name) or None,
+        author_handle=handle,
+        text=text,
+        posted_at=posted_at,
+        url=permalink,
+        source=source,
+        hashtags=parts.hashtags,
+        mentions=parts.mentions,
+        links=merge_links(listed, parts.links),
+    )
+
+
+def _platform(named: str, permalink: str | None, columns: _Columns) -> str:
+    if named:
+        return named.lower()
+    host = hostname(permalink) if permalink else ""
+    if host in {"twitter.com", "x.com", "mobile.twitter.com"}:
+        return "twitter"
+    if host == "bsky.app":
+        return "bluesky"
+    if permalink and re.search(r"/@[^/]+/\d+$", permalink):
+        return "mastodon"
+    return "twitter" if columns.tweets else "web"
+
+
+def _links_in(value: str) -> list[FoundLink]:
+    """Return the links a link column's cell holds: one URL, several, or JSON of them."""
+    if not value:
+        return []
+    items: list[Any]
+    if value[0] in "[{":
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        items = parsed if isinstance(parsed, list) else [parsed] if isinstance(parsed, dict) else []
+    else:
+        items = _SPLIT_LINKS.split(value)
+    links = []
+    for item in items:
+        found = _entity_link(item) if isinstance(item, dict) else _plain_link(item)
+        if found is not None:
+            links.append(found)
+    return links
+
+
+def _plain_link(value: Any) -> FoundLink | None:
+    url = normalise_url(value) if isinstance(value, str) and "://" in value else None
+    return FoundLink(url=url, display=value, found_by="entity", position=0) if url else None
+
+
+def _entity_link(entity: dict[str, Any]) -> FoundLink | None:
+    """Return the link of an entity object (``{"url", "expanded_url", "display_url"}``)."""
+    short, expansion = entity.get("url"), entity.get("unwound_url") or entity.get("expanded_url")
+    url = normalise_url(short) if isinstance(short, str) else None
+    expanded = normalise_url(expansion) if isinstance(expansion, str) else None
+    if url is None:
+        url, expanded = expanded, None
+    if url is None:
+        return None
+    display = entity.get("display_url") if isinstance(entity.get("display_url"), str) else url
+    return FoundLink(
+        url=url,
+        display=str(display),
+        found_by="entity",
+        position=0,
+        expanded_url=expanded if expanded != url else None,
+    )
