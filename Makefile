@@ -11,7 +11,7 @@ ARGS   ?=
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale conformance clean
 
 all: lint test
 
@@ -76,3 +76,10 @@ bench-profile: $(STAMP)
 # 10k and 100k links, a re-run with nothing due, and a 100,000-tweet archive (several minutes).
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
+
+# twitter-text's extraction suite (conformance/extract.yml of the public twitter/twitter-text
+# repository, not shipped here) through archiver ingest:
+#   make conformance TWITTER_TEXT=path/to/twitter-text
+conformance: $(STAMP)
+	@test -n "$(TWITTER_TEXT)" || { echo "usage: make conformance TWITTER_TEXT=path/to/twitter-text"; exit 2; }
+	$(BIN)/python bench/conformance.py $(TWITTER_TEXT) --output bench/results-conformance.md

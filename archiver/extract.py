@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from .domains import is_top_level_domain
 from .models import FoundLink
+from .unicode_marks import MARKS
+from .unicode_marks import UNICODE_VERSION as MARKS_UNICODE_VERSION
 from .urls import hostname, normalise_url
 
 __all__ = ["TextParts", "extract_links", "extract_text_parts", "is_truncated"]
@@ -59,14 +61,14 @@ _BARE_HOST = re.compile(
     re.IGNORECASE,
 )
 
-_PATH_CHARS = frozenset("!*';:=+,.$/%#[]-\u2013_~@|&")
-_PATH_ENDING = frozenset("+-=_#/")
-_QUERY_CHARS = frozenset("!?*'@();:&=+$/%#[]-_.,~|")
-_QUERY_ENDING = frozenset("-_&=#/")
+# A path: its characters and balanced parentheses (one level nested), then cut back to
+# the last character a path may end with.
 _PATH_GENERAL = rf"[a-z{_CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&{_LATIN_ACCENTS}]"
-_BALANCED_PARENS = re.compile(
-    rf"\((?:{_PATH_GENERAL}++|{_PATH_GENERAL}*+\({_PATH_GENERAL}++\){_PATH_GENERAL}*+)\)", re.I
-)
+_BALANCED_PARENS = rf"\((?:{_PATH_GENERAL}++|{_PATH_GENERAL}*+\({_PATH_GENERAL}++\){_PATH_GENERAL}*+)\)"
+_PATH_RUN = re.compile(rf"(?:{_PATH_GENERAL}++|{_BALANCED_PARENS})*+", re.IGNORECASE)
+_PATH_ENDING = re.compile(rf"[a-z{_CYRILLIC}0-9+\-=_#/){_LATIN_ACCENTS}]", re.IGNORECASE)
+_QUERY_RUN = re.compile(r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*+", re.IGNORECASE)
+_QUERY_ENDING = re.compile(r"[a-z0-9\-_&=#/]", re.IGNORECASE)
 _TCO = re.compile(r"https?://t\.co/([a-z0-9]+)", re.IGNORECASE)
 _MAX_TCO_SLUG = 40
 
@@ -94,8 +96,8 @@ _LATIN_ACCENT_SET = re.compile(rf"[{_LATIN_ACCENTS}]")
 _HASHTAG_SPECIALS = (
     "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
 )
-# Letters and marks end far below this code point, but for plane 14's variation selectors.
-_LAST_LETTER = 0x323B0
+# Marks end far below this code point, but for plane 14's variation selectors.
+_LAST_MARK = 0x32400
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,7 @@ def _find_urls(text: str, *, glued: bool) -> list[_Match]:
             start = scheme.start()
             if start < taken_end or not _may_start_url(text, start, glued=glued):
                 continue
-            end = _url_end(text, start, scheme.end())
+            end = _url_end(text, scheme.end())
             if end is None:
                 continue
             end = _tco_end(text, start, end)
@@ -210,7 +212,8 @@ def _may_start_url(text: str, start: int, *, glued: bool) -> bool:
     return glued or not before.isascii() or not before.isalnum()
 
 
-def _url_end(text: str, scheme_end: int, host_start: int) -> int | None:
+def _url_end(text: str, host_start: int) -> int | None:
+    """Return where a URL whose host starts at ``host_start`` ends, or None without a valid host."""
     ip = _IP_HOST.match(text, host_start)
     if ip is not None:
         end: int | None = ip.end()
@@ -257,7 +260,7 @@ def _domain_end(text: str, start: int, stop: int, *, special_use: bool = False) 
         whole = bool(label) and label[0] not in "-_" and label[-1] not in "-_"
         previous_is_name = labels_valid and whole and "_" not in label
         labels_valid = labels_valid and whole
-        if dot < 0 or not labels_valid and not previous_is_name:
+        if dot < 0 or not labels_valid:
             break
         position = label_end + 1
     return best
@@ -265,6 +268,13 @@ def _domain_end(text: str, start: int, stop: int, *, special_use: bool = False) 
 
 def _tld_end(text: str, start: int, stop: int, *, special_use: bool) -> int | None:
     """Return the end of the longest top-level domain at ``start`` that nothing ASCII follows."""
+    label = text[start:stop]
+    if label.isascii() and "_" not in label:
+        # Letters, digits and hyphens: only the whole label can be followed by what a
+        # TLD may be followed by.
+        lowered = label.lower()
+        whole = is_top_level_domain(lowered, special_use=special_use) or lowered.startswith("xn--")
+        return stop if whole and (stop == len(text) or text[stop] not in _NOT_AFTER_TLD) else None
     for length in range(min(stop - start, _LONGEST_TLD), 1, -1):
         end = start + length
         if end < len(text) and text[end] in _NOT_AFTER_TLD:
@@ -279,42 +289,24 @@ def _tld_end(text: str, start: int, stop: int, *, special_use: bool) -> int | No
 
 def _path_end(text: str, start: int) -> int:
     """Return the end of the path that starts with the ``/`` at ``start``."""
-    end = position = start + 1
-    length = len(text)
-    while position < length:
-        char = text[position]
-        if char == "(":
-            group = _BALANCED_PARENS.match(text, position)
-            if group is None:
-                break
-            position = end = group.end()
-            continue
-        letter = _is_path_letter(char)
-        if not letter and char not in _PATH_CHARS:
-            break
-        position += 1
-        if letter or char in _PATH_ENDING:
-            end = position
-    return end
-
-
-def _is_path_letter(char: str) -> bool:
-    """Return True for the letters a path may hold and end with: ASCII, Cyrillic, Latin accents."""
-    if char.isascii():
-        return char.isalnum()
-    return "\u0400" <= char <= "\u04ff" or _LATIN_ACCENT_SET.match(char) is not None
+    return _cut_back(text, start + 1, _run_end(_PATH_RUN, text, start + 1), _PATH_ENDING)
 
 
 def _query_end(text: str, start: int) -> int:
-    end = start
-    position = start + 1
-    while position < len(text):
-        char = text[position]
-        if char.isascii() and char.isalnum() or char in _QUERY_ENDING:
-            end = position + 1
-        elif char not in _QUERY_CHARS:
-            break
-        position += 1
+    """Return the end of the query that starts with the ``?`` at ``start`` (``start``: none)."""
+    end = _cut_back(text, start + 1, _run_end(_QUERY_RUN, text, start + 1), _QUERY_ENDING)
+    return end if end > start + 1 else start
+
+
+def _run_end(run: re.Pattern[str], text: str, start: int) -> int:
+    match = run.match(text, start)
+    return match.end() if match else start
+
+
+def _cut_back(text: str, start: int, end: int, ending: re.Pattern[str]) -> int:
+    """Return the end of ``text[start:end]`` cut back to its last character in ``ending``."""
+    while end > start and ending.match(text, end - 1) is None:
+        end -= 1
     return end
 
 
@@ -373,41 +365,28 @@ def _to_links(text: str, matches: list[_Match]) -> Iterable[FoundLink]:
 
 @functools.cache
 def _hashtag_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """Return the patterns of a hashtag's characters, built once from the Unicode database.
+    """Return the patterns of a hashtag's characters, its letters and what may not precede it.
 
-    Letters and marks of every script (Thai vowels, Devanagari signs, Hebrew niqqud) and
-    decimal digits: the character classes twitter-text generates, here from Python's own
-    ``unicodedata`` (about 30 ms, once a process, and only when a text holds a ``#``).
+    Letters and digits of every script (``\\w``), the combining marks that Thai vowels,
+    Devanagari signs and Hebrew niqqud are (which ``\\w`` leaves out), and twitter-text's
+    joiners.
     """
-    alpha: list[str] = []
-    digits: list[str] = []
-    for code in [*range(_LAST_LETTER), *range(0xE0100, 0xE01F0)]:
-        category = unicodedata.category(chr(code))
-        if category[0] in "LM":
-            alpha.append(chr(code))
-        elif category == "Nd":
-            digits.append(chr(code))
-    alpha_class = _ranges(alpha)
-    alnum_class = alpha_class + _ranges(digits) + re.escape(_HASHTAG_SPECIALS)
-    body = re.compile(rf"[{alnum_class}]++")
-    letter = re.compile(rf"[{alpha_class}]")
-    boundary = re.compile(rf"[{alnum_class}&]")
+    marks = MARKS if unicodedata.unidata_version == MARKS_UNICODE_VERSION else _marks()
+    joined = f"{marks}{re.escape(_HASHTAG_SPECIALS)}"
+    body = re.compile(rf"(?:\w|[{joined}])++")
+    letter = re.compile(rf"[^\W\d_]|[{marks}]")
+    boundary = re.compile(rf"[\w&{joined}]")
     return body, letter, boundary
 
 
-def _ranges(chars: list[str]) -> str:
-    """Return a character class body for sorted characters, consecutive ones as ranges."""
-    parts: list[str] = []
-    start = previous = None
-    for char in [*chars, None]:
-        code = ord(char) if char is not None else -2
-        if previous is not None and code == ord(previous) + 1:
-            previous = char
-            continue
-        if start is not None and previous is not None:
-            parts.append(re.escape(start) + ("-" + re.escape(previous) if previous != start else ""))
-        start = previous = char
-    return "".join(parts)
+def _marks() -> str:
+    """Return the combining marks of this Python's Unicode database as a character class body."""
+    found = [
+        chr(c)
+        for c in (*range(_LAST_MARK), *range(0xE0000, 0xE1000))
+        if unicodedata.category(chr(c))[0] == "M"
+    ]
+    return "".join(re.escape(c) for c in found)
 
 
 def _find_hashtags(text: str, *, glued: bool) -> list[tuple[int, int, str]]:

@@ -1,6 +1,6 @@
 """Run twitter-text's extraction conformance suite through ``archiver ingest``.
 
-Usage: python bench/conformance.py PATH [--show-failures]
+Usage: python bench/conformance.py PATH [--show-failures] [--output FILE]
 
 PATH is twitter-text's ``conformance/extract.yml`` (or the folder holding it), from a
 checkout of the public twitter/twitter-text repository; the suite is not shipped with
@@ -8,7 +8,8 @@ archiver.  Every case becomes one post of a JSON Lines file, the file is ingeste
 ``archiver`` command into a fresh database, and what archiver stored (links as the post
 showed them, hashtags, mentions) is compared with the suite's expectation.  Prints one
 line per group (urls*, hashtags*, mentions* sections) with cases, passed and the
-percentage; ``--show-failures`` lists every case that differs.
+percentage; ``--show-failures`` lists every case that differs; ``--output`` also writes
+the table as Markdown (``bench/results-conformance.md``, which the README quotes).
 
 Comparison: the suite lists links as the text shows them (``t.co/abc`` without a
 scheme); archiver's ``post_links.display_url`` is that text.  archiver keeps each link,
@@ -19,11 +20,14 @@ Cashtags, replies and list slugs are not archiver's business and are not run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import platform
 import sqlite3
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +38,16 @@ GROUPS = ("urls", "hashtags", "mentions")
 KEYS = {"urls": "url", "hashtags": "hashtag", "mentions": "screen_name"}
 
 
+def suite_file(path: Path) -> Path:
+    """Return the path of extract.yml given it, its folder or the repository's root."""
+    if not path.is_dir():
+        return path
+    return path / "extract.yml" if (path / "extract.yml").exists() else path / "conformance" / "extract.yml"
+
+
 def load_cases(path: Path) -> list[dict[str, Any]]:
     """Return the suite's cases of the three groups, each with its group, section and expectation."""
-    if path.is_dir():
-        path = (
-            path / "extract.yml" if (path / "extract.yml").exists() else path / "conformance" / "extract.yml"
-        )
-    suite = yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]
+    suite = yaml.safe_load(suite_file(path).read_text(encoding="utf-8"))["tests"]
     cases = []
     for section, entries in suite.items():
         group = next((g for g in GROUPS if section.startswith(g)), None)
@@ -87,15 +94,38 @@ def stored(db: Path) -> dict[str, dict[str, list[str]]]:
     return found
 
 
+def write_results(output: Path, suite: Path, rows: list[tuple[str, int, int]]) -> None:
+    """Write the table of groups, cases and passes as Markdown, naming the suite by its digest."""
+    digest = hashlib.sha256(suite.read_bytes()).hexdigest()[:12]
+    lines = [
+        "# twitter-text extraction conformance",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}; "
+        f"conformance/extract.yml with SHA-256 {digest}…, each case a post through `archiver ingest`.",
+        "",
+        "Command: `make conformance TWITTER_TEXT=path/to/twitter-text`",
+        "",
+        "| group | cases | passed | agreement |",
+        "|---|---|---|---|",
+        *(
+            f"| {group} | {cases} | {passed} | {100 * passed / cases:.1f} % |"
+            for group, cases, passed in rows
+        ),
+    ]
+    output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="twitter-text's conformance/extract.yml or its folder")
     parser.add_argument("--show-failures", action="store_true", help="list every case that differs")
+    parser.add_argument("--output", type=Path, help="also write the table as Markdown to this file")
     options = parser.parse_args()
     cases = load_cases(options.path)
     with tempfile.TemporaryDirectory() as tmp:
         found = stored(ingest(cases, Path(tmp)))
     failures = []
+    rows = []
     for group in GROUPS:
         mine = [c for c in cases if c["group"] == group]
         passed = 0
@@ -105,7 +135,10 @@ def main() -> int:
                 passed += 1
             else:
                 failures.append((case, got))
+        rows.append((group, len(mine), passed))
         print(f"{group:<9} {len(mine):>4} cases {passed:>4} passed {100 * passed / len(mine):6.1f} %")
+    if options.output:
+        write_results(options.output, suite_file(options.path), rows)
     if options.show_failures:
         for case, got in failures:
             print(f"\n{case['id']}: {case['description']}")

@@ -278,3 +278,21 @@ def test_hostname_fast_path_agrees_with_urlsplit(url):
     from archiver.urls import hostname
 
     assert hostname(url) == (urlsplit(url).hostname or "").lower()
+
+
+def test_the_written_out_marks_are_this_pythons_marks():
+    import re
+    import unicodedata
+
+    from archiver.extract import _marks
+    from archiver.unicode_marks import MARKS, UNICODE_VERSION
+
+    if unicodedata.unidata_version != UNICODE_VERSION:
+        pytest.skip(f"Unicode {unicodedata.unidata_version}: archiver computes the marks itself")
+    written = re.compile(f"[{MARKS}]")
+    computed = re.compile(f"[{_marks()}]")
+    for code in [*range(0x32400), *range(0xE0000, 0xE1000)]:
+        char = chr(code)
+        assert (
+            bool(written.match(char)) == bool(computed.match(char)) == (unicodedata.category(char)[0] == "M")
+        )

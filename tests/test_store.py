@@ -215,3 +215,29 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DatabaseError, match="not a usable SQLite database"):
         store.open_database(path)
+
+
+def test_text_with_nul_or_a_lone_surrogate_is_stored_cleaned(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    source = tmp_path / "posts.jsonl"
+    lines = [
+        {"id": "1", "text": "broken \ud800 pair https://example.com/a \ud83d", "handle": "x\udfff"},
+        {"id": "2", "text": "nul\u0000byte #tag\u0000 https://example.com/b"},
+    ]
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(cli, ["ingest", str(source), "--db", str(db)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select id, text, author_handle, hashtags from posts order by id").fetchall()
+        links = [url for (url,) in conn.execute("select url from links order by url")]
+    assert rows == [
+        ("1", "broken \ufffd pair https://example.com/a \ufffd", "x\ufffd", "[]"),
+        ("2", "nulbyte #tag https://example.com/b", None, '["tag"]'),
+    ]
+    assert links == ["https://example.com/a", "https://example.com/b"]

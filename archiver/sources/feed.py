@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import charset_normalizer
 import feedparser
 
 from ..extract import extract_text_parts
@@ -117,6 +116,9 @@ def _as_utf8(data: bytes) -> bytes:
         return data
     except UnicodeDecodeError:
         pass
+    # Imported here: it costs 30 ms at start-up and few feeds need it.
+    import charset_normalizer
+
     best = charset_normalizer.from_bytes(data[:MAX_DETECTION_BYTES]).best()
     if best is None:
         return data
