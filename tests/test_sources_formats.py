@@ -600,7 +600,7 @@ def test_csv_of_an_old_twitter_archive():
     assert posts[1].text.startswith('RT @someone: "A quote, with quotes."')
     cut = {link.url: link.truncated for link in posts[1].links}
     assert cut == {"http://magazine.example.com/read/the-article": False, "http://t.co/Ywm0wO": True}
-    assert posts[2].text == "@friend Never enough\nwhiteboards."
+    assert posts[2].text == "@friend Never enough\nwhiteboards <3 & markers."
 
 
 def test_csv_with_semicolons_and_other_headers():

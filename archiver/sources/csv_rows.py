@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import re
@@ -204,6 +205,8 @@ def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
     handle = cell(columns.handle).lstrip("@") or None
     permalink = normalise_url(cell(columns.url)) if cell(columns.url) else None
     platform = _platform(cell(columns.platform), permalink, columns)
+    if platform == "twitter":
+        text = html.unescape(text)  # Twitter writes &, < and > of a tweet's text as entities
     post_id = cell(columns.id)
     if permalink is None and platform == "twitter" and post_id.isdigit():
         permalink = f"https://twitter.com/{handle or 'i/web'}/status/{post_id}"
