@@ -284,3 +284,12 @@ def test_every_url_of_a_page_is_kept_whether_or_not_its_embed_was_read(embeds, a
     posts, _ = read_all(html.encode(), source="page.md" if as_markdown else "page.html")
     kept = {link.url for p in posts for link in p.links} | {p.url for p in posts if p.url}
     assert _hrefs_and_text_urls(html) <= kept
+
+
+def test_a_saved_html_page_that_starts_with_a_comment_is_a_page():
+    data = b"<!-- saved from url=(0014)about:internet -->\n<html><body><p>See https://example.com/a</p></body></html>"
+    assert detect_format("saved", data) == "page"
+    (post,) = parse_bytes(data, source="saved")
+    assert [link.url for link in post.links] == ["https://example.com/a"]
+    with pytest.raises(UnknownFormat):
+        detect_format("doc", b"<!-- generated -->\n<?xml version='1.0'?><catalog/>")

@@ -40,6 +40,7 @@ def _looks_like_html(name: str, head: bytes) -> bool:
 
 # Files whose names say they hold data or code, never a page someone wrote.
 _NOT_PAGES = (".js", ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".xml", ".rss", ".atom", ".sqlite", ".db")
+_LEADING_COMMENTS = re.compile(rb"^(?:\s*<!--.*?-->)+", re.DOTALL)
 # Control characters that text never holds (tab, line breaks and form feed aside).
 _BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
@@ -48,9 +49,11 @@ def _looks_like_page(name: str, head: bytes) -> bool:
     """Any text that is not one of the structured formats (JSON, XML, scripts, binary) is a page."""
     if name.lower().endswith(_NOT_PAGES) or _BINARY.search(head[:4096]):
         return False
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
+    # Comments first are common in saved HTML pages ("<!-- saved from url=… -->") and
+    # in XML documents alike: what follows them tells.
+    start = _LEADING_COMMENTS.sub(b"", head.removeprefix(b"\xef\xbb\xbf")).lstrip()[:64].lower()
     return bool(start) and not start.startswith(
-        (b"{", b"[", b"<?xml", b"<rss", b"<feed", b"<!--", b"window.", b"var ")
+        (b"{", b"[", b"<?xml", b"<rss", b"<feed", b"window.", b"var ")
     )
 
 
