@@ -48,7 +48,7 @@ RETRY_SPACING = (3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600)
 # again; readers never wait (WAL).  Each commit writes every index page the batch
 # touched, so small batches cost: 100,000 tweets take 7.5 s at 500, 5.5 s at 5,000.
 BATCH_SIZE = 5000
-CACHE_KIB = 8 * 1024
+INGEST_CACHE_KIB = 8 * 1024
 
 T = TypeVar("T")
 
@@ -94,10 +94,6 @@ def _configure(db: Database) -> None:
     db.execute("PRAGMA busy_timeout = 30000")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
-    # 8 MB of page cache rather than SQLite's 2 MB: a large ingest updates five indexes
-    # and two full-text indexes at once, and with the default cache a fifth of its time
-    # goes to reading back pages it has just written.
-    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
 
 
 def _describe(error: BaseException) -> str:
@@ -158,6 +154,10 @@ def save_posts(db: Database, posts: Iterable[Post], *, run_id: int | None = None
     posts read before the fault are stored and the fault is returned, not raised.
     """
     posts_added = links_added = posts_read = 0
+    # 8 MB of page cache rather than SQLite's 2 MB, for the connection that ingests: a
+    # large ingest updates five indexes and two full-text indexes at once, and with the
+    # default cache a tenth of its time goes to reading back pages it has just written.
+    db.execute(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
     iterator = iter(posts)
     error: ArchiverError | None = None
     while error is None:

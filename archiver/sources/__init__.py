@@ -21,6 +21,7 @@ __all__ = [
     "SOURCES",
     "Format",
     "SourceEntry",
+    "describe_content",
     "detect_format",
     "expand_source",
     "format_of",
