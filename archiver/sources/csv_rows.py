@@ -27,6 +27,7 @@ from ..urls import hostname, normalise_url
 from . import source, streamer
 from .html import merge_links
 from .timestamps import utc_timestamp
+from .twitter_archive import entity_link
 
 __all__ = ["parse_csv", "stream_csv"]
 
@@ -260,7 +261,7 @@ def _links_in(value: str) -> list[FoundLink]:
         items = _SPLIT_LINKS.split(value)
     links = []
     for item in items:
-        found = _entity_link(item) if isinstance(item, dict) else _plain_link(item)
+        found = entity_link(item) if isinstance(item, dict) else _plain_link(item)
         if found is not None:
             links.append(found)
     return links
@@ -269,22 +270,3 @@ def _links_in(value: str) -> list[FoundLink]:
 def _plain_link(value: Any) -> FoundLink | None:
     url = normalise_url(value) if isinstance(value, str) and "://" in value else None
     return FoundLink(url=url, display=value, found_by="entity", position=0) if url else None
-
-
-def _entity_link(entity: dict[str, Any]) -> FoundLink | None:
-    """Return the link of an entity object (``{"url", "expanded_url", "display_url"}``)."""
-    short, expansion = entity.get("url"), entity.get("unwound_url") or entity.get("expanded_url")
-    url = normalise_url(short) if isinstance(short, str) else None
-    expanded = normalise_url(expansion) if isinstance(expansion, str) else None
-    if url is None:
-        url, expanded = expanded, None
-    if url is None:
-        return None
-    display = entity.get("display_url") if isinstance(entity.get("display_url"), str) else url
-    return FoundLink(
-        url=url,
-        display=str(display),
-        found_by="entity",
-        position=0,
-        expanded_url=expanded if expanded != url else None,
-    )

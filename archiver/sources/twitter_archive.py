@@ -28,7 +28,7 @@ from .archives import Archive, archive_format, member_name
 from .html import merge_links
 from .jsontools import iter_json_array
 
-__all__ = ["parse_twitter_archive", "parse_tweets_file"]
+__all__ = ["entity_link", "parse_twitter_archive", "parse_tweets_file"]
 
 _WRAPPER = re.compile(r"^\s*window\.YTD\.(?P<kind>[\w.]+?)\.part\d+\s*=\s*")
 _TWEET_FILE = re.compile(r"^(tweets?|tweets-part\d+)\.js$")
@@ -184,24 +184,35 @@ def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name:
 def _entity_links(entities: dict[str, Any], extended: dict[str, Any]) -> Iterator[FoundLink]:
     media = extended.get("media") or entities.get("media") or []
     for entity in [*(entities.get("urls") or []), *media]:
-        if not isinstance(entity, dict):
-            continue
-        expansion = entity.get("unwound_url") or entity.get("expanded_url")
-        expanded = normalise_url(expansion) if isinstance(expansion, str) else None
-        short = entity.get("url")
-        url = normalise_url(short) if isinstance(short, str) else None
-        if url is None:
-            url, expanded = expanded, None
-        if url is None:
-            continue
-        display = entity.get("display_url") if isinstance(entity.get("display_url"), str) else short
-        yield FoundLink(
-            url=url,
-            display=str(display or url),
-            found_by="entity",
-            position=0,
-            expanded_url=expanded if expanded != url else None,
-        )
+        link = entity_link(entity)
+        if link is not None:
+            yield link
+
+
+def entity_link(entity: Any) -> FoundLink | None:
+    """Return the link of a tweet's URL or media entity (``url``, ``expanded_url``, ``display_url``).
+
+    The t.co URL is the link and Twitter's expansion (``unwound_url``, else
+    ``expanded_url``) its ``expanded_url``; None for an entity with no usable URL.
+    """
+    if not isinstance(entity, dict):
+        return None
+    expansion = entity.get("unwound_url") or entity.get("expanded_url")
+    expanded = normalise_url(expansion) if isinstance(expansion, str) else None
+    short = entity.get("url")
+    url = normalise_url(short) if isinstance(short, str) else None
+    if url is None:
+        url, expanded = expanded, None
+    if url is None:
+        return None
+    display = entity.get("display_url") if isinstance(entity.get("display_url"), str) else short
+    return FoundLink(
+        url=url,
+        display=str(display or url),
+        found_by="entity",
+        position=0,
+        expanded_url=expanded if expanded != url else None,
+    )
 
 
 def _mapping(value: Any) -> dict[str, Any]:
