@@ -199,11 +199,12 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
     try:
         with db.atomic():
             new_posts = _missing(db, "posts", list(posts))
-            new_links = _missing(db, "links", list(links))
+            known = _known_links(db, list(links))
+            new_links = [i for i in links if i not in known]
             _insert(db, "posts", [posts[i] for i in new_posts])
             _insert(db, "links", [links[i] for i in new_links])
             _insert(db, "post_links", list(post_links.values()), ignore=True)
-            _complete_known_links(db, [links[i] for i in set(links).difference(new_links)], now)
+            _complete_known_links(db, known, links, now)
     except sqlite3.Error as ex:
         raise DatabaseError(f"{database_path(db)}: {_describe(ex)}") from ex
     return len(new_posts), len(new_links)
@@ -263,7 +264,19 @@ def _better_link_row(kept: dict[str, Any], seen: dict[str, Any]) -> dict[str, An
     return kept
 
 
-def _complete_known_links(db: Database, rows: list[dict[str, Any]], now: str) -> None:
+def _known_links(db: Database, ids: list[str]) -> dict[str, tuple[bool, bool]]:
+    """Return, for the links already stored, whether each is cut off and has an expansion."""
+    found: dict[str, tuple[bool, bool]] = {}
+    for chunk in _chunks(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        sql = f"select id, error is 'truncated', expanded_url is not null from links where id in ({marks})"
+        found.update((row[0], (bool(row[1]), bool(row[2]))) for row in db.execute(sql, chunk))
+    return found
+
+
+def _complete_known_links(
+    db: Database, known: dict[str, tuple[bool, bool]], rows: dict[str, dict[str, Any]], now: str
+) -> None:
     """Complete links already stored with what this batch knows of them.
 
     A link first seen cut off (``invalid``/``truncated``) and now given whole by a
@@ -271,8 +284,13 @@ def _complete_known_links(db: Database, rows: list[dict[str, Any]], now: str) ->
     Neither ever undoes what an earlier source said: a whole link seen cut off in a
     later post stays whole, a recorded expansion stays.
     """
-    whole = [(now, row["id"]) for row in rows if row.get("error") != "truncated"]
-    expansions = [(row["expanded_url"], row["id"]) for row in rows if row["expanded_url"] is not None]
+    whole, expansions = [], []
+    for lid, (truncated, expanded) in known.items():
+        row = rows[lid]
+        if truncated and row.get("error") != "truncated":
+            whole.append((now, lid))
+        if not expanded and row["expanded_url"] is not None:
+            expansions.append((row["expanded_url"], lid))
     if whole:
         db.conn.executemany(
             "update links set status = 'pending', error = null, next_check_at = ? "

@@ -170,7 +170,8 @@ def merge_links(*groups: list[FoundLink] | tuple[FoundLink, ...]) -> tuple[Found
     A link the text shows cut off (``https://t.co/aB3…``) is left out when another
     link of the post completes it (an entity or an anchor's ``href``).
     """
-    whole = [link for group in groups for link in group if not link.truncated]
+    cut = any(link.truncated for group in groups for link in group)
+    whole = [link for group in groups for link in group if not link.truncated] if cut else []
     merged: dict[str, FoundLink] = {}
     for group in groups:
         for link in group:
