@@ -116,12 +116,16 @@ class ResolverSettings:
         """
         if self.allow_private:
             return None
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            return "not a valid URL"
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             return "not a valid port"
-        literal = literal_address(parts.hostname or "")
+        literal = literal_address(host)
         if literal is not None and (str(literal), port) in self.exempt:
             return None
         verdict = address_verdict(literal) if literal is not None else None
@@ -483,7 +487,10 @@ def _join(current: str, target: str, *, keep_fragment: bool = False) -> tuple[st
         return None, target
     if keep_fragment and "#" in current and "#" not in target:
         joined = f"{joined}#{current.split('#', 1)[1]}"
-    scheme = urlsplit(joined).scheme.lower() if ":" in joined else ""
+    try:
+        scheme = urlsplit(joined).scheme.lower() if ":" in joined else ""
+    except ValueError:
+        return None, target
     if scheme not in ("http", "https"):
         return None, target
     normalised = normalise_url(joined)

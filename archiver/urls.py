@@ -21,6 +21,7 @@ __all__ = [
 MAX_URL_LENGTH = 8192
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_USER_NAME = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]+")
 
 # Hosts whose links are shortened redirects although ural's list does not name them.
 _EXTRA_SHORTENERS = frozenset({"pic.twitter.com", "pic.x.com"})
@@ -71,6 +72,10 @@ def _normalise_split(raw: str) -> str | None:
         return None
     netloc = host
     if parts.username:
+        # A user name may hold only what RFC 3986 allows there; "http://[::1]@evil.com/"
+        # is no URL (and would hide its host from whoever reads it).
+        if not _USER_NAME.fullmatch(parts.username):
+            return None
         netloc = f"{parts.username}@{netloc}"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
@@ -107,7 +112,10 @@ def hostname(url: str) -> str:
     plain = _PLAIN_URL.fullmatch(url)
     if plain is not None:
         return plain.group(2).lower()
-    return (urlsplit(url).hostname or "").lower()
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def is_shortener(url: str) -> bool:

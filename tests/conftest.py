@@ -167,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, GZIP_GZIP_BOMB, {"Content-Encoding": "gzip, gzip"})
         elif path == "/to-javascript":
             self._redirect("javascript:alert(1)")
+        elif path == "/to-userinfo":
+            self._redirect("http://[::1]@evil.example/")
         elif path == "/to-data":
             self._redirect("data:text/html,<script>alert(1)</script>")
         elif path == "/to-metadata":

@@ -296,3 +296,32 @@ def test_the_written_out_marks_are_this_pythons_marks():
         assert (
             bool(written.match(char)) == bool(computed.match(char)) == (unicodedata.category(char)[0] == "M")
         )
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1]@evil.com/", "https://[::1]@evil.com/x", "http://a[b@evil.com/", "http://[bad"]
+)
+def test_a_url_whose_user_info_hides_its_host_is_no_url(url):
+    from archiver.urls import hostname
+
+    assert normalise_url(url) is None
+    assert extract_links(f"see {url} now") == []
+    assert hostname(url) in ("", "evil.com")  # never an exception
+
+
+def test_user_info_in_every_kind_of_source_is_dropped_not_fatal():
+    from archiver.sources import parse_bytes
+
+    feed = (
+        b'<rss version="2.0"><channel><title>B</title><item><guid>1</guid>'
+        b"<description>&lt;a href='http://[::1]@evil.com/'&gt;x&lt;/a&gt; "
+        b"&lt;a href='https://ok.example/'&gt;y&lt;/a&gt;</description></item></channel></rss>"
+    )
+    (post,) = parse_bytes(feed, source="feed.xml")
+    assert [link.url for link in post.links] == ["https://ok.example/"]
+    tweets = (
+        b'window.YTD.tweets.part0 = [{"tweet": {"id_str": "1", "full_text": "x https://t.co/AbCdEfGhIj",'
+        b' "entities": {"urls": [{"url": "https://t.co/AbCdEfGhIj", "expanded_url": "http://[::1]@evil.com/"}]}}}]'
+    )
+    (tweet,) = parse_bytes(tweets, source="tweets.js")
+    assert [(link.url, link.expanded_url) for link in tweet.links] == [("https://t.co/AbCdEfGhIj", None)]

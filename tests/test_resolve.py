@@ -240,13 +240,13 @@ async def test_large_and_bomb_bodies_are_capped(server, path):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("path", ["/to-javascript", "/to-data"])
+@pytest.mark.parametrize("path", ["/to-javascript", "/to-data", "/to-userinfo"])
 async def test_non_http_location_is_invalid(server, path):
     base, _ = server
     result = await resolve_one(base + path, settings_for(base))
     assert result.status == "invalid"
     assert result.hops[0].status_code == 302
-    assert result.hops[-1].url.startswith(("javascript:", "data:"))
+    assert result.hops[-1].url.startswith(("javascript:", "data:", "http://[::1]@"))
 
 
 @pytest.mark.asyncio

@@ -112,7 +112,10 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
 
 def _handle(actor: dict[str, Any], actor_url: str) -> str | None:
     username = _string(actor.get("preferredUsername"))
-    host = urlsplit(actor_url).hostname if actor_url else None
+    try:
+        host = urlsplit(actor_url).hostname if actor_url else None
+    except ValueError:  # "http://[bad": no host to name
+        host = None
     if not username and actor_url:
         username = actor_url.rstrip("/").rsplit("/", 1)[-1].lstrip("@")
     if not username:
