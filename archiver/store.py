@@ -181,15 +181,17 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
     links: dict[str, dict[str, Any]] = {}
     post_links: dict[tuple[str, str], dict[str, Any]] = {}
     for post in batch:
-        posts.setdefault(post.id, _post_row(post, now, run_id))
+        row = _post_row(post, now, run_id)
+        post_id = row["id"]  # cleaned: the key post_links refer to
+        posts.setdefault(post_id, row)
         for found in post.links:
             lid = link_id(found.url)
-            row = _link_row(found.url, lid, now, found.truncated, found.expanded_url)
-            links[lid] = _better_link_row(links[lid], row) if lid in links else row
+            link = _link_row(found.url, lid, now, found.truncated, found.expanded_url)
+            links[lid] = _better_link_row(links[lid], link) if lid in links else link
             post_links.setdefault(
-                (post.id, lid),
+                (post_id, lid),
                 {
-                    "post_id": post.id,
+                    "post_id": post_id,
                     "link_id": lid,
                     "position": found.position,
                     "found_by": found.found_by,
@@ -246,7 +248,7 @@ def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
         "author_handle": _clean(post.author_handle),
         "text": _clean(post.text),
         "posted_at": _clean(post.posted_at),
-        "url": post.url,
+        "url": _clean(post.url),
         "source": _clean(post.source),
         "hashtags": json.dumps([_clean(tag) for tag in post.hashtags], ensure_ascii=False),
         "mentions": json.dumps([_clean(name) for name in post.mentions], ensure_ascii=False),

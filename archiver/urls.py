@@ -21,6 +21,7 @@ __all__ = [
 MAX_URL_LENGTH = 8192
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _USER_NAME = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]+")
 
 # Hosts whose links are shortened redirects although ural's list does not name them.
@@ -47,6 +48,8 @@ def normalise_url(raw: str, *, base: str | None = None) -> str | None:
     fragment as they were written.
     """
     raw = raw.strip()
+    if not raw.isascii() and _SURROGATE.search(raw):
+        return None  # a lone surrogate is no character a URL can hold (or be stored with)
     if base is not None:
         raw = urljoin(base, raw)
     plain = _PLAIN_URL.fullmatch(raw) if len(raw) <= MAX_URL_LENGTH else None

@@ -684,3 +684,103 @@ def test_a_csv_row_too_large_for_the_csv_module_is_skipped_and_counted(tmp_path)
         for post in iter_posts(path):
             posts.append(post)
     assert [p.id for p in posts] == ["1", "3"]
+
+
+# -- hostile records: nesting, surrogates, extreme dates, long runs ---------------------------
+
+_HOSTILE = st.sampled_from(
+    [
+        "[" * 1200,
+        '{"a":' * 1200,
+        "\\ud800",
+        "\\udfff\\ud83d",
+        "\\u0000",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "Thu May \u0661\u0666 08:15:00 +0000 2024",
+        "1e400",
+        "99999999999999999999999",
+        "http://[::1]@evil.com/",
+        "http://[bad",
+        " " * 3000,
+        "x" * 3000,
+        "#" * 500,
+        "…",
+    ]
+)
+_VALUE = st.one_of(_HOSTILE, st.text(max_size=12)).map(lambda v: v.replace('"', "'"))
+
+_TEMPLATES = {
+    "jsonl": '{{"id": "{0}", "text": "{1} https://example.com/a", "created_at": "{2}", "handle": "{3}"}}\n'
+    '{{"text": "second post {4}", "created_at": "{5}"}}\n',
+    "twitter-archive": 'window.YTD.tweets.part0 = [{{"tweet": {{"id_str": "1", "full_text": "{1}", '
+    '"created_at": "{2}", "entities": {{"urls": [{{"url": "https://t.co/AbCdEfGhIj", '
+    '"expanded_url": "{3}"}}]}}}}}}, '
+    '{{"tweet": {{"id_str": "2", "full_text": "{4}", "created_at": "{5}"}}}}]',
+    "mastodon-outbox": '{{"orderedItems": [{{"type": "Create", "actor": "{0}", "published": "{2}", '
+    '"object": {{"type": "Note", "id": "{3}", "url": "{3}", "content": "{1}"}}}}]}}',
+    "feed": '<rss version="2.0"><channel><title>{0}</title><item><guid>{3}</guid><link>{3}</link>'
+    "<pubDate>{2}</pubDate><description>{1}</description></item><item><description>{4}</description>"
+    "</item></channel></rss>",
+    "csv": 'id,text,created_at,handle\n"{0}","{1}","{2}","{3}"\n2,"{4}","{5}",x\n',
+    "page": "{1}\n— Name (@{0}) May 1, 2024\n{4} {3}\n— {5} (@x) {2}\n",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(_TEMPLATES))
+@settings(max_examples=120, deadline=None)
+@given(values=st.lists(_VALUE, min_size=6, max_size=6))
+def test_every_parser_survives_hostile_records(fmt, values, tmp_path_factory):
+    from archiver import store
+
+    data = _TEMPLATES[fmt].format(*values).encode("utf-8", "surrogatepass")
+    posts = []
+    try:
+        for post in parse_bytes(data, source="fuzz", fmt=fmt):
+            posts.append(post)
+    except ParseError as ex:
+        assert str(ex).startswith("fuzz")
+    db = store.open_database(tmp_path_factory.mktemp("db") / "archive.db")
+    saved = store.save_posts(db, posts)
+    assert saved.error is None and saved.posts_read == len(posts)
+
+
+def test_one_hostile_record_costs_only_itself():
+    lines = [
+        '{"id": "1", "text": "good https://example.com/1"}',
+        '{"id": "2", "text": "nested", "extra": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"text": "no id, a lone \\ud800 surrogate"}',
+        '{"id": "4", "text": "far date", "created_at": "0001-01-01T00:00:00+01:00"}',
+        '{"id": "5", "text": "good again https://example.com/5"}',
+    ]
+    posts = []
+    with pytest.raises(ParseError, match=r"fuzz: 1 line\(s\)"):
+        for post in parse_bytes("\n".join(lines).encode(), source="fuzz", fmt="jsonl"):
+            posts.append(post)
+    assert (
+        [p.id for p in posts][:1] == ["1"] and "5" in [p.id for p in posts] and "4" in [p.id for p in posts]
+    )
+    assert len(posts) == 4
+
+
+def test_a_file_of_deep_nesting_is_an_unknown_format_not_a_crash():
+    for data in (b"[" * 1000, b'{"a":' * 1000):
+        with pytest.raises(UnknownFormat):
+            detect_format("deep", data)
+
+
+def test_a_parser_that_fails_on_a_record_names_the_record_and_keeps_the_rest():
+    from archiver.sources.records import each_record
+
+    def read(value):
+        if value == 2:
+            raise OverflowError("date value out of range")
+        return value
+
+    got = []
+    with pytest.raises(
+        ParseError, match=r"src: 1 record\(s\) could not be read \(first: record 2: OverflowError"
+    ):
+        for value in each_record([1, 2, 3], read, source="src"):  # type: ignore[arg-type]
+            got.append(value)
+    assert got == [1, 3]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..models import ArchiverError, ParseError, Post, SourceUnavailable, UnknownFormat
 from .archives import ARCHIVE_FORMATS, Archive, archive_of, open_archive
+from .records import contained
 
 __all__ = [
     "SOURCES",
@@ -84,7 +85,11 @@ def streamer(name: str) -> Callable[[Streamer], Streamer]:
 def detect_format(name: str, head: bytes) -> str:
     """Return the name of the first registered format that recognises the source."""
     for fmt in SOURCES.values():
-        if fmt.detect(name, head):
+        try:
+            fits = fmt.detect(name, head)
+        except Exception:  # noqa: BLE001 - a detector that chokes on hostile bytes says no
+            fits = False
+        if fits:
             return fmt.name
     raise UnknownFormat(
         f"{name}: {describe_content(head)}, which is none of the formats archiver reads; "
@@ -102,7 +107,7 @@ def describe_content(head: bytes) -> str:
     if text[0] in "[{":
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if text[0] == "[":
             return "a JSON array"
@@ -127,7 +132,9 @@ def parse_bytes(
     ``text_column`` names the column of a CSV source that holds the text.
     """
     parser = _format(fmt or detect_format(source, data[:8192]))
-    return parser.parse(data, source=source, **_options(parser, text_column=text_column))
+    return contained(
+        parser.parse(data, source=source, **_options(parser, text_column=text_column)), source=source
+    )
 
 
 def _format(name: str) -> Format:
@@ -155,7 +162,8 @@ def iter_posts(
         with path.open("rb") as handle:
             parser = _format(fmt or detect_format(str(path), handle.read(8192)))
         if parser.stream is not None:
-            return parser.stream(path, source=str(path), **_options(parser, text_column=text_column))
+            posts = parser.stream(path, source=str(path), **_options(parser, text_column=text_column))
+            return contained(posts, source=str(path))
         size = path.stat().st_size
         if size > MAX_SOURCE_BYTES:
             raise ParseError(f"{path}: {size} bytes is larger than the {MAX_SOURCE_BYTES} byte limit")
@@ -169,7 +177,7 @@ def _archive_posts(archive: Archive, path: Path, fmt: str | None) -> Iterator[Po
     names = archive.names()
     kind = next((a for a in ARCHIVE_FORMATS if a.name == fmt), None) or archive_of(names)
     if kind is not None:
-        yield from kind.parse(archive, str(path))
+        yield from contained(kind.parse(archive, str(path)), source=str(path))
         return
     if path.is_dir():
         raise UnknownFormat(f"{path}: a folder that is not a Twitter or Mastodon archive")

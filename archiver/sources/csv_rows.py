@@ -110,7 +110,11 @@ def _parse_rows(text: IO[str], *, source: str, text_column: str | None) -> Itera
         except csv.Error:
             bad.append(number)  # a field over the csv module's size limit, a stray quote
             continue
-        post = _row_post(row, columns, source=source)
+        try:
+            post = _row_post(row, columns, source=source)
+        except Exception:  # noqa: BLE001 - a hostile row (a date past 9999, …) is that row's
+            bad.append(number)
+            continue
         if post is not None:
             yield post
     if bad:

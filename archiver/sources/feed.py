@@ -22,6 +22,7 @@ from ..models import ParseError, Post
 from ..urls import normalise_url
 from . import is_url, source
 from .html import post_from_html
+from .records import each_record
 
 __all__ = ["parse_feed"]
 
@@ -88,12 +89,13 @@ def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
     feed = parsed.get("feed", {})
     platform, handle = _platform(feed)
     author = _display_name(_string(feed.get("title")), handle) if platform != "web" else None
-    for entry in parsed.get("entries", []):
-        post = _entry_post(
+
+    def read(entry: Any) -> Post | None:
+        return _entry_post(
             entry, source=source, platform=platform, handle=handle, author=author, feed_url=feed_url
         )
-        if post is not None:
-            yield post
+
+    yield from each_record(parsed.get("entries", []), read, source=source)
 
 
 # An encoding declared in the XML declaration.

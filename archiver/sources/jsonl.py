@@ -26,7 +26,7 @@ def _is_jsonl(name: str, head: bytes) -> bool:
     first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
     try:
         value = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and "text" in value
 
@@ -40,18 +40,22 @@ def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
+            post = _post(record, source=source) if _is_post(record) else None
+        except Exception:  # noqa: BLE001 - a hostile line (nesting, a date past 9999) is that line's
+            post = None
+        if post is None:
             bad.append(number)
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            bad.append(number)
-            continue
-        yield _post(record, source=source)
+        yield post
     if bad:
         raise ParseError(
             f"{source}: {len(bad)} line(s) are not JSON objects with a 'text' string "
             f"(first: line {bad[0]}); the other lines were read"
         )
+
+
+def _is_post(record: Any) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("text"), str)
 
 
 def _post(record: dict[str, Any], *, source: str) -> Post:
@@ -64,7 +68,7 @@ def _post(record: dict[str, Any], *, source: str) -> Post:
     post_id = _string(record.get("id")) or str(record.get("id") or "")
     if not post_id:
         digest = hashlib.sha256(
-            "\x1f".join([platform, handle or "", posted_at or "", text]).encode()
+            "\x1f".join([platform, handle or "", posted_at or "", text]).encode("utf-8", "surrogatepass")
         ).hexdigest()
         post_id = f"h{digest[:20]}"
     return Post(

@@ -74,6 +74,11 @@ def iter_json_array(data: bytes, *, source: str, start: int = 0) -> Iterator[Any
             try:
                 element, end = decoder.raw_decode(window.text, position)
                 break
+            except RecursionError as ex:
+                raise ParseError(
+                    f"{source}: JSON nested too deeply at character {window.consumed + position} after "
+                    f"{count} good entries"
+                ) from ex
             except json.JSONDecodeError as ex:
                 # An element cut by the end of the window: decode more and try again.
                 if window.more():

@@ -17,6 +17,7 @@ from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
 from .html import post_from_html
+from .records import each_record
 
 __all__ = ["parse_mastodon_archive", "parse_outbox_file"]
 
@@ -54,16 +55,12 @@ def parse_mastodon_archive(archive: Archive, source: str) -> Iterator[Post]:
 def _parse_outbox(data: bytes, *, source: str, actor: dict[str, Any]) -> Iterator[Post]:
     try:
         collection = json.loads(data.decode("utf-8-sig", errors="replace"))
-    except ValueError as ex:
+    except (ValueError, RecursionError) as ex:
         raise ParseError(f"{source}: broken JSON ({ex})") from ex
     if not isinstance(collection, dict) or not isinstance(collection.get("orderedItems"), list):
         raise ParseError(f"{source}: not an ActivityStreams outbox (no orderedItems)")
-    for activity in collection["orderedItems"]:
-        if not isinstance(activity, dict):
-            continue
-        post = _post(activity, source=source, actor=actor)
-        if post is not None:
-            yield post
+    activities = (a for a in collection["orderedItems"] if isinstance(a, dict))
+    yield from each_record(activities, lambda a: _post(a, source=source, actor=actor), source=source)
 
 
 def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Post | None:

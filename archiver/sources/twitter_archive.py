@@ -17,7 +17,6 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from ..extract import extract_links
@@ -27,6 +26,8 @@ from . import source
 from .archives import Archive, archive_format, member_name
 from .html import merge_links
 from .jsontools import iter_json_array
+from .records import each_record
+from .timestamps import utc_timestamp
 
 __all__ = ["entity_link", "parse_twitter_archive", "parse_tweets_file"]
 
@@ -35,7 +36,9 @@ _TWEET_FILE = re.compile(r"^(tweets?|tweets-part\d+)\.js$")
 _GRAILBIRD_WRAPPER = re.compile(r"^\s*Grailbird\.data\.tweets_\d{4}_\d{1,2}\s*=\s*")
 _GRAILBIRD_FILE = re.compile(r"(?:^|/)js/tweets/\d{4}_\d{1,2}\.js$")
 _USER_DETAILS = re.compile(r"^\s*var\s+user_details\s*=\s*")
-_CREATED_AT = ("%a %b %d %H:%M:%S %z %Y", "%Y-%m-%d %H:%M:%S %z")
+_TWITTER_DATE = re.compile(
+    r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{2}) (\d{2}:\d{2}:\d{2}) \+0000 (\d{4})", re.ASCII
+)
 
 
 def _is_tweets_file(name: str, head: bytes) -> bool:
@@ -102,15 +105,15 @@ def _parse_grailbird_month(data: bytes, *, source: str, account: dict[str, Any])
     match = _GRAILBIRD_WRAPPER.match(data[:256].decode("utf-8", errors="replace"))
     if match is None:
         raise ParseError(f"{source}: not a month of an old Twitter archive (no 'Grailbird.data' line)")
-    for tweet in iter_json_array(data, source=source, start=len(match.group(0).encode())):
-        if not isinstance(tweet, dict):
-            continue
+
+    def read(tweet: dict[str, Any]) -> Post | None:
         user = _mapping(tweet.get("user"))
         handle = _text(user.get("screen_name")) or _text(account.get("username"))
         name = _text(user.get("name")) or _text(account.get("accountDisplayName"))
-        post = _tweet_post(tweet, source=source, handle=handle, name=name)
-        if post is not None:
-            yield post
+        return _tweet_post(tweet, source=source, handle=handle, name=name)
+
+    tweets = iter_json_array(data, source=source, start=len(match.group(0).encode()))
+    yield from each_record((t for t in tweets if isinstance(t, dict)), read, source=source)
 
 
 def _text(value: Any) -> str | None:
@@ -136,13 +139,13 @@ def _parse_tweets(data: bytes, *, source: str, account: dict[str, Any]) -> Itera
         raise ParseError(f"{source}: not a Twitter archive file (no 'window.YTD.tweets' line)")
     handle = account.get("username") if isinstance(account.get("username"), str) else None
     name = account.get("accountDisplayName") if isinstance(account.get("accountDisplayName"), str) else None
-    for item in iter_json_array(data, source=source, start=len(match.group(0).encode())):
-        tweet = item.get("tweet", item) if isinstance(item, dict) else None
-        if not isinstance(tweet, dict):
-            continue
-        post = _tweet_post(tweet, source=source, handle=handle, name=name)
-        if post is not None:
-            yield post
+    items = iter_json_array(data, source=source, start=len(match.group(0).encode()))
+    tweets = (
+        t for t in (i.get("tweet", i) if isinstance(i, dict) else None for i in items) if isinstance(t, dict)
+    )
+    yield from each_record(
+        tweets, lambda t: _tweet_post(t, source=source, handle=handle, name=name), source=source
+    )
 
 
 def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name: str | None) -> Post | None:
@@ -239,21 +242,8 @@ def _created_at(value: Any) -> str | None:
         return None
     # The archive's own form, "Thu May 16 08:15:00 +0000 2024", read without strptime,
     # which costs as much as the rest of a tweet.
-    parts = value.split()
-    if len(parts) == 6 and parts[4] == "+0000" and parts[1] in _MONTHS and parts[2].isdigit():
-        return f"{parts[5]}-{_MONTHS[parts[1]]:02d}-{int(parts[2]):02d}T{parts[3]}Z"
-    moment = None
-    for form in _CREATED_AT:
-        try:
-            moment = datetime.strptime(value.strip(), form)
-            break
-        except ValueError:
-            continue
-    if moment is None:
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fast = _TWITTER_DATE.fullmatch(value)
+    if fast is not None and fast.group(1) in _MONTHS:
+        month, day, time, year = fast.groups()
+        return f"{year}-{_MONTHS[month]:02d}-{day}T{time}Z"
+    return utc_timestamp(value)
