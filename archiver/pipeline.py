@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -64,6 +65,7 @@ def ingest_sources(
     ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body.
     """
     outcome = Ingested()
+    own = _own_files(db)
     for entry in sources:
         location, source_fmt = entry.location, entry.fmt or fmt
         try:
@@ -73,6 +75,8 @@ def ingest_sources(
             outcome.unavailable = True
             continue
         for unit in units:
+            if not is_url(unit) and _resolved(unit) in own:
+                continue  # the archive's own database files are never sources
             try:
                 saved = _ingest_one(
                     db, unit, fmt=source_fmt, run_id=run_id, fetch=fetch, text_column=text_column
@@ -96,6 +100,18 @@ def ingest_sources(
                 report(f"warning: {saved.error}")
             log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
     return outcome
+
+
+def _own_files(db: Database) -> set[str]:
+    path = _resolved(store.database_path(db))
+    return {path, *(path + suffix for suffix in ("-wal", "-shm", "-journal", ".lock"))}
+
+
+def _resolved(location: str) -> str:
+    try:
+        return str(Path(location).resolve())
+    except (OSError, RuntimeError):
+        return location
 
 
 def _ingest_one(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -440,3 +441,27 @@ def test_a_page_with_an_unread_embed_is_partial_on_every_run(tmp_path):
         assert f"{page}: 1 of 5 embedded posts could not be read" in result.stderr
         assert table(db, "select last_status from sources") == [("partial",)]
     assert table(db, "select count(*) from posts") == [(5,)]
+
+
+def test_folders_are_walked_without_symlinks_and_never_read_the_archive_itself(tmp_path):
+    from conftest import FIXTURES
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "private.txt").write_text("private notes https://private.example/secret\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "post.txt").write_text("A post https://example.com/a\n")
+    (inbox / "loop").symlink_to("..", target_is_directory=True)
+    (inbox / "linked.txt").symlink_to(outside / "private.txt")
+    archive = inbox / "export"
+    shutil.copytree(FIXTURES / "twitter" / "archive", archive)
+    (archive / "data" / "stolen.js").symlink_to(outside / "private.txt")
+    db = inbox / "archive.db"
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["ingest", str(inbox), "--db", str(db)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "warning" not in result.stderr and "error" not in result.stderr, result.stderr
+    sources = {Path(s).name for (s,) in table(db, "select location from sources")}
+    assert sources == {"post.txt", "export"}
+    assert table(db, "select count(*) from links where url like '%private%'") == [(0,)]

@@ -220,7 +220,9 @@ def expand_source(location: str) -> list[str]:
 
     A folder that is an archive export (a Twitter archive's ``data/tweets.js``, a
     Mastodon ``outbox.json``) is one source; in any other folder each file is one,
-    and archive exports found inside it are kept whole.  Hidden files are skipped.
+    and archive exports found inside it are kept whole.  Hidden files are skipped, and
+    so are symbolic links inside a folder: a ``loop -> ..`` would read the folder
+    again (and the archive's own files), a link elsewhere would publish that file.
     """
     if is_url(location):
         return [location]
@@ -231,7 +233,7 @@ def expand_source(location: str) -> list[str]:
         return [location]
     found: list[str] = []
     for child in sorted(path.iterdir()):
-        if child.name.startswith("."):
+        if child.name.startswith(".") or child.is_symlink():
             continue
         if child.is_dir():
             found += expand_source(str(child))

@@ -36,11 +36,24 @@ class FolderArchive:
         return sorted(
             p.relative_to(self.path).as_posix()
             for p in self.path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
+            if p.is_file() and not _hidden_or_linked(self.path, p)
         )
 
     def read(self, name: str) -> bytes:
         return (self.path / name).read_bytes()
+
+
+def _hidden_or_linked(root: Path, path: Path) -> bool:
+    """Return True for a hidden file, or one reached through a symbolic link, under ``root``."""
+    relative = path.relative_to(root)
+    if any(part.startswith(".") for part in relative.parts):
+        return True
+    current = root
+    for part in relative.parts:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
 
 
 class ZipArchive:
