@@ -11,6 +11,10 @@ __all__ = ["EXPORT_FORMATS", "write_rows"]
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
 
+# A spreadsheet runs a cell that starts with one of these as a formula; a post's text
+# or a page title is written by strangers (OWASP's "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def write_rows(rows: Iterable[dict[str, Any]], columns: list[str], fmt: str, out: TextIO) -> int:
     """Write rows to ``out`` in ``fmt``, streaming; return how many were written."""
@@ -19,7 +23,7 @@ def write_rows(rows: Iterable[dict[str, Any]], columns: list[str], fmt: str, out
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({key: _inert(value) for key, value in row.items()})
             count += 1
     elif fmt == "jsonl":
         for row in rows:
@@ -34,3 +38,10 @@ def write_rows(rows: Iterable[dict[str, Any]], columns: list[str], fmt: str, out
     else:
         raise ValueError(f"unknown export format {fmt!r}")
     return count
+
+
+def _inert(value: Any) -> Any:
+    """Return a CSV cell that no spreadsheet runs: text starting like a formula gets a ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -57,3 +57,21 @@ def test_canned_queries_and_dashboards_still_work(public):
     base, _ = public
     assert httpx.get(f"{base}/archive/top_domains.json").status_code == 200
     assert httpx.get(f"{base}/-/dashboards/links").status_code == 200
+
+
+def test_csv_export_cells_never_run_as_spreadsheet_formulas():
+    import io
+
+    from archiver.export import write_rows
+
+    rows = [
+        {"title": '=HYPERLINK("http://evil.example","click")', "n": -3, "text": "@SUM(1+1)"},
+        {"title": "+cmd|' /C calc'!A0", "n": 4, "text": "-2+3"},
+        {"title": "plain = fine", "n": 5, "text": "ok"},
+    ]
+    out = io.StringIO()
+    assert write_rows(rows, ["title", "n", "text"], "csv", out) == 3
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("\"'=HYPERLINK(") and lines[1].endswith(",-3,'@SUM(1+1)")
+    assert lines[2] == "'+cmd|' /C calc'!A0,4,'-2+3"
+    assert lines[3] == "plain = fine,5,ok"
