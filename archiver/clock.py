@@ -14,7 +14,13 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime(_FORMAT)
 
 
+# No stored time is moved further than this: a server-given wait or a setting of years
+# would otherwise overflow (or schedule a check for the year 5195).
+MAX_SECONDS = 10 * 366 * 86400.0
+
+
 def add_seconds(timestamp: str, seconds: float) -> str:
-    """Return a stored timestamp moved ``seconds`` later."""
+    """Return a stored timestamp moved ``seconds`` later (at most ten years)."""
     moment = datetime.strptime(timestamp, _FORMAT).replace(tzinfo=UTC)
+    seconds = min(max(seconds, -MAX_SECONDS), MAX_SECONDS) if seconds == seconds else 0.0
     return (moment + timedelta(seconds=seconds)).strftime(_FORMAT)

@@ -167,21 +167,26 @@ class _Response:
     title: str | None
 
 
+# The longest wait a server may ask for: a week.  Retry-After: 999999999999 is clamped to
+# it, so no date computed from it overflows.
+MAX_SERVER_WAIT = 7 * 86400.0
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Return the seconds a Retry-After value asks for (delay-seconds or HTTP-date), or None."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to HTTP
+        return min(float(value), MAX_SERVER_WAIT)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
+    return min(max(0.0, when.timestamp() - current), MAX_SERVER_WAIT)
 
 
 # -- politeness ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,8 @@ __all__ = [
 # has failed: a host that is down for a minute is tried again within the hour, a
 # dead one only weekly.
 RETRY_SPACING = (3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600)
+
+log = logging.getLogger(__name__)
 
 # Posts per transaction.  A kill loses at most one batch, which the next run reads
 # again; readers never wait (WAL).  Each commit writes every index page the batch
@@ -439,7 +442,13 @@ def save_resolutions(
             previous = current.get(lid)
             if previous is None:
                 continue  # a link deleted while it was being resolved
-            update, keep_chain = _link_update(previous, resolution, recheck_after_days)
+            try:
+                update, keep_chain = _link_update(previous, resolution, recheck_after_days)
+            except (ValueError, OverflowError) as ex:
+                # One result that cannot be stored never costs the others of its batch;
+                # the link stays as it was, due again.
+                log.warning("%s: result not stored (%s)", resolution.url, ex)
+                continue
             updates.append({**previous, **update})
             if not keep_chain:
                 replaced.append((lid,))

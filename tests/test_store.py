@@ -241,3 +241,31 @@ def test_text_with_nul_or_a_lone_surrogate_is_stored_cleaned(tmp_path):
         ("2", "nulbyte #tag https://example.com/b", None, '["tag"]'),
     ]
     assert links == ["https://example.com/a", "https://example.com/b"]
+
+
+def test_a_huge_retry_after_is_clamped_and_never_costs_the_batch(tmp_path):
+    from archiver.resolve import MAX_SERVER_WAIT, parse_retry_after
+
+    assert parse_retry_after("999999999999") == MAX_SERVER_WAIT
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0) == MAX_SERVER_WAIT
+    assert parse_retry_after("\u00b2") is None and parse_retry_after("120") == 120.0
+    db = store.open_database(tmp_path / "archive.db")
+    urls = [f"https://example.com/{n}" for n in range(41)]
+    store.save_posts(db, [_post("p", *[FoundLink(u, u, "text", i) for i, u in enumerate(urls)])])
+    results = [ok(u, u + "/final") for u in urls[:40]]
+    results.append(failed(urls[40], "http_error", T0, http_status=429, retry_after=999999999999.0))
+    store.save_resolutions(db, results)
+    rows = {row["url"]: row for row in db["links"].rows}
+    assert sum(row["status"] == "ok" for row in rows.values()) == 40
+    hostile = rows[urls[40]]
+    assert hostile["status"] == "http_error" and hostile["next_check_at"] <= "2036-12-31T00:00:00Z"
+
+
+def test_one_result_that_cannot_be_stored_leaves_the_others_stored(tmp_path):
+    db = store.open_database(tmp_path / "archive.db")
+    urls = ["https://example.com/a", "https://example.com/b"]
+    store.save_posts(db, [_post("p", *[FoundLink(u, u, "text", i) for i, u in enumerate(urls)])])
+    broken = ok(urls[0], urls[0] + "/final", at="not a time")
+    store.save_resolutions(db, [broken, ok(urls[1], urls[1] + "/final")])
+    statuses = {row["url"]: row["status"] for row in db["links"].rows}
+    assert statuses == {urls[0]: "pending", urls[1]: "ok"}
