@@ -47,6 +47,7 @@ BLOCKED_NETWORKS: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str
         ("::1/128", "loopback"),
         ("::/96", "IPv4-compatible"),
         ("::ffff:0:0/96", "IPv4-mapped"),
+        ("::ffff:0:0:0/96", "IPv4-translated"),  # RFC 2765 SIIT: ::ffff:0:7f00:1 is 127.0.0.1
         ("64:ff9b::/96", "NAT64"),
         ("64:ff9b:1::/48", "NAT64"),
         ("100::/64", "discard"),
