@@ -27,11 +27,11 @@ from .unicode_marks import MARKS
 from .unicode_marks import UNICODE_VERSION as MARKS_UNICODE_VERSION
 from .urls import hostname, normalise_url
 
-__all__ = ["TextParts", "extract_links", "extract_text_parts", "is_truncated"]
+__all__ = ["MAX_TEXT_LENGTH", "TextParts", "extract_links", "extract_text_parts", "is_truncated"]
 
-# Only this much of a field is searched: a multi-megabyte "post" is an accident and
-# would only produce noise.
-MAX_TEXT_LENGTH = 100_000
+# Only this much of one text is searched (the scans are linear, so it can be generous:
+# a 16 MB page's own text is searched whole); a source whose text is longer says so.
+MAX_TEXT_LENGTH = 16 * 1024 * 1024
 
 # twitter-text's character groups (regexp/*.js).
 _LATIN_ACCENTS = (

@@ -293,3 +293,21 @@ def test_a_saved_html_page_that_starts_with_a_comment_is_a_page():
     assert [link.url for link in post.links] == ["https://example.com/a"]
     with pytest.raises(UnknownFormat):
         detect_format("doc", b"<!-- generated -->\n<?xml version='1.0'?><catalog/>")
+
+
+def test_a_long_page_is_searched_whole():
+    data = "".join(f"Item {n}: https://example.com/item/{n}\n" for n in range(40_000)).encode()
+    assert len(data) > 1_000_000
+    (web,) = list(parse_bytes(data, source="long.txt"))
+    assert len(web.links) == 40_000
+
+
+def test_a_page_longer_than_the_limit_says_so(monkeypatch):
+    import archiver.extract
+    import archiver.sources.page
+
+    monkeypatch.setattr(archiver.extract, "MAX_TEXT_LENGTH", 1000)
+    monkeypatch.setattr(archiver.sources.page, "MAX_TEXT_LENGTH", 1000)
+    posts, error = read_all("".join(f"https://example.com/{n}\n" for n in range(200)).encode(), "long.txt")
+    assert len(posts) == 1 and 0 < len(posts[0].links) < 200
+    assert error is not None and "only the first 1,000 were searched" in str(error)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ..extract import extract_links, extract_text_parts
+from ..extract import MAX_TEXT_LENGTH, TextParts, extract_links, extract_text_parts
 from ..models import FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import is_url, source
@@ -215,6 +215,17 @@ def _web_post(text: str, *, source: str, extra_links: tuple[FoundLink, ...]) -> 
     if not text.strip() and not extra_links:
         return
     parts = extract_text_parts(text)
+    yield from _web_post_of(text, parts, source=source, extra_links=extra_links)
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ParseError(
+            f"{source}: the page's own text is {len(text):,} characters; only the first "
+            f"{MAX_TEXT_LENGTH:,} were searched for links"
+        )
+
+
+def _web_post_of(
+    text: str, parts: TextParts, *, source: str, extra_links: tuple[FoundLink, ...]
+) -> Iterator[Post]:
     yield Post(
         id=_stable_id("web", source, text),
         platform="web",
