@@ -784,3 +784,49 @@ def test_a_parser_that_fails_on_a_record_names_the_record_and_keeps_the_rest():
         for value in each_record([1, 2, 3], read, source="src"):  # type: ignore[arg-type]
             got.append(value)
     assert got == [1, 3]
+
+
+def test_an_oversized_member_is_skipped_and_the_others_read(tmp_path, monkeypatch):
+    import archiver.sources.archives as archives
+
+    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 10_000)
+    target = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("a.jsonl", '{"id": "1", "text": "first https://example.com/1"}\n')
+        bundle.writestr("bomb.txt", "x" * 5_000_000)  # a few KB compressed
+        bundle.writestr("b.jsonl", '{"id": "2", "text": "second https://example.com/2"}\n')
+    posts = []
+    with pytest.raises(
+        ParseError, match=r"bomb.txt: 5000000 bytes is more than archiver reads of one member"
+    ):
+        for post in iter_posts(target):
+            posts.append(post)
+    assert [p.id for p in posts] == ["1", "2"]
+
+
+def test_an_archive_gives_a_bounded_total(tmp_path, monkeypatch):
+    import archiver.sources.archives as archives
+
+    monkeypatch.setattr(archives, "MAX_ARCHIVE_BYTES", 150)
+    folder_zip = tmp_path / "many.zip"
+    with zipfile.ZipFile(folder_zip, "w") as bundle:
+        for n in range(5):
+            bundle.writestr(f"{n}.jsonl", f'{{"id": "{n}", "text": "post {n} https://example.com/{n}"}}\n')
+    posts = []
+    with pytest.raises(ParseError, match="more than 150 bytes in all"):
+        for post in iter_posts(folder_zip):
+            posts.append(post)
+    assert 0 < len(posts) < 5
+
+
+def test_a_folder_archive_member_is_capped_too(tmp_path, monkeypatch):
+    import archiver.sources.archives as archives
+
+    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 1000)
+    folder = tmp_path / "export"
+    shutil.copytree(TWITTER, folder)
+    (folder / "data" / "tweets-part1.js").write_text("window.YTD.tweets.part1 = [" + " " * 5000 + "]")
+    posts = []
+    with pytest.raises(ParseError, match="more than archiver reads of one member"):
+        for post in iter_posts(folder):
+            posts.append(post)

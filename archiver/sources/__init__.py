@@ -182,14 +182,23 @@ def _archive_posts(archive: Archive, path: Path, fmt: str | None) -> Iterator[Po
     if path.is_dir():
         raise UnknownFormat(f"{path}: a folder that is not a Twitter or Mastodon archive")
     found = False
+    problems: list[str] = []  # members skipped (too large) or read in part, each said once
     for name in names:
-        data = archive.read(name)
         try:
-            posts = parse_bytes(data, source=f"{path}!{name}", fmt=fmt)
+            posts = parse_bytes(archive.read(name), source=f"{path}!{name}", fmt=fmt)
         except UnknownFormat:
             continue
+        except ParseError as ex:
+            problems.append(str(ex))
+            continue
         found = True
-        yield from posts
+        try:
+            yield from posts
+        except ParseError as ex:
+            problems.append(str(ex))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ParseError(f"{problems[0]}{more}; the archive's other members were read")
     if not found:
         raise ParseError(
             f"{path}: no posts in it: not a Twitter or Mastodon archive, and no file in it is a known format"

@@ -14,8 +14,29 @@ from ..models import ParseError, Post
 
 __all__ = ["ARCHIVE_FORMATS", "Archive", "ArchiveFormat", "archive_format", "archive_of", "open_archive"]
 
-# A member larger than this is refused: a zip bomb, not an export.
-MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+# A member larger than this is skipped with a message (as a plain file that large is
+# refused): a zip bomb, not an export.  And no archive gives more than MAX_ARCHIVE_BYTES
+# in all, so a 1 MB zip of a thousand large members cannot take the machine's memory.
+MAX_MEMBER_BYTES = 512 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 4 * 1024 * 1024 * 1024
+
+
+class _Budget:
+    """The bytes an archive has given so far, against its limits."""
+
+    def __init__(self, label: Path) -> None:
+        self.label = label
+        self.given = 0
+
+    def check(self, name: str, size: int) -> None:
+        """Raise ParseError when a member of ``size`` bytes is more than archiver reads."""
+        if size > MAX_MEMBER_BYTES:
+            raise ParseError(f"{self.label}!{name}: {size} bytes is more than archiver reads of one member")
+        if self.given + size > MAX_ARCHIVE_BYTES:
+            raise ParseError(
+                f"{self.label}!{name}: the archive gives more than {MAX_ARCHIVE_BYTES} bytes in all"
+            )
+        self.given += size
 
 
 class Archive(Protocol):
@@ -31,6 +52,7 @@ class FolderArchive:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._budget = _Budget(path)
 
     def names(self) -> list[str]:
         return sorted(
@@ -40,7 +62,9 @@ class FolderArchive:
         )
 
     def read(self, name: str) -> bytes:
-        return (self.path / name).read_bytes()
+        member = self.path / name
+        self._budget.check(name, member.stat().st_size)
+        return member.read_bytes()
 
 
 def _hidden_or_linked(root: Path, path: Path) -> bool:
@@ -65,14 +89,14 @@ class ZipArchive:
         except (zipfile.BadZipFile, OSError) as ex:
             raise ParseError(f"{path}: not a readable zip file ({ex})") from ex
         self.path = path
+        self._budget = _Budget(path)
 
     def names(self) -> list[str]:
         return sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
 
     def read(self, name: str) -> bytes:
         info = self._zip.getinfo(name)
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise ParseError(f"{self.path}!{name}: {info.file_size} bytes is more than archiver reads")
+        self._budget.check(name, info.file_size)
         try:
             return self._zip.read(name)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as ex:
@@ -89,14 +113,14 @@ class TarArchive:
         except (tarfile.TarError, OSError, EOFError) as ex:
             raise ParseError(f"{path}: not a readable tar file ({ex})") from ex
         self.path = path
+        self._budget = _Budget(path)
 
     def names(self) -> list[str]:
         return sorted(self._members)
 
     def read(self, name: str) -> bytes:
         member = self._members[name]
-        if member.size > MAX_MEMBER_BYTES:
-            raise ParseError(f"{self.path}!{name}: {member.size} bytes is more than archiver reads")
+        self._budget.check(name, member.size)
         try:
             handle = self._tar.extractfile(member)
             return handle.read() if handle else b""
