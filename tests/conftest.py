@@ -15,6 +15,21 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def best_time(read, argument, rounds: int = 3) -> float:
+    """Return the shortest of ``rounds`` wall times of ``read(argument)``, in seconds.
+
+    For the tests that a reader is linear: its time on an input four times as long.
+    """
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        read(argument)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 # Large bodies are built once, so that building them does not count as the

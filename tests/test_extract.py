@@ -199,7 +199,7 @@ def test_a_link_ends_before_any_cjk_character(url, cjk, rest):
 
 
 def test_the_scans_are_linear():
-    import time
+    from conftest import best_time
 
     hostile = [
         "a." * 4000,
@@ -212,16 +212,8 @@ def test_the_scans_are_linear():
         "x" * 8000,
     ]
 
-    def best(text):
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            extract_text_parts(text)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     for text in hostile:
-        small, large = best(text), best(text * 4)
+        small, large = best_time(extract_text_parts, text), best_time(extract_text_parts, text * 4)
         # Linear work grows 4 times with the text; quadratic work 16 times.
         assert large < 8 * small + 0.005, (text[:20], small, large)
 

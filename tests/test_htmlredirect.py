@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
+from conftest import best_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,15 +62,7 @@ def test_refresh_reads_as_the_one_expression_did(value):
     ],
 )
 def test_page_readers_are_linear(read, unit):
-    def best(text):
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            read(text)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    small, large = best(unit(2000)), best(unit(8000))
+    small, large = best_time(read, unit(2000)), best_time(read, unit(8000))
     # Linear work grows 4 times with the input; quadratic work 16 times.
     assert large < 8 * small + 0.005, (small, large)
 
