@@ -380,3 +380,28 @@ async def test_a_fragment_is_carried_across_redirects_without_one(server):
     assert [h.url for h in result.hops] == [f"{base}/hop/{n}#section-2" for n in (2, 1, 0)]
     assert result.final_url == f"{base}/hop/0#section-2"
     assert recorder.paths() == ["/hop/2", "/hop/1", "/hop/0"]  # fragments are never sent
+
+
+@pytest.mark.asyncio
+async def test_failing_links_keep_no_memory_per_failure():
+    import gc
+    import tracemalloc
+
+    from archive_fixture import free_port
+
+    port = free_port()  # nothing listens: every link fails to connect
+
+    async def peak(count: int) -> int:
+        urls = [f"http://127.0.0.1:{port}/missing/{n}" for n in range(count)]
+        settings = ResolverSettings(allow_private=True, attempts=1, timeout=2.0)
+        tracemalloc.start()
+        results = [r.status async for r in resolve_many(urls, settings=settings)]
+        gc.collect()
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert set(results) == {"connect_error"}
+        return top
+
+    small, large = await peak(300), await peak(1200)
+    # Each failure used to keep its traceback (25 KB): 900 more failures, 22 MB more.
+    assert large - small < 3_000_000, (small, large)
