@@ -246,6 +246,14 @@ def build_client(
     return client
 
 
+# Cookies kept for one host in a run, and how many one response may set: a session
+# needs a few; a host answering 3,000 Set-Cookie headers to each request made Cookie
+# headers of over 1 MB and took minutes of CPU.
+MAX_SET_COOKIES = 50
+MAX_COOKIES = 100
+MAX_COOKIE_BYTES = 16 * 1024
+
+
 class _SetCookieOnly(httpx.Cookies):
     """A client's cookie jar that looks at a response only when it sets a cookie.
 
@@ -256,8 +264,16 @@ class _SetCookieOnly(httpx.Cookies):
     """
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
+        if "set-cookie" not in response.headers:
+            return
+        if len(response.headers.get_list("set-cookie")) > MAX_SET_COOKIES:
+            return  # a flood, not a session: parsing it would cost seconds of CPU
+        super().extract_cookies(response)
+        if (
+            len(self.jar) > MAX_COOKIES
+            or sum(len(c.name) + len(c.value or "") for c in self.jar) > MAX_COOKIE_BYTES
+        ):
+            self.jar.clear()  # a host that keeps setting cookies gets none sent back
 
 
 def _backend(

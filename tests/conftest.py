@@ -200,6 +200,17 @@ class Handler(BaseHTTPRequestHandler):
             self._redirect(f"//{host}/final")
         elif path == "/head405":
             self._redirect("/final", 301)
+        elif path == "/cookie/flood":
+            # A host that answers thousands of cookies, then shows what it was sent.
+            self.send_response(302)
+            for n in range(int(query.get("n", "3000"))):
+                self.send_header("Set-Cookie", f"c{n}=v")
+            self.send_header("Location", "/cookie/echo")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/cookie/echo":
+            sent = len(self.headers.get("Cookie") or "")
+            self._send(200, f"<title>cookie bytes: {sent}</title>".encode())
         elif path == "/cookie/set":
             self._send(302, b"", {"Location": "/cookie/check", "Set-Cookie": "seen=1; Path=/cookie"})
         elif path == "/cookie/check":

@@ -266,6 +266,16 @@ async def test_a_cookie_set_on_one_hop_is_sent_on_the_next(server):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("count", [3000, 60])
+async def test_a_cookie_flood_is_not_kept_or_sent(server, count):
+    base, _ = server
+    urls = [f"{base}/cookie/flood?n={count}&link={n}" for n in range(3)]
+    results = await resolve_all(urls, settings_for(base))
+    assert {r.status for r in results.values()} == {"ok"}
+    assert {r.title for r in results.values()} == {"cookie bytes: 0"}
+
+
+@pytest.mark.asyncio
 async def test_resolves_with_get_even_where_head_fails(server):
     base, recorder = server
     result = await resolve_one(f"{base}/head405", settings_for(base))
