@@ -465,7 +465,7 @@ class _Session:
                 body, _cut = await read_capped(response, BODY_CAP)
             except BodyTooLarge:
                 return _Response(status, None, None, None)
-        page = body.decode(response.encoding or "utf-8", errors="replace")
+        page = _decode_page(body, response.encoding)
         title = find_title(page)
         meta = find_meta_refresh(page)
         if meta:
@@ -514,6 +514,14 @@ def _join(current: str, target: str, *, keep_fragment: bool = False) -> tuple[st
     if normalised is None:
         return None, target
     return normalised, None
+
+
+def _decode_page(body: bytes, charset: str | None) -> str:
+    """Return a page's text; a charset no text codec stands for (``zip``, ``idna``) reads as UTF-8."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except (LookupError, UnicodeError, ValueError):
+        return body.decode("utf-8", errors="replace")
 
 
 def _loop_key(url: str) -> str:

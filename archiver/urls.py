@@ -53,7 +53,7 @@ def normalise_url(raw: str, *, base: str | None = None) -> str | None:
     if base is not None:
         raw = urljoin(base, raw)
     plain = _PLAIN_URL.fullmatch(raw) if len(raw) <= MAX_URL_LENGTH else None
-    if plain is not None:
+    if plain is not None and "xn--" not in plain.group(2).lower():
         scheme, host, path = plain.groups()
         return f"{scheme.lower()}://{host.lower()}{path or '/'}"
     return _normalise_split(raw)
@@ -93,7 +93,13 @@ def _normalise_host(host: str) -> str | None:
     if ":" in host:  # an IPv6 literal; urlsplit has already removed the brackets
         return f"[{host}]"
     if host.isascii():
-        return host if all(_valid_label(label) for label in host.split(".")) else None
+        labels = host.split(".")
+        if not all(_valid_label(label) for label in labels):
+            return None
+        # An A-label must decode ("xn--zz" does not): no resolver would take it.
+        if any(label.startswith("xn--") and not _valid_a_label(label) for label in labels):
+            return None
+        return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
@@ -104,6 +110,20 @@ def _normalise_host(host: str) -> str | None:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         return None
+
+
+def _valid_a_label(label: str) -> bool:
+    try:
+        idna.decode(label)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        pass
+    else:
+        return True
+    try:  # IDNA 2003 labels (xn--df-oiy, ✪df) are kept, as in Unicode form
+        label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _valid_label(label: str) -> bool:

@@ -182,6 +182,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, GZIP_GZIP_BOMB, {"Content-Encoding": "gzip, gzip"})
         elif path == "/to-javascript":
             self._redirect("javascript:alert(1)")
+        elif path == "/to-bad-punycode":
+            self._redirect("http://xn--zz.example.com/")
+        elif path == "/odd-charset":
+            self._send(200, b"<title>Odd \xff charset</title>", {"Content-Type": "text/html; charset=zip"})
         elif path == "/to-userinfo":
             self._redirect("http://[::1]@evil.example/")
         elif path == "/to-data":

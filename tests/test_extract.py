@@ -301,6 +301,12 @@ def test_a_url_whose_user_info_hides_its_host_is_no_url(url):
     assert hostname(url) in ("", "evil.com")  # never an exception
 
 
+@pytest.mark.parametrize("url", ["http://xn--zz.example.com/", "https://xn--a.com/x"])
+def test_a_host_whose_punycode_does_not_decode_is_no_url(url):
+    assert normalise_url(url) is None
+    assert normalise_url("http://xn--wgv71a119e.jp/a") == "http://xn--wgv71a119e.jp/a"
+
+
 def test_user_info_in_every_kind_of_source_is_dropped_not_fatal():
     from archiver.sources import parse_bytes
 

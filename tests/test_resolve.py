@@ -240,13 +240,20 @@ async def test_large_and_bomb_bodies_are_capped(server, path):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("path", ["/to-javascript", "/to-data", "/to-userinfo"])
+@pytest.mark.parametrize("path", ["/to-javascript", "/to-data", "/to-userinfo", "/to-bad-punycode"])
 async def test_non_http_location_is_invalid(server, path):
     base, _ = server
     result = await resolve_one(base + path, settings_for(base))
     assert result.status == "invalid"
     assert result.hops[0].status_code == 302
-    assert result.hops[-1].url.startswith(("javascript:", "data:", "http://[::1]@"))
+    assert result.hops[-1].url.startswith(("javascript:", "data:", "http://[::1]@", "http://xn--zz"))
+
+
+@pytest.mark.asyncio
+async def test_a_page_in_a_charset_no_text_codec_stands_for_is_read_as_utf8(server):
+    base, _ = server
+    result = await resolve_one(f"{base}/odd-charset", settings_for(base))
+    assert (result.status, result.title) == ("ok", "Odd \ufffd charset")
 
 
 @pytest.mark.asyncio
