@@ -311,3 +311,34 @@ def test_a_page_longer_than_the_limit_says_so(monkeypatch):
     posts, error = read_all("".join(f"https://example.com/{n}\n" for n in range(200)).encode(), "long.txt")
     assert len(posts) == 1 and 0 < len(posts[0].links) < 200
     assert error is not None and "only the first 1,000 were searched" in str(error)
+
+
+def test_deeply_nested_html_is_read_in_linear_time_and_keeps_its_text():
+    from conftest import best_time
+
+    def page(depth):
+        return ("<html><body>" + "<div>" * depth + "deep https://example.com/x" + "</div>" * depth).encode()
+
+    def read(data):
+        return list(parse_bytes(data, source="deep.html"))
+
+    (web,) = read(page(5000))
+    assert [link.url for link in web.links] == ["https://example.com/x"]
+    small, large = best_time(read, page(20_000), rounds=1), best_time(read, page(80_000), rounds=1)
+    assert large < 8 * small + 0.05, (small, large)  # the parser alone grows with the square
+
+
+def test_tags_in_scripts_and_comments_do_not_count_as_nesting():
+    from archiver.sources.html import MAX_DEPTH, _flatten
+
+    noise = (
+        "<script>" + "var t = '<div>';" * (MAX_DEPTH * 4) + "</script><!--" + "<div>" * MAX_DEPTH * 2 + "-->"
+    )
+    html = (
+        noise
+        + '<blockquote class="twitter-tweet"><p>Hi https://t.co/AbCdEfGhIj</p>'
+        + "&mdash; A (@a) May 1, 2024</blockquote>"
+    )
+    assert _flatten(html) == html
+    (post,) = [p for p in parse_bytes(html.encode(), source="p.html") if p.platform == "twitter"]
+    assert post.author_handle == "a"
