@@ -93,7 +93,7 @@ def _parse_rows(text: IO[str], *, source: str, text_column: str | None) -> Itera
     first = text.readline()
     if not first.strip():
         raise ParseError(f"{source}: an empty CSV file")
-    delimiter = _delimiter(first, source)
+    delimiter = _delimiter(first)
     header = next(csv.reader([first], delimiter=delimiter))
     columns = _Columns.find(
         [_normalise(name) for name in header], header, source=source, text_column=text_column
@@ -123,7 +123,7 @@ def _parse_rows(text: IO[str], *, source: str, text_column: str | None) -> Itera
         )
 
 
-def _delimiter(first: str, source: str) -> str:
+def _delimiter(first: str) -> str:
     """Return the delimiter of a header line: the one that splits it into the most known columns."""
     best, score = ",", -1
     for delimiter in _DELIMITERS:
