@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from . import __version__, pipeline, store
 from .export import EXPORT_FORMATS, write_rows
 from .guard import WEB_PORTS
-from .models import AlreadyRunning, DatabaseError
+from .models import AlreadyRunning, ArchiverError, DatabaseError
 from .resolve import DEFAULT_USER_AGENT, Fetched, ResolverSettings, fetch_source
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
 from .sources import SOURCES, SourceEntry, read_source_list
@@ -123,8 +123,8 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--time-limit",
             type=click.FloatRange(0, min_open=True),
             metavar="MINUTES",
-            help="Stop resolving this long after the run started; links not reached stay due "
-            "for the next run (for a cron slot)",
+            help="Stop this long after the run started, reading sources and fetching feeds "
+            "included; sources and links not reached wait for the next run (for a cron slot)",
         ),
         click.option(
             "--due-only/--recheck-all",
@@ -140,7 +140,7 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _deadline(options: dict[str, Any]) -> float | None:
-    """When resolving must stop (a ``time.monotonic()`` value), from --time-limit."""
+    """When the run must stop (a ``time.monotonic()`` value), from --time-limit."""
     minutes = options["time_limit"]
     return None if minutes is None else time.monotonic() + minutes * 60
 
@@ -204,7 +204,14 @@ def archive(
     settings = _settings(options)
     with _run(db_path, "archive") as (db, run_id, counts):
         failed = _ingest_all(
-            db, locations, fmt=fmt, text_column=text_column, run_id=run_id, settings=settings, counts=counts
+            db,
+            locations,
+            fmt=fmt,
+            text_column=text_column,
+            run_id=run_id,
+            settings=settings,
+            counts=counts,
+            stop_at=stop_at,
         )
         _resolve_due(
             ctx,
@@ -514,11 +521,23 @@ def _ingest_all(
     run_id: int,
     settings: ResolverSettings,
     counts: Counter[str],
+    stop_at: float | None = None,
 ) -> bool:
-    """Ingest every source, reporting each failure by name; return True if a source was unavailable."""
+    """Ingest every source, reporting each failure by name; return True if a source was unavailable.
+
+    With ``stop_at`` (--time-limit) a feed URL is fetched only within what is left of it.
+    """
 
     def fetch(url: str, **validators: Any) -> Fetched:
-        return asyncio.run(fetch_source(url, settings=settings, **validators))
+        fetching = fetch_source(url, settings=settings, **validators)
+        if stop_at is None:
+            return asyncio.run(fetching)
+        try:
+            return asyncio.run(asyncio.wait_for(fetching, max(0.0, stop_at - time.monotonic())))
+        except TimeoutError:
+            raise ArchiverError(
+                f"{url}: not fetched before the time limit; the next run fetches it"
+            ) from None
 
     outcome = pipeline.ingest_sources(
         db,
@@ -528,6 +547,7 @@ def _ingest_all(
         run_id=run_id,
         fetch=fetch,
         report=lambda line: click.echo(line, err=True),
+        stop_at=stop_at,
     )
     counts["posts_added"] += outcome.posts_added
     counts["links_added"] += outcome.links_added

@@ -46,6 +46,7 @@ class Ingested:
     posts_added: int = 0
     links_added: int = 0
     unavailable: bool = False
+    sources_left: int = 0  # not read: the run's time limit came first
 
 
 def ingest_sources(
@@ -57,11 +58,14 @@ def ingest_sources(
     fetch: Fetch,
     report: Report,
     text_column: str | None = None,
+    stop_at: float | None = None,
 ) -> Ingested:
     """Read every source into the archive, reporting each failure by name and going on.
 
     A source's own format (a sources file's ``feed URL`` line) wins over ``fmt``;
-    ``text_column`` names the text column of CSV sources.
+    ``text_column`` names the text column of CSV sources.  Past ``stop_at`` (a
+    ``time.monotonic()`` value, from --time-limit) no further source is read: they are
+    read by the next run.
     ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body.
     """
     outcome = Ingested()
@@ -77,6 +81,9 @@ def ingest_sources(
         for unit in units:
             if not is_url(unit) and _resolved(unit) in own:
                 continue  # the archive's own database files are never sources
+            if stop_at is not None and time.monotonic() >= stop_at:
+                outcome.sources_left += 1
+                continue
             try:
                 saved = _ingest_one(
                     db, unit, fmt=source_fmt, run_id=run_id, fetch=fetch, text_column=text_column
@@ -99,6 +106,8 @@ def ingest_sources(
             if saved.error is not None:
                 report(f"warning: {saved.error}")
             log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
+    if outcome.sources_left:
+        report(f"time limit reached: {outcome.sources_left} source(s) left for the next run")
     return outcome
 
 

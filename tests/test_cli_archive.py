@@ -465,3 +465,19 @@ def test_folders_are_walked_without_symlinks_and_never_read_the_archive_itself(t
     sources = {Path(s).name for (s,) in table(db, "select location from sources")}
     assert sources == {"post.txt", "export"}
     assert table(db, "select count(*) from links where url like '%private%'") == [(0,)]
+
+
+def test_the_time_limit_covers_reading_sources_and_fetching_feeds(tmp_path, server):
+    base, _ = server
+    later = tmp_path / "later.txt"
+    later.write_text("Read by the next run https://example.com/later\n")
+    db = tmp_path / "archive.db"
+    started = time.monotonic()
+    args = ["archive", f"{base}/slow?seconds=6", str(later), "--db", str(db), "--allow-private"]
+    result = CliRunner().invoke(cli, [*args, "--time-limit", "0.02"], catch_exceptions=False)
+    assert time.monotonic() - started < 4  # 1.2 s of limit, not the feed's 6 s
+    assert "not fetched before the time limit" in result.stderr
+    assert "time limit reached: 1 source(s) left for the next run" in result.stderr
+    assert table(db, "select count(*) from posts") == [(0,)]
+    result = CliRunner().invoke(cli, ["ingest", str(later), "--db", str(db)], catch_exceptions=False)
+    assert table(db, "select count(*) from posts") == [(1,)]
