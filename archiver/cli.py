@@ -237,6 +237,19 @@ def archive(
 )
 @_allow_port_option
 @click.option("--proxy", envvar="ARCHIVER_PROXY", metavar="URL", help="HTTP proxy for feed URLs")
+@click.option(
+    "--timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 600),
+    help="Seconds for one request of a feed URL, body included",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(0, min_open=True),
+    metavar="MINUTES",
+    help="Stop this long after the run started; sources not reached wait for the next run",
+)
 def ingest(
     sources: tuple[str, ...],
     db_path: str,
@@ -245,6 +258,8 @@ def ingest(
     allow_private: bool,
     allow_ports: tuple[int, ...],
     proxy: str | None,
+    timeout: float,
+    time_limit: float | None,
 ) -> None:
     """Read SOURCE files, folders or URLs and store their posts and links, without resolving.
 
@@ -253,13 +268,21 @@ def ingest(
     \b
         archiver ingest data/inbox/page.txt
     """
+    stop_at = _deadline({"time_limit": time_limit})
     settings = ResolverSettings(
-        allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy
+        allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy, timeout=timeout
     )
     with _run(db_path, "ingest") as (db, run_id, counts):
         entries = [SourceEntry(s) for s in sources]
         failed = _ingest_all(
-            db, entries, fmt=fmt, text_column=text_column, run_id=run_id, settings=settings, counts=counts
+            db,
+            entries,
+            fmt=fmt,
+            text_column=text_column,
+            run_id=run_id,
+            settings=settings,
+            counts=counts,
+            stop_at=stop_at,
         )
     if failed:
         sys.exit(1)

@@ -481,3 +481,16 @@ def test_the_time_limit_covers_reading_sources_and_fetching_feeds(tmp_path, serv
     assert table(db, "select count(*) from posts") == [(0,)]
     result = CliRunner().invoke(cli, ["ingest", str(later), "--db", str(db)], catch_exceptions=False)
     assert table(db, "select count(*) from posts") == [(1,)]
+
+
+def test_ingest_takes_a_timeout_and_a_time_limit_for_feeds(tmp_path, server):
+    base, _ = server
+    db = tmp_path / "archive.db"
+    started = time.monotonic()
+    args = ["ingest", f"{base}/slow?seconds=6", "--db", str(db), "--allow-private", "--timeout", "1"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert time.monotonic() - started < 5 and "slow" in result.stderr
+    started = time.monotonic()
+    args = ["ingest", f"{base}/slow?seconds=6", "--db", str(db), "--allow-private", "--time-limit", "0.02"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert time.monotonic() - started < 4 and "not fetched before the time limit" in result.stderr
