@@ -208,6 +208,7 @@ class HostLimiter:
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._resume_at: dict[str, float] = {}
         self._deferred: dict[str, float] = {}
+        self._asked: dict[str, float] = {}  # seconds of Retry-After each host asked for, in all
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -230,7 +231,12 @@ class HostLimiter:
 
     def pause(self, host: str, seconds: float) -> None:
         """Send no request to ``host`` for ``seconds``."""
+        self._asked[host] = self._asked.get(host, 0.0) + seconds
         self._resume_at[host] = max(self._resume_at.get(host, 0.0), self._clock() + seconds)
+
+    def asked(self, host: str) -> float:
+        """Return the seconds ``host`` has asked this run to wait, in all."""
+        return self._asked.get(host, 0.0)
 
     def defer(self, host: str, seconds: float) -> None:
         """Send no more requests to ``host`` in this run."""
@@ -432,11 +438,20 @@ class _Session:
             status = response.status_code
             if status in RETRYABLE_STATUS:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                if retry_after is not None and retry_after > self.settings.max_retry_after:
+                # The waits a host asks for add up: once they pass what a run waits for
+                # one host, its other links are left for the next run (100 links each
+                # answered "Retry-After: 120" would otherwise hold a run for hours).
+                if (
+                    retry_after is not None
+                    and retry_after + self.limiter.asked(host) > self.settings.max_retry_after
+                ):
+                    asked = self.limiter.asked(host)
                     self.limiter.defer(host, retry_after)
+                    before = f" after {asked:.0f} s asked before" if asked else ""
                     failure = _HopFailed(
                         "http_error",
-                        f"HTTP {status}; Retry-After {retry_after:.0f} s is longer than this run waits",
+                        f"HTTP {status}; Retry-After {retry_after:.0f} s{before} "
+                        "is longer than this run waits",
                         http_status=status,
                     )
                     failure.retry_after = retry_after

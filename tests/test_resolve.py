@@ -201,6 +201,18 @@ async def test_retry_after_beyond_the_cap_defers_the_host(server):
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.asyncio
+async def test_a_host_whose_waits_add_up_past_the_cap_is_left_for_the_next_run(server):
+    base, recorder = server
+    urls = [f"{base}/retry-after/again{n}?fail=99&value=50" for n in range(20)]
+    results = await resolve_all(urls, settings_for(base), sleep=RecordingSleep())
+    assert {r.status for r in results.values()} == {"http_error"}
+    # 50 s, then 50 s more, then the third answer would pass 120 s: the host is left
+    # (with two requests in flight to a host, a fourth may already be on its way).
+    assert len(recorder.requests) <= 4
+    assert sum("left for a later run" in (r.error or "") for r in results.values()) >= 16
+
+
 def test_parse_retry_after_forms():
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
