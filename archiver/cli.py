@@ -51,6 +51,16 @@ def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
+def _source_format_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --format and --text-column, how the sources of archive and ingest are read."""
+    function = click.option(
+        "--text-column", metavar="NAME", help="The column of CSV sources that holds the text"
+    )(function)
+    return click.option(
+        "--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format"
+    )(function)
+
+
 _allow_port_option = click.option(
     "--allow-port",
     "allow_ports",
@@ -139,9 +149,8 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _deadline(options: dict[str, Any]) -> float | None:
+def _deadline(minutes: float | None) -> float | None:
     """When the run must stop (a ``time.monotonic()`` value), from --time-limit."""
-    minutes = options["time_limit"]
     return None if minutes is None else time.monotonic() + minutes * 60
 
 
@@ -173,8 +182,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @cli.command()
 @click.argument("sources", nargs=-1)
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
-@click.option("--text-column", metavar="NAME", help="The column of CSV sources that holds the text")
+@_source_format_options
 @_resolver_options
 @click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
 @click.pass_context
@@ -198,7 +206,7 @@ def archive(
     \b
         archiver archive data/inbox/ https://example.org/feed.xml
     """
-    stop_at = _deadline(options)
+    stop_at = _deadline(options["time_limit"])
     named = bool(sources)
     locations = [SourceEntry(s) for s in sources] if named else _default_sources()
     settings = _settings(options)
@@ -230,8 +238,7 @@ def archive(
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format")
-@click.option("--text-column", metavar="NAME", help="The column of CSV sources that holds the text")
+@_source_format_options
 @click.option(
     "--allow-private", is_flag=True, help="Allow fetching feed URLs on internal addresses, on any port"
 )
@@ -268,7 +275,7 @@ def ingest(
     \b
         archiver ingest data/inbox/page.txt
     """
-    stop_at = _deadline({"time_limit": time_limit})
+    stop_at = _deadline(time_limit)
     settings = ResolverSettings(
         allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy, timeout=timeout
     )
@@ -301,7 +308,7 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
     \b
         archiver resolve --limit 100
     """
-    stop_at = _deadline(options)
+    stop_at = _deadline(options["time_limit"])
     with _run(db_path, "resolve") as (db, run_id, counts):
         _resolve_due(
             ctx,
