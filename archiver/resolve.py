@@ -68,8 +68,10 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # Enough of a page to find a meta refresh, a JavaScript redirect and the title.
 BODY_CAP = 64 * 1024
-# How many finished answers are kept to spare repeated requests within a run.
-ANSWERS_KEPT = 20_000
+# How much memory the finished answers kept to spare repeated requests within a run
+# may take, counted as the characters they hold plus a fixed cost each.
+ANSWERS_BYTES = 16 * 1024 * 1024
+ANSWER_OVERHEAD = 600
 # A redirect's body is read (and so its connection kept) only when it is this short.
 REDIRECT_BODY_CAP = 16 * 1024
 # A JavaScript redirect is followed only on a page this small (or from a known
@@ -243,6 +245,61 @@ class HostLimiter:
         self._deferred[host] = seconds
 
 
+# -- answers kept within a run ---------------------------------------------------------
+
+
+class AnswerCache:
+    """The answers of one run by URL, the oldest finished ones dropped past a byte budget.
+
+    An entry's cost is the text it holds (URL, next URL, title, error) plus a fixed
+    overhead, so a run of failing links, or of answers with long Location headers,
+    takes bounded memory whatever the number of links.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._entries: OrderedDict[str, asyncio.Future[_Response]] = OrderedDict()
+        self._costs: OrderedDict[str, int] = OrderedDict()  # finished ones, oldest first
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> asyncio.Future[_Response] | None:
+        return self._entries.get(key)
+
+    def reserve(self, key: str) -> asyncio.Future[_Response]:
+        """Return a new unfinished answer for ``key``; others asking for it wait on it."""
+        pending: asyncio.Future[_Response] = asyncio.get_running_loop().create_future()
+        self._entries[key] = pending
+        return pending
+
+    def settled(self, key: str) -> None:
+        """Count a finished answer, then drop the oldest finished ones past the budget."""
+        pending = self._entries.get(key)
+        if pending is None or key in self._costs:
+            return
+        cost = ANSWER_OVERHEAD + len(key) + _answer_text_length(pending)
+        self._costs[key] = cost
+        self.used += cost
+        while self.used > self.budget and self._costs:
+            self.forget(next(iter(self._costs)))
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+        self.used -= self._costs.pop(key, 0)
+
+
+def _answer_text_length(answer: asyncio.Future[_Response]) -> int:
+    failure = answer.exception()
+    if isinstance(failure, _HopFailed):
+        return len(failure.error)
+    if failure is not None:
+        return len(str(failure))
+    response = answer.result()
+    return len(response.next_url or "") + len(response.via or "") + len(response.title or "")
+
+
 # -- one link ------------------------------------------------------------------------
 
 
@@ -254,9 +311,8 @@ class _Session:
     sleep: Sleep
     now: Callable[[], str]
     # Each distinct URL is requested once per run: links that share a hop (two
-    # t.co links to one article) reuse the first answer.  Finished answers are kept
-    # for the most recent ANSWERS_KEPT URLs, so memory stays flat over long runs.
-    answers: OrderedDict[str, asyncio.Future[_Response]] = field(default_factory=OrderedDict)
+    # t.co links to one article) reuse the first answer.
+    answers: AnswerCache = field(default_factory=lambda: AnswerCache(ANSWERS_BYTES))
 
     async def resolve_url(self, url: str, start: str | None = None) -> Resolution:
         """Return the resolution of one link; never raises for a failed link.
@@ -370,18 +426,16 @@ class _Session:
         key = _loop_key(url)
         pending = self.answers.get(key)
         if pending is None:
-            pending = asyncio.get_running_loop().create_future()
-            self.answers[key] = pending
-            while len(self.answers) > ANSWERS_KEPT and next(iter(self.answers.values())).done():
-                self.answers.popitem(last=False)
+            pending = self.answers.reserve(key)
             try:
                 pending.set_result(await self._fetch_with_retries(url))
             except _HopFailed as failure:
                 pending.set_exception(failure.copy())
             except BaseException:
-                del self.answers[key]
+                self.answers.forget(key)
                 pending.cancel()
                 raise
+            self.answers.settled(key)
         try:
             return await asyncio.shield(pending)
         except _HopFailed as failure:
