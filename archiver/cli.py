@@ -362,17 +362,44 @@ def serve(db_path: str, port: int, host: str, metadata: str, public: bool) -> No
         args = ["serve", "--immutable", str(snapshot)] + [
             arg for name, value in PUBLIC_SETTINGS.items() for arg in ("--setting", name, value)
         ]
+        args += ["--metadata", str(_public_metadata(metadata, snapshot.parent))]
     else:
         db.close()
         args = ["serve", db_path, "--setting", "sql_time_limit_ms", "3500"]
-    args += ["--host", host, "--port", str(port)]
-    if Path(metadata).exists():
-        args += ["--metadata", metadata]
-    else:
+        if Path(metadata).exists():
+            args += ["--metadata", metadata]
+    if not Path(metadata).exists():
         click.echo(f"warning: {metadata} not found; serving without metadata", err=True)
+    args += ["--host", host, "--port", str(port)]
     from datasette.cli import cli as datasette_cli
 
     datasette_cli.main(args=args, prog_name="datasette")
+
+
+def _public_metadata(metadata: str, folder: Path) -> Path:
+    """Write the metadata a public instance serves with, beside its snapshot, and return its path.
+
+    It is ``metadata`` with archiver's plugin in public mode: only the published
+    queries run, and no file path is shown.
+    """
+    import json
+
+    import yaml
+
+    content: dict[str, Any] = {}
+    if Path(metadata).exists():
+        try:
+            loaded = yaml.safe_load(Path(metadata).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as ex:
+            raise click.ClickException(f"cannot read {metadata}: {ex}") from ex
+        if not isinstance(loaded, dict):
+            raise click.ClickException(f"cannot read {metadata}: not a mapping of settings")
+        content = loaded
+    plugins = content.setdefault("plugins", {})
+    plugins.setdefault("archiver", {})["public"] = True
+    written = folder / "metadata.json"
+    written.write_text(json.dumps(content, indent=2), encoding="utf-8")
+    return written
 
 
 @cli.command()

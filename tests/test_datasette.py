@@ -27,6 +27,14 @@ def test_metadata_is_served(served):
     assert "Every distinct link found in a post" in page
 
 
+def test_the_owner_of_a_local_instance_can_run_any_sql(served):
+    base, db_path = served
+    rows = httpx.get(f"{base}/archive.json?sql=select+count(*)+as+n+from+posts&_shape=array").json()
+    assert rows == [{"n": 6}]
+    served_db = httpx.get(f"{base}/-/databases.json").json()[0]
+    assert served_db["path"] == str(db_path)  # only --public hides it
+
+
 def test_every_table_and_view_in_metadata_exists(served):
     base, _ = served
     described = set(METADATA["databases"]["archive"]["tables"])

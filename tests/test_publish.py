@@ -38,13 +38,70 @@ def test_a_snapshot_is_served_immutable_not_the_live_file(public):
     base, db_path = public
     databases = httpx.get(f"{base}/-/databases.json").json()
     (served,) = databases
-    assert served["is_mutable"] is False
-    assert served["path"] == str(db_path.parent / "public" / "archive.db")
+    assert served["is_mutable"] is False and served["name"] == "archive"
+    assert (db_path.parent / "public" / "archive.db").is_file()
     # Writing to the live archive does not touch what is published.
     with sqlite3.connect(db_path) as conn:
         conn.execute("delete from post_links")
     rows = httpx.get(f"{base}/archive/post_links.json?_shape=array").json()
     assert len(rows) == 10
+
+
+def test_no_file_path_of_the_machine_is_published(public):
+    base, db_path = public
+    folder = str(db_path.parent)
+    for page in ("/-/databases.json", "/-/databases", "/archive", "/archive.json", "/-/metadata.json"):
+        response = httpx.get(f"{base}{page}")
+        assert response.status_code == 200, page
+        assert folder not in response.text, page
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sql=select+zeroblob(300000000)",
+        "sql=select+1",
+        "sql=select+final_domain,+links+from+top_final_domains+limit+15+",  # not quite a chart's
+        "_where=length(zeroblob(300000000))>0",
+    ],
+)
+@pytest.mark.parametrize("page", ["/archive.json", "/archive", "/archive.csv", "/archive/links.json"])
+def test_a_visitor_cannot_run_sql_of_their_own(public, page, query):
+    base, _ = public
+    response = httpx.get(f"{base}{page}?{query}", timeout=10)
+    assert response.status_code == 403
+    assert "does not run other SQL" in response.json()["error"]
+
+
+def test_the_dashboards_own_queries_still_run(public):
+    import json
+    from urllib.parse import quote
+
+    base, _ = public
+    config = json.loads(httpx.get(f"{base}/-/metadata.json").text)["plugins"]["datasette-dashboards"]
+    charts = [chart for dashboard in config.values() for chart in dashboard["charts"].values()]
+    assert len(charts) >= 4
+    for chart in charts:
+        # The URL the dashboard's page fetches (encodeURIComponent of the query).
+        url = f"{base}/{chart['db']}.json?sql={quote(chart['query'], safe='')}&&_shape=objects"
+        response = httpx.get(url)
+        assert response.status_code == 200, chart["query"]
+        assert "rows" in response.json()
+
+
+def test_optional_parts_of_a_dashboard_query_are_allowed_each_way():
+    from archiver.datasette_plugin import published_queries
+
+    class Site:
+        def plugin_config(self, name):
+            query = "select * from links where 1 [[and host = :host]] [[and status = :status]]"
+            return {"d": {"charts": {"c": {"db": "archive", "query": query}}}} if name != "archiver" else None
+
+    allowed = published_queries(Site())
+    assert "select * from links where 1 and host = :host and status = :status" in allowed
+    assert "select * from links where 1  and status = :status" in allowed
+    assert "select * from links where 1  " in allowed
+    assert len(allowed) == 4
 
 
 def test_responses_are_gzipped(public):
