@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from .postkeys import post_key
+
 __all__ = ["MIGRATIONS", "VIEWS"]
 
 MIGRATIONS = Migrations("archiver")
@@ -204,3 +206,57 @@ def m002_sources(db: Database) -> None:
 @MIGRATIONS()
 def m003_search_link_titles(db: Database) -> None:
     db.table("links").enable_fts(["url", "final_url", "title"], create_triggers=True)
+
+
+# Sources whose posts a third party publishes; a member of a folder or zip is judged by
+# its name, as its format was not recorded.
+PUBLISHED_FORMATS = frozenset({"feed", "page"})
+PUBLISHED_SUFFIXES = frozenset(
+    {".html", ".htm", ".xhtml", ".md", ".markdown", ".txt", ".xml", ".rss", ".atom", ".rdf"}
+)
+
+
+@MIGRATIONS()
+def m004_post_keys(db: Database) -> None:
+    """Store each post under its platform's namespace, within its source for feeds and pages.
+
+    Ids were the platform's own until now, so a feed item whose ``<guid>`` equalled a
+    tweet's id took the tweet's place.  Every id is rewritten to ``models.post_key`` of
+    it, in two steps so that no new id meets an old one on the way.
+    """
+    formats = {row["location"]: row["format"] for row in db.query("select location, format from sources")}
+    taken: set[str] = set()
+    keys: list[tuple[int, str, str]] = []
+    for row in db.query("select rowid, id, platform, source from posts"):
+        scope = row["source"] if _published(row["platform"], row["source"], formats) else None
+        key = post_key(row["platform"], row["id"], scope)
+        if key in taken:  # only from ids that already looked like keys
+            key = f"{key}#{row['rowid']}"
+        taken.add(key)
+        keys.append((row["rowid"], f"\x00{row['rowid']}", key))
+    db.execute("PRAGMA defer_foreign_keys = ON")  # post_links follow within this transaction
+    db.execute("create temp table post_keys (post_rowid integer primary key, moving text unique, key text)")
+    db.conn.executemany("insert into post_keys values (?, ?, ?)", keys)
+    db.execute(
+        "update post_links set post_id = char(0) || "
+        "(select rowid from posts where posts.id = post_links.post_id)"
+    )
+    db.execute("update posts set id = char(0) || rowid")
+    db.execute("update posts set id = (select key from post_keys where post_rowid = posts.rowid)")
+    db.execute(
+        "update post_links set post_id = (select key from post_keys where moving = post_links.post_id)"
+    )
+    db.execute("drop table temp.post_keys")
+
+
+def _published(platform: str, source: str, formats: dict[str, str | None]) -> bool:
+    """Tell whether a stored post was read from a feed or a web page."""
+    if platform == "web" or source.startswith(("http://", "https://")):
+        return True
+    if source in formats and formats[source] is not None:
+        return formats[source] in PUBLISHED_FORMATS
+    tops = [location for location in formats if source.startswith(f"{location}!")]
+    if tops and formats[max(tops, key=len)] in ("twitter-archive", "mastodon-outbox"):
+        return False
+    name = source.rsplit("!", 1)[-1].rsplit("/", 1)[-1].lower()
+    return "." in name and name[name.rindex(".") :] in PUBLISHED_SUFFIXES

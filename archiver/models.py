@@ -79,6 +79,9 @@ class Post:
     hashtags: tuple[str, ...] = ()
     mentions: tuple[str, ...] = ()
     links: tuple[FoundLink, ...] = field(default=())
+    # The source that vouches for ``id`` when a third party publishes the post (a feed
+    # item's guid, a tweet embedded in a web page); None for a platform's own export.
+    id_scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from sqlite_utils import Database
 
@@ -18,6 +19,7 @@ from .clock import add_seconds, utc_now
 from .domains import registered_domain
 from .migrations import MIGRATIONS, VIEWS
 from .models import ArchiverError, DatabaseError, Post, Resolution
+from .postkeys import post_key
 from .urls import hostname, is_shortener, link_id
 
 __all__ = [
@@ -110,6 +112,24 @@ def _describe(error: BaseException) -> str:
     return message
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writes(function: Callable[Concatenate[Database, _P], _R]) -> Callable[Concatenate[Database, _P], _R]:
+    """Make an SQLite failure of a write (a full disk, a read-only file) a DatabaseError."""
+
+    def write(db: Database, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return function(db, *args, **kwargs)
+        except sqlite3.Error as ex:
+            raise DatabaseError(f"{database_path(db)}: {_describe(ex)}") from ex
+
+    functools.update_wrapper(write, function)
+    return write
+
+
+@_writes
 def start_run(db: Database, command: str, *, now: str | None = None) -> int:
     """Record the start of a run and return its id.
 
@@ -124,6 +144,7 @@ def start_run(db: Database, command: str, *, now: str | None = None) -> int:
     return int(table.last_pk or 0)
 
 
+@_writes
 def finish_run(db: Database, run_id: int, counts: dict[str, int], *, status: str = "completed") -> None:
     """Record the end of a run with its counts."""
     db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status})
@@ -245,7 +266,7 @@ def _missing(db: Database, table: str, ids: list[str]) -> list[str]:
 
 def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
     return {
-        "id": _clean(post.id),
+        "id": post_key(_clean(post.platform), _clean(post.id), _clean(post.id_scope)),
         "platform": _clean(post.platform),
         "author_name": _clean(post.author_name),
         "author_handle": _clean(post.author_handle),
@@ -355,6 +376,7 @@ def source_state(db: Database, location: str) -> dict[str, Any] | None:
     return next(db.query("select * from sources where location = ?", [location]), None)
 
 
+@_writes
 def record_source(
     db: Database,
     location: str,
@@ -415,6 +437,7 @@ def links_due(
     return [(row[0], row[1]) for row in db.execute(sql, params)]
 
 
+@_writes
 def save_resolutions(
     db: Database,
     resolutions: Iterable[Resolution],

@@ -86,7 +86,7 @@ def test_large_batches_are_stored_whole_and_searchable(tmp_path, variable_limit)
     # The full-text indexes hold every row, the last of each statement included.
     assert db.execute("select count(*) from posts_fts where posts_fts match 'bulk'").fetchone()[0] == count
     last = f"number{count - 1}"
-    assert [r["id"] for r in db["posts"].search(last)] == [f"p{count - 1}"]
+    assert [r["id"] for r in db["posts"].search(last)] == [f"twitter:p{count - 1}"]
     assert db.execute("select count(*) from links_fts where links_fts match 't'").fetchone()[0] == 1500
     assert db.execute("select count(*) from links_fts where links_fts match 'x1499'").fetchone()[0] == 1
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
@@ -237,8 +237,8 @@ def test_text_with_nul_or_a_lone_surrogate_is_stored_cleaned(tmp_path):
         rows = conn.execute("select id, text, author_handle, hashtags from posts order by id").fetchall()
         links = [url for (url,) in conn.execute("select url from links order by url")]
     assert rows == [
-        ("1", "broken \ufffd pair https://example.com/a \ufffd", "x\ufffd", "[]"),
-        ("2", "nulbyte #tag https://example.com/b", None, '["tag"]'),
+        ("web:1", "broken \ufffd pair https://example.com/a \ufffd", "x\ufffd", "[]"),
+        ("web:2", "nulbyte #tag https://example.com/b", None, '["tag"]'),
     ]
     assert links == ["https://example.com/a", "https://example.com/b"]
 
@@ -269,3 +269,94 @@ def test_one_result_that_cannot_be_stored_leaves_the_others_stored(tmp_path):
     store.save_resolutions(db, [broken, ok(urls[1], urls[1] + "/final")])
     statuses = {row["url"]: row["status"] for row in db["links"].rows}
     assert statuses == {urls[0]: "pending", urls[1]: "ok"}
+
+
+def _squatting_sources(tmp_path):
+    """A stranger's feed and page claiming the id of a tweet, and the tweet's own export."""
+    month = FIXTURES / "twitter" / "grailbird" / "data" / "js" / "tweets" / "2009_03.js"
+    (real,) = [p for p in iter_posts(month) if p.id == "1400000001"]
+    feed = tmp_path / "stranger.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Stranger</title>'
+        '<link>https://stranger.example/</link><item><guid isPermaLink="false">1400000001</guid>'
+        "<title>Not the tweet</title><description>spam https://spam.example/a</description>"
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    page = tmp_path / "fake.html"
+    page.write_text(
+        '<html><body><blockquote class="twitter-tweet"><p>Made-up words '
+        '<a href="https://spam.example/b">https://spam.example/b</a></p>&mdash; Old Account '
+        f'(@{real.author_handle}) <a href="https://twitter.com/{real.author_handle}/status/1400000001">'
+        "March 1, 2009</a></blockquote></body></html>",
+        encoding="utf-8",
+    )
+    return real, month, feed, page
+
+
+@pytest.mark.parametrize("first", ["strangers", "export"])
+def test_a_feed_or_page_cannot_take_the_place_of_a_platforms_post(tmp_path, first):
+    real, month, feed, page = _squatting_sources(tmp_path)
+    db = store.open_database(tmp_path / "archive.db")
+    order = [feed, page, month] if first == "strangers" else [month, feed, page]
+    for source in order:
+        store.save_posts(db, iter_posts(source))
+    rows = {row["id"]: row for row in db.query("select * from posts")}
+    assert rows["twitter:1400000001"]["text"] == real.text
+    assert rows["twitter:1400000001"]["source"] == str(month)
+    claims = {row["source"]: key for key, row in rows.items() if row["source"] != str(month)}
+    assert set(claims) == {str(feed), str(page)}
+    assert claims[str(feed)].startswith("web:1400000001@"), claims
+    assert claims[str(page)].startswith("twitter:1400000001@"), claims
+    spam = [
+        row["post_id"]
+        for row in db.query(
+            "select post_id from post_links join links on links.id = link_id where url like '%spam.example%'"
+        )
+    ]
+    assert len(spam) == 2 and "twitter:1400000001" not in spam
+    real_links = {
+        row["url"]
+        for row in db.query(
+            "select url from post_links join links on links.id = link_id where post_id = 'twitter:1400000001'"
+        )
+    }
+    assert real_links == {link.url for link in real.links}
+
+
+def test_an_older_archive_is_upgraded_to_the_new_post_ids_without_duplicates(tmp_path):
+    from sqlite_utils import Database
+
+    from archiver.migrations import MIGRATIONS
+
+    month = FIXTURES / "twitter" / "grailbird" / "data" / "js" / "tweets" / "2009_03.js"
+    feed = FIXTURES / "feed" / "mastodon.rss"
+    embedded = FIXTURES / "page" / "embedded.html"
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m004_post_keys")
+    for source, fmt in ((month, "twitter-archive"), (feed, "feed"), (embedded, "page")):
+        posts = list(iter_posts(source))
+        old["sources"].insert({"location": str(source), "format": fmt})
+        # As archiver stored them before: the source's own ids, one post a claimed id.
+        rows = {p.id: {"id": p.id, "platform": p.platform, "text": p.text, "source": p.source} for p in posts}
+        old["posts"].insert_all([row | {"first_seen_at": T0} for row in rows.values()], ignore=True)
+        for p in posts:
+            for link in p.links:
+                old["links"].insert(
+                    {"id": link_id(link.url), "url": link.url, "host": "h", "first_seen_at": T0}, ignore=True
+                )
+                old["post_links"].insert({"post_id": p.id, "link_id": link_id(link.url)}, ignore=True)
+    before = old["post_links"].count
+    old.close()
+
+    db = store.open_database(path)
+    assert db.execute("pragma foreign_key_check").fetchall() == []
+    assert db["post_links"].count == before
+    assert all(":" in row["id"] for row in db.query("select id from posts"))
+    # Reading the same sources again finds every post already stored.
+    for source in (month, feed, embedded):
+        assert store.save_posts(db, iter_posts(source)).posts_added == 0, source
+    read = {(p.platform, p.id) for source in (month, feed, embedded) for p in iter_posts(source)}
+    assert db["posts"].count == len(read)
+    assert db.execute("select count(*) from posts_fts where posts_fts match 'summit'").fetchone()[0] >= 1

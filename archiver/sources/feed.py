@@ -201,6 +201,7 @@ def _entry_post(
         hashtags=tuple(dict.fromkeys((*hashtags, *tags))),
         mentions=mentions,
         links=links,
+        id_scope=source,  # a guid is the feed's own claim: it holds within the feed
     )
 
 

@@ -63,10 +63,14 @@ def parse_page(data: bytes, *, source: str) -> Iterator[Post]:
     if _BINARY.search(data[:65536]):
         raise ParseError(f"{source}: binary data, not a text or HTML page")
     text = data.decode("utf-8-sig", errors="replace")
-    if _looks_like_html(source, data[:4096]):
-        yield from _parse_html(text, source=source)
-    else:
-        yield from _parse_text_with_markup(text, source=source)
+    posts = (
+        _parse_html(text, source=source)
+        if _looks_like_html(source, data[:4096])
+        else _parse_text_with_markup(text, source=source)
+    )
+    # A page's claim that it shows a tweet or toot holds within the page only.
+    for post in posts:
+        yield replace(post, id_scope=source)
 
 
 # -- text ----------------------------------------------------------------------------
