@@ -412,7 +412,7 @@ def stats(db_path: str) -> None:
     \b
         archiver stats
     """
-    db = _existing(db_path)
+    db = _existing(db_path, read_only=True)
     summary = store.stats(db)
     click.echo(f"posts: {summary['posts']}")
     click.echo(f"links: {summary['links']}")
@@ -446,7 +446,7 @@ def sources_(db_path: str) -> None:
     \b
         archiver sources
     """
-    db = _existing(db_path)
+    db = _existing(db_path, read_only=True)
     rows = store.list_sources(db)
     if not rows:
         click.echo("no sources yet")
@@ -478,7 +478,7 @@ def export(table: str, db_path: str, fmt: str, output: Any) -> None:
     \b
         archiver export links --format csv -o links.csv
     """
-    db = _existing(db_path)
+    db = _existing(db_path, read_only=True)
     try:
         columns, rows = store.table_rows(db, table)
     except KeyError as ex:
@@ -490,10 +490,19 @@ def export(table: str, db_path: str, fmt: str, output: Any) -> None:
 # -- helpers -----------------------------------------------------------------------
 
 
-def _existing(db_path: str) -> Database:
+def _existing(db_path: str, *, read_only: bool = False) -> Database:
+    """Open an archive that must exist; a reader also opens one it cannot write."""
     if not Path(db_path).exists():
         raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
-    return _open(db_path)
+    if not read_only:
+        return _open(db_path)
+    try:
+        return store.open_database(db_path)
+    except DatabaseError:
+        try:
+            return store.open_read_only(db_path)
+        except DatabaseError as ex:
+            raise click.ClickException(str(ex)) from ex
 
 
 def _open(db_path: str) -> Database:

@@ -83,6 +83,35 @@ def open_database(path: str | os.PathLike[str]) -> Database:
     return db
 
 
+def open_read_only(path: str | os.PathLike[str]) -> Database:
+    """Return the archive at ``path`` opened for reading only, for where it cannot be written.
+
+    A database in write-ahead-log mode needs its ``-shm`` file even to be read; in a
+    folder or on a disk that is read-only, that file cannot be made, so the archive is
+    opened immutable (nothing can write it there either).  An archive whose tables are
+    older than this archiver cannot be upgraded there, and says so.
+    """
+    path = Path(path)
+    uri = path.resolve().as_uri()
+    error: sqlite3.Error | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"{uri}?{mode}", uri=True)
+            conn.execute("select count(*) from sqlite_master").fetchone()
+        except sqlite3.Error as ex:
+            error = ex
+            continue
+        db = Database(conn)
+        if MIGRATIONS.pending(db):
+            db.close()
+            raise DatabaseError(
+                f"{path}: made by an older archiver, and cannot be brought up to date where it cannot "
+                "be written; run archiver once where it can"
+            )
+        return db
+    raise DatabaseError(f"{path}: {_describe(error or sqlite3.Error('cannot be opened'))}")
+
+
 def database_path(db: Database) -> str:
     """Return the file an open archive lives in."""
     return str(db.conn.execute("pragma database_list").fetchone()[2])

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from archive_fixture import free_port
+from conftest import FIXTURES
 from click.testing import CliRunner
 
 from archiver.cli import cli
@@ -338,6 +339,50 @@ def test_full_disk_is_a_clear_error(tmp_path, tiny_disk):
     assert result.returncode == 1
     assert "disk is full" in result.stderr and str(db) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def read_only_archive(tmp_path):
+    """An archive in a folder nobody may write: a read-only mount as root, else file modes."""
+    built = tmp_path / "built" / "archive.db"
+    made = run_archiver("ingest", str(FIXTURES / "page" / "embedded.txt"), "--db", str(built), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        shutil.copy(built, folder / "archive.db")
+        (folder / "archive.db").chmod(0o444)
+        folder.chmod(0o555)
+        yield folder / "archive.db"
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        shutil.copy(built, folder / "archive.db")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield folder / "archive.db"
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_stats_sources_and_export_read_an_archive_they_cannot_write(tmp_path, read_only_archive):
+    db = str(read_only_archive)
+    stats = run_archiver("stats", "--db", db, cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert "posts: 6" in stats.stdout and "links: 10" in stats.stdout
+    listing = run_archiver("sources", "--db", db, cwd=tmp_path)
+    assert listing.returncode == 0 and "embedded.txt" in listing.stdout, listing.stderr
+    exported = run_archiver("export", "posts", "--format", "jsonl", "--db", db, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.splitlines()) == 6
+    assert sorted(p.name for p in read_only_archive.parent.iterdir()) == ["archive.db"]
+    # A run, which must write, says why it cannot.
+    run = run_archiver("ingest", str(FIXTURES / "page" / "embedded.txt"), "--db", db, cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and db in run.stderr
 
 
 def test_live_feed_conditional_get_and_only_new_items(tmp_path, server):
