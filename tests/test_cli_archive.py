@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from archive_fixture import free_port
-from conftest import FIXTURES
 from click.testing import CliRunner
+from conftest import FIXTURES
 
 from archiver.cli import cli
 
