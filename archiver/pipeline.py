@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -207,7 +207,7 @@ async def resolve_and_save(
     try:
         async with (
             asyncio.timeout_at(deadline) as limit,
-            aclosing(resolve_many(links, settings=settings)) as results,
+            aclosing(resolve_many(links, settings=replace(settings, deadline=stop_at))) as results,
         ):
             async for resolution in results:
                 batch.append(resolution)

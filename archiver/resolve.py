@@ -91,6 +91,9 @@ class ResolverSettings:
     max_hops: int = 10  # redirects followed per link
     attempts: int = 3  # tries of one request on transient failures
     max_retry_after: float = 120.0  # longer Retry-After: give up for this run
+    # When the run must stop (--time-limit), as a time.monotonic() value: a host that
+    # asks to wait past it is left for the next run at once.
+    deadline: float | None = None
     allow_private: bool = False
     # (address, port) pairs the guard lets through while refusing the rest of the
     # private ranges: one intranet service, or a test server on 127.0.0.1.
@@ -487,6 +490,17 @@ class _Session:
         except Exception as ex:  # noqa: BLE001 - every other failure becomes a status
             raise _classify(ex) from ex
 
+    def _beyond_the_run(self, host: str, retry_after: float) -> str | None:
+        """Return why a wait ``host`` asks for is not waited in this run, or None to wait."""
+        asked = self.limiter.asked(host)
+        if retry_after + asked > self.settings.max_retry_after:
+            before = f" after {asked:.0f} s asked before" if asked else ""
+            return f"{before} is longer than this run waits"
+        deadline = self.settings.deadline
+        if deadline is not None and time.monotonic() + retry_after > deadline:
+            return " is longer than what is left of the run's time limit"
+        return None
+
     async def _get(self, url: str, host: str) -> _Response:
         async with self.clients.client_for(host) as client, client.stream("GET", url) as response:
             status = response.status_code
@@ -495,17 +509,12 @@ class _Session:
                 # The waits a host asks for add up: once they pass what a run waits for
                 # one host, its other links are left for the next run (100 links each
                 # answered "Retry-After: 120" would otherwise hold a run for hours).
-                if (
-                    retry_after is not None
-                    and retry_after + self.limiter.asked(host) > self.settings.max_retry_after
-                ):
-                    asked = self.limiter.asked(host)
+                beyond = None if retry_after is None else self._beyond_the_run(host, retry_after)
+                if retry_after is not None and beyond is not None:
                     self.limiter.defer(host, retry_after)
-                    before = f" after {asked:.0f} s asked before" if asked else ""
                     failure = _HopFailed(
                         "http_error",
-                        f"HTTP {status}; Retry-After {retry_after:.0f} s{before} "
-                        "is longer than this run waits",
+                        f"HTTP {status}; Retry-After {retry_after:.0f} s{beyond}",
                         http_status=status,
                     )
                     failure.retry_after = retry_after

@@ -464,3 +464,25 @@ async def test_answers_kept_in_a_run_are_bounded_by_bytes_not_count():
     tight.reserve("https://quick.example/").set_result(_Response(200, None, None, "x" * 10))
     tight.settled("https://quick.example/")
     assert tight.get("https://slow.example/") is waiting and tight.used == 0
+
+
+@pytest.mark.asyncio
+async def test_a_wait_past_the_runs_time_limit_leaves_the_host_for_the_next_run(server):
+    base, recorder = server
+    urls = [f"{base}/retry-after/late{n}?fail=1&value=30" for n in range(6)]
+    sleep = RecordingSleep()
+    # 30 s asked, within what a run waits for a host (120 s), but 10 s are left of the run.
+    settings = settings_for(base, deadline=time.monotonic() + 10)
+    results = await resolve_all(urls, settings, sleep=sleep)
+    assert {r.status for r in results.values()} == {"http_error"}
+    assert sleep.calls == []
+    assert len(recorder.requests) <= 2  # one answer each from the two requests in flight
+    errors = [r.error or "" for r in results.values()]
+    assert any("left of the run's time limit" in e for e in errors)
+    assert sum("left for a later run" in e for e in errors) >= 4
+    assert {r.retry_after for r in results.values()} >= {30}
+
+    # With the time to wait, the same host is waited for.
+    settings = settings_for(base, deadline=time.monotonic() + 600)
+    result = await resolve_one(f"{base}/retry-after/in-time?fail=1&value=30", settings, sleep=sleep)
+    assert result.status == "ok" and 30 in sleep.calls
