@@ -830,3 +830,53 @@ def test_a_folder_archive_member_is_capped_too(tmp_path, monkeypatch):
     with pytest.raises(ParseError, match="more than archiver reads of one member"):
         for post in iter_posts(folder):
             posts.append(post)
+
+
+def _feed_with_body(body: str) -> bytes:
+    from html import escape
+
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><guid>1</guid>'
+        f"<description>{escape(body)}</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        lambda n: "a <!-- " * (n // 7),  # comments never closed: quadratic in feedparser's sanitizer
+        lambda n: "<!-- " + "-- " * (n // 3),
+        lambda n: "<a " * (n // 3),
+        lambda n: "&" * n,
+    ],
+)
+def test_feed_items_are_read_in_linear_time(unit):
+    from conftest import best_time
+
+    from archiver.sources import parse_bytes
+
+    def read(data: bytes) -> None:
+        list(parse_bytes(data, source="hostile.xml", fmt="feed"))
+
+    small, large = (
+        best_time(read, _feed_with_body(unit(25_000))),
+        best_time(read, _feed_with_body(unit(100_000))),
+    )
+    assert large < 8 * small + 0.02, (small, large)
+
+
+def test_feed_html_reads_as_a_browser_shows_it():
+    from archiver.sources import parse_bytes
+
+    atom = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>1</id>'
+        b'<title type="html">Q&amp;amp;A &lt;script&gt;var x = "https://tracker.example/s"&lt;/script&gt;'
+        b"&lt;b&gt;day&lt;/b&gt;</title>"
+        b'<content type="html">safe&lt;iframe src="https://frame.example/"/&gt; hidden '
+        b"&lt;style&gt;a{}&lt;/style&gt;&lt;!-- https://comment.example/ --&gt;</content>"
+        b"</entry></feed>"
+    )
+    (post,) = parse_bytes(atom, source="a.xml", fmt="feed")
+    assert post.text.startswith("Q&A day")
+    assert "script" not in post.text and "tracker" not in post.text and "<b>" not in post.text
+    assert [link.url for link in post.links] == []
