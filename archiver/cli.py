@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from . import __version__, pipeline, store
+from . import __version__, pipeline, publish, store
 from .export import EXPORT_FORMATS, write_rows
 from .guard import WEB_PORTS
 from .models import AlreadyRunning, ArchiverError, DatabaseError
@@ -329,19 +330,21 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
 @click.option(
     "-m",
     "--metadata",
-    default="metadata.yml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Datasette metadata file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Datasette metadata file to use instead of archiver's own",
 )
 @click.option(
     "--public",
     is_flag=True,
     help="Serve a read-only snapshot with the limits a public deployment needs "
-    "(no database download, 1 s SQL time limit, 1000 rows at most)",
+    "(no database download, no SQL but the published queries, 1 s time limit, 1000 rows at most)",
 )
-def serve(db_path: str, port: int, host: str, metadata: str, public: bool) -> None:
-    """Serve the archive with Datasette.
+def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool) -> None:
+    """Serve the archive with Datasette, with archiver's descriptions, queries and dashboards.
+
+    Any database file, from any folder: the metadata is fitted to the name the
+    database is served under (mine.db is served as /mine).
 
     Example:
 
@@ -349,57 +352,39 @@ def serve(db_path: str, port: int, host: str, metadata: str, public: bool) -> No
         archiver serve --port 8001
     """
     db = _existing(db_path)  # also brings the schema up to date before serving
-    if public:
-        # A copy that no run writes to may be opened immutable: counts are cached and
-        # no locking is needed.  The live file is never served that way.
-        snapshot = Path(db_path).parent / "public" / Path(db_path).name
-        try:
-            store.snapshot(db, snapshot)
-        except DatabaseError as ex:
-            raise click.ClickException(str(ex)) from ex
-        finally:
+    fitted = _metadata_for(db_path, metadata)
+    with tempfile.TemporaryDirectory(prefix="archiver-serve-") as scratch:
+        if public:
+            # A copy that no run writes to may be opened immutable: counts are cached and
+            # no locking is needed.  The live file is never served that way.
+            snapshot = Path(db_path).parent / "public" / Path(db_path).name
+            try:
+                store.snapshot(db, snapshot)
+            except DatabaseError as ex:
+                raise click.ClickException(str(ex)) from ex
+            finally:
+                db.close()
+            written = publish.write_metadata(fitted, snapshot.parent / "metadata.json", public=True)
+            args = ["serve", "--immutable", str(snapshot)] + [
+                arg for name, value in PUBLIC_SETTINGS.items() for arg in ("--setting", name, value)
+            ]
+        else:
             db.close()
-        args = ["serve", "--immutable", str(snapshot)] + [
-            arg for name, value in PUBLIC_SETTINGS.items() for arg in ("--setting", name, value)
-        ]
-        args += ["--metadata", str(_public_metadata(metadata, snapshot.parent))]
-    else:
-        db.close()
-        args = ["serve", db_path, "--setting", "sql_time_limit_ms", "3500"]
-        if Path(metadata).exists():
-            args += ["--metadata", metadata]
-    if not Path(metadata).exists():
-        click.echo(f"warning: {metadata} not found; serving without metadata", err=True)
-    args += ["--host", host, "--port", str(port)]
-    from datasette.cli import cli as datasette_cli
+            written = publish.write_metadata(fitted, Path(scratch) / "metadata.json")
+            args = ["serve", db_path, "--setting", "sql_time_limit_ms", "3500"]
+        args += ["--metadata", str(written), "--host", host, "--port", str(port)]
+        from datasette.cli import cli as datasette_cli
 
-    datasette_cli.main(args=args, prog_name="datasette")
+        datasette_cli.main(args=args, prog_name="datasette")
 
 
-def _public_metadata(metadata: str, folder: Path) -> Path:
-    """Write the metadata a public instance serves with, beside its snapshot, and return its path.
-
-    It is ``metadata`` with archiver's plugin in public mode: only the published
-    queries run, and no file path is shown.
-    """
-    import json
-
-    import yaml
-
-    content: dict[str, Any] = {}
-    if Path(metadata).exists():
-        try:
-            loaded = yaml.safe_load(Path(metadata).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as ex:
-            raise click.ClickException(f"cannot read {metadata}: {ex}") from ex
-        if not isinstance(loaded, dict):
-            raise click.ClickException(f"cannot read {metadata}: not a mapping of settings")
-        content = loaded
-    plugins = content.setdefault("plugins", {})
-    plugins.setdefault("archiver", {})["public"] = True
-    written = folder / "metadata.json"
-    written.write_text(json.dumps(content, indent=2), encoding="utf-8")
-    return written
+def _metadata_for(db_path: str, metadata: str | None) -> dict[str, Any]:
+    """Return the metadata to serve ``db_path`` with: ``metadata`` or archiver's own, fitted to its name."""
+    try:
+        loaded = publish.load_metadata(metadata)
+    except ArchiverError as ex:
+        raise click.ClickException(str(ex)) from ex
+    return publish.for_database(loaded, publish.database_name(db_path))
 
 
 @cli.command()
@@ -470,8 +455,18 @@ def sources_(db_path: str) -> None:
     default="-",
     help="File to write (default: stdout)",
 )
-def export(table: str, db_path: str, fmt: str, output: Any) -> None:
-    """Write a table or view as CSV, JSON or JSON Lines, without a server.
+@click.option(
+    "-m",
+    "--metadata",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Datasette metadata file whose canned queries TABLE may name (default: archiver's own)",
+)
+def export(table: str, db_path: str, fmt: str, output: Any, metadata: str | None) -> None:
+    """Write a table, view or canned query as CSV, JSON or JSON Lines, without a server.
+
+    TABLE is a table or view of the archive, or the name of one of the canned
+    queries published with it (top_domains, links_died, newly_failed_links, ...).
 
     Example:
 
@@ -482,7 +477,14 @@ def export(table: str, db_path: str, fmt: str, output: Any) -> None:
     try:
         columns, rows = store.table_rows(db, table)
     except KeyError as ex:
-        raise click.BadParameter(ex.args[0], param_hint="TABLE") from ex
+        queries = publish.canned_queries(_metadata_for(db_path, metadata), publish.database_name(db_path))
+        if table not in queries:
+            known = f"; canned queries: {', '.join(sorted(queries))}" if queries else ""
+            raise click.BadParameter(ex.args[0] + known, param_hint="TABLE") from ex
+        try:
+            columns, rows = store.query_rows(db, queries[table])
+        except DatabaseError as failed:
+            raise click.ClickException(str(failed)) from failed
     count = write_rows(rows, columns, fmt, output)
     click.echo(f"export: {count} rows of {table} written as {fmt}", err=True)
 

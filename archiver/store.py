@@ -642,6 +642,16 @@ def table_rows(db: Database, name: str) -> tuple[list[str], Iterator[dict[str, A
     return columns, db.query(f"select * from [{name}]")
 
 
+def query_rows(db: Database, sql: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """Return the columns and the rows (streamed) of a read-only query (a canned query's SQL)."""
+    try:
+        cursor = db.conn.execute(f"select * from ({sql})")
+    except sqlite3.Error as ex:
+        raise DatabaseError(f"{database_path(db)}: the query failed: {ex}") from ex
+    columns = [d[0] for d in cursor.description]
+    return columns, (dict(zip(columns, row, strict=True)) for row in cursor)
+
+
 def stats(db: Database, *, top: int = 10) -> dict[str, Any]:
     """Return counts of posts and links, links by status, and the top final domains."""
     return {

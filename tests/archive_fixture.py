@@ -57,7 +57,11 @@ def free_port() -> int:
 
 
 def start_server(db_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `archiver serve` on a free port and wait until it answers."""
+    """Start `archiver serve` on a free port and wait until it answers.
+
+    It runs in the database's folder, not the repository: the metadata it serves with
+    is the one shipped in the package.
+    """
     port = free_port()
     process = subprocess.Popen(
         [
@@ -69,10 +73,9 @@ def start_server(db_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], s
             str(db_path),
             "--port",
             str(port),
-            "--metadata",
-            str(ROOT / "metadata.yml"),
             *extra,
         ],
+        cwd=db_path.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -90,9 +93,9 @@ def start_server(db_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], s
 
 
 @contextmanager
-def served_archive(folder: Path, *extra: str) -> Iterator[tuple[str, Path]]:
+def served_archive(folder: Path, *extra: str, name: str = "archive.db") -> Iterator[tuple[str, Path]]:
     """Build the fixture archive in ``folder``, serve it, and stop the server afterwards."""
-    db_path = build_archive(folder / "archive.db")
+    db_path = build_archive(folder / name)
     process, base = start_server(db_path, *extra)
     try:
         yield base, db_path

@@ -178,3 +178,84 @@ def test_json_cells_are_pretty_printed(served):
     base, _ = served
     page = httpx.get(f"{base}/archive/posts?_search=Morning").text
     assert '<pre style="white-space: pre-wrap">[\n    &#34;NewsReview&#34;,' in page
+
+
+@pytest.fixture(scope="module")
+def served_mine(tmp_path_factory):
+    # A database of another name, served from its own folder (not the repository).
+    with served_archive(tmp_path_factory.mktemp("research"), name="mine.db") as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def published_mine(tmp_path_factory):
+    with served_archive(tmp_path_factory.mktemp("research-public"), "--public", name="mine.db") as site:
+        yield site
+
+
+def _chart_queries(base: str) -> list[tuple[str, str]]:
+    config = httpx.get(f"{base}/-/metadata.json").json()["plugins"]["datasette-dashboards"]
+    return [(c["db"], c["query"]) for d in config.values() for c in d["charts"].values()]
+
+
+@pytest.mark.parametrize("site", ["served_mine", "published_mine"])
+def test_any_database_from_any_folder_is_served_with_the_metadata(site, request):
+    from urllib.parse import quote
+
+    base, db_path = request.getfixturevalue(site)
+    metadata = httpx.get(f"{base}/-/metadata.json").json()
+    assert list(metadata["databases"]) == ["mine"]
+    assert "Every distinct link found in a post" in httpx.get(f"{base}/mine/links").text
+    facets = httpx.get(f"{base}/mine/links.json").json()["facet_results"]
+    assert {"status", "final_domain"} <= set(facets)
+    assert httpx.get(f"{base}/mine/top_domains.json").status_code == 200
+    feed = httpx.get(f"{base}/mine/newly_failed_links.atom")
+    assert feed.status_code == 200 and "<feed" in feed.text and "t.co/Z9ixm4GsEx" in feed.text
+    assert "/mine/newly_failed_links.atom" in httpx.get(f"{base}/mine").text
+    dashboard = httpx.get(f"{base}/-/dashboards/links")
+    assert dashboard.status_code == 200 and "does not exist" not in dashboard.text
+    charts = _chart_queries(base)
+    assert charts and {db for db, _ in charts} == {"mine"}
+    for db, query in charts:
+        answer = httpx.get(f"{base}/{db}.json?sql={quote(query, safe='')}&_shape=objects")
+        assert answer.status_code == 200, query
+
+
+def test_export_names_a_canned_query_from_any_folder(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from archive_fixture import build_archive
+
+    db_path = build_archive(tmp_path / "mine.db")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archiver",
+            "export",
+            "newly_failed_links",
+            "--format",
+            "jsonl",
+            "--db",
+            str(db_path),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["url"] for row in rows] == ["https://t.co/Z9ixm4GsEx"]
+    unknown = subprocess.run(
+        [sys.executable, "-m", "archiver", "export", "nothing_like_it", "--db", str(db_path)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "top_domains" in unknown.stderr

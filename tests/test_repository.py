@@ -27,6 +27,7 @@ HOMES = {
     "selectolax": {"page.py", "html.py"},
     "feedparser": {"feed.py"},
     "charset_normalizer": {"feed.py"},
+    "yaml": {"publish.py"},
 }
 
 
@@ -46,6 +47,14 @@ def test_libraries_stay_in_their_modules(path):
     for library, homes in HOMES.items():
         if library in imported_modules(path):
             assert path.name in homes, f"{path.name} imports {library}"
+
+
+def test_the_package_ships_the_top_level_metadata():
+    from importlib import resources
+
+    shipped = resources.files("archiver").joinpath("metadata.yml").read_text(encoding="utf-8")
+    assert shipped == (ROOT / "metadata.yml").read_text(encoding="utf-8")
+    assert (ROOT / "archiver" / "metadata.yml").is_symlink()  # one file, not a copy to keep in step
 
 
 def test_models_import_nothing_third_party():
