@@ -128,7 +128,7 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             type=click.FloatRange(0),
             metavar="DAYS",
-            help="Re-resolve good links last checked longer ago",
+            help="Re-resolve good links last checked longer ago (0: all of them now)",
         ),
         click.option(
             "--time-limit",
@@ -633,7 +633,9 @@ def _resolve_due(
     counts: Counter[str],
     stop_at: float | None,
 ) -> None:
-    links = store.links_due(db, recheck_all=not options["due_only"], limit=limit)
+    links = store.links_due(
+        db, recheck_after_days=options["recheck_after"], recheck_all=not options["due_only"], limit=limit
+    )
     if not links:
         return
     show_progress = sys.stderr.isatty() and not ctx.obj.get("quiet")

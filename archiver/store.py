@@ -61,6 +61,9 @@ T = TypeVar("T")
 # fewer parameters a statement (999 before SQLite 3.32).
 ROWS_PER_STATEMENT = 1000
 
+# Statuses checked again after --recheck-after days; failures follow their back-off.
+RECHECKED_STATUSES = ("ok", "blocked")
+
 # Statuses that no later request can change: the link itself is unusable.
 PERMANENT_STATUSES = frozenset({"invalid"})
 
@@ -448,14 +451,29 @@ def list_sources(db: Database) -> list[dict[str, Any]]:
 
 
 def links_due(
-    db: Database, *, now: str | None = None, recheck_all: bool = False, limit: int | None = None
+    db: Database,
+    *,
+    now: str | None = None,
+    recheck_after_days: float = 30,
+    recheck_all: bool = False,
+    limit: int | None = None,
 ) -> list[tuple[str, str | None]]:
-    """Return (url, expanded_url) of the links to resolve now: new first, then failed and stale as due."""
+    """Return (url, expanded_url) of the links to resolve now: new first, then failed and stale as due.
+
+    A good (or blocked) link is due once its last check is older than
+    ``recheck_after_days`` of this run, whatever the run that checked it used, so a
+    shorter ``--recheck-after`` (0: everything now) applies at once.  A failed link
+    keeps its back-off schedule (``next_check_at``).
+    """
     where = "error is not 'truncated'"
     params: list[Any] = []
     if not recheck_all:
-        where += " and next_check_at is not null and next_check_at <= ?"
-        params.append(now or utc_now())
+        now = now or utc_now()
+        where += (
+            f" and (case when status in ({', '.join(repr(s) for s in RECHECKED_STATUSES)}) "
+            "then last_checked_at <= ? else next_check_at <= ? end)"
+        )
+        params += [add_seconds(now, -recheck_after_days * 86400), now]
     sql = (
         f"select url, expanded_url from links where {where} "
         "order by status = 'pending' desc, next_check_at, first_seen_at"

@@ -65,6 +65,25 @@ def test_archive_then_rerun_adds_and_sends_nothing(tmp_path, server):
     ]
 
 
+def test_recheck_after_zero_re_requests_every_good_link_now(tmp_path, server):
+    base, recorder = server
+    page = write_page(tmp_path / "inbox", base, ["/hop/2", "/meta", "/status/404"])
+    db = tmp_path / "archive.db"
+    first = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    good = [url for (url,) in table(db, "select url from links where status = 'ok'")]
+    assert len(good) == 2
+    recorder.requests.clear()
+    again = run_archiver(
+        "archive", str(page), "--db", str(db), "--allow-private", "--recheck-after", "0", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr
+    requested = {f"{base}{path}" for path in recorder.paths()}
+    assert set(good) <= requested
+    assert f"{base}/status/404" not in requested  # a failure waits for its back-off
+    assert table(db, "select count(*) from checks") == [(5,)]
+
+
 def test_default_sources_and_offline_links_complete(tmp_path):
     data = tmp_path / "data"
     (data / "inbox").mkdir(parents=True)

@@ -116,6 +116,25 @@ def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
     assert (url, None) in store.links_due(db, now=T0, recheck_all=True)
 
 
+def test_recheck_after_is_this_runs_not_the_one_that_checked(tmp_path):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    good, bad = "https://t.co/dLWAZRTC3H", "https://t.co/Z9ixm4GsEx"
+    store.save_resolutions(
+        db, [ok(good, "https://www.bbc.co.uk/news/x"), failed(bad, "dns_error", T0)], recheck_after_days=30
+    )
+    a_day_later = add_seconds(T0, 86400 + 1)
+    due = store.links_due(db, now=a_day_later, recheck_after_days=0)
+    assert (good, None) in due  # 0: every good link now
+    assert (bad, None) in due  # its first retry (after 1 h) is due as well
+    assert (good, None) not in store.links_due(db, now=a_day_later, recheck_after_days=7)
+    assert (good, None) in store.links_due(db, now=add_seconds(T0, 8 * 86400), recheck_after_days=7)
+    # A failure keeps its back-off, whatever --recheck-after says.
+    for _ in range(2):
+        store.save_resolutions(db, [failed(bad, "dns_error", a_day_later)], recheck_after_days=30)
+    assert (bad, None) not in store.links_due(db, now=add_seconds(a_day_later, 60), recheck_after_days=0)
+
+
 def test_failure_after_success_keeps_the_last_good_destination(tmp_path):
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)
