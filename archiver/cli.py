@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import click
 from sqlite_utils import Database
 
 from . import __version__, pipeline, publish, store
+from .clock import utc_now
 from .export import EXPORT_FORMATS, write_rows
 from .guard import WEB_PORTS
 from .models import AlreadyRunning, ArchiverError, DatabaseError
@@ -29,6 +32,11 @@ DEFAULT_SOURCES_FILE = "data/sources.txt"
 DEFAULT_INBOX = "data/inbox"
 
 log = logging.getLogger("archiver")
+
+# A run stopped by Ctrl-C or SIGTERM exits as a shell reports a process those signals
+# ended, after recording and printing how far it got.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 # What a public instance needs: bounded queries and no download of the database file.
 PUBLIC_SETTINGS = {
@@ -211,7 +219,7 @@ def archive(
     named = bool(sources)
     locations = [SourceEntry(s) for s in sources] if named else _default_sources()
     settings = _settings(options)
-    with _run(db_path, "archive") as (db, run_id, counts):
+    with _run(db_path, "archive") as (db, run_id, report):
         failed = _ingest_all(
             db,
             locations,
@@ -219,7 +227,7 @@ def archive(
             text_column=text_column,
             run_id=run_id,
             settings=settings,
-            counts=counts,
+            report=report,
             stop_at=stop_at,
         )
         _resolve_due(
@@ -229,7 +237,7 @@ def archive(
             settings=settings,
             options=options,
             limit=limit,
-            counts=counts,
+            report=report,
             stop_at=stop_at,
         )
     if failed and named:
@@ -280,7 +288,7 @@ def ingest(
     settings = ResolverSettings(
         allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy, timeout=timeout
     )
-    with _run(db_path, "ingest") as (db, run_id, counts):
+    with _run(db_path, "ingest") as (db, run_id, report):
         entries = [SourceEntry(s) for s in sources]
         failed = _ingest_all(
             db,
@@ -289,7 +297,7 @@ def ingest(
             text_column=text_column,
             run_id=run_id,
             settings=settings,
-            counts=counts,
+            report=report,
             stop_at=stop_at,
         )
     if failed:
@@ -310,7 +318,7 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
         archiver resolve --limit 100
     """
     stop_at = _deadline(options["time_limit"])
-    with _run(db_path, "resolve") as (db, run_id, counts):
+    with _run(db_path, "resolve") as (db, run_id, report):
         _resolve_due(
             ctx,
             db,
@@ -318,7 +326,7 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
             settings=_settings(options),
             options=options,
             limit=limit,
-            counts=counts,
+            report=report,
             stop_at=stop_at,
         )
 
@@ -514,34 +522,120 @@ def _open(db_path: str) -> Database:
         raise click.ClickException(str(ex)) from ex
 
 
+@dataclass
+class _RunReport:
+    """What a run says at its end besides what it stored (that is counted in the archive)."""
+
+    new_archive: bool = False
+    failed_sources: list[str] = field(default_factory=list)  # "LOCATION: why", one a source
+    partial_sources: int = 0
+    sources_left: int = 0  # not read: --time-limit came first
+    links_due: int | None = None  # None: the command resolves nothing
+    links_left: int = 0  # due but not reached: --time-limit came first
+
+
+class _Signals:
+    """SIGTERM (cron's ``timeout``, systemd stopping a unit) ends a run as Ctrl-C does."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def __enter__(self) -> _Signals:
+        self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        self.received = signum
+        # The same path as Ctrl-C: inside asyncio.run the main task is cancelled and
+        # its finally blocks store what was resolved; elsewhere KeyboardInterrupt.
+        signal.raise_signal(signal.SIGINT)
+
+    def exit_status(self) -> int:
+        return EXIT_TERMINATED if self.received == signal.SIGTERM else EXIT_INTERRUPTED
+
+
 @contextmanager
-def _run(db_path: str, command: str) -> Iterator[tuple[Database, int, Counter[str]]]:
-    """Lock the database, record a run, and print its one-line summary at the end."""
+def _run(db_path: str, command: str) -> Iterator[tuple[Database, int, _RunReport]]:
+    """Lock the database, record a run, and record and print how it ended, however it ends.
+
+    Done or stopped by --time-limit: exit 0 (the caller may exit 1 for missing
+    sources).  Ctrl-C: 130.  SIGTERM: 143.  Each records its status and true counts.
+    """
+    interrupted = False
+    signals = _Signals()
     try:
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        with run_lock(db_path):
+        report = _RunReport(new_archive=_prepare_database_folder(db_path))
+        with run_lock(db_path), signals:
             db = store.open_database(db_path)
             run_id = store.start_run(db, command)
-            counts: Counter[str] = Counter()
             started = time.monotonic()
             status = "interrupted"
             try:
-                yield db, run_id, counts
-                status = "completed"
+                yield db, run_id, report
+                status = "time_limit" if report.links_left or report.sources_left else "completed"
+            except KeyboardInterrupt:
+                interrupted = True
             finally:
-                _finish_run(db, run_id, command, counts, status, time.monotonic() - started)
+                _finish_run(db, db_path, run_id, command, report, status, time.monotonic() - started)
     except AlreadyRunning as ex:
         click.echo(f"archiver: {ex}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
     except (DatabaseError, OSError) as ex:
         raise click.ClickException(str(ex)) from ex
+    if interrupted:
+        sys.exit(signals.exit_status())
+
+
+def _prepare_database_folder(db_path: str) -> bool:
+    """Make the database's folder if needed; return True if the database is new.
+
+    A path that cannot hold a database is an error naming the database and saying
+    what is wrong, not the operating system's message about one of its folders.
+    """
+    path = Path(db_path)
+    new = not path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as ex:
+        blocker = next(
+            (p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None
+        )
+        raise click.ClickException(
+            f"{db_path}: cannot create the database: {blocker or ex.filename} is a file, not a folder"
+        ) from ex
+    except NotADirectoryError as ex:
+        blocker = next((p for p in path.parent.parents if p.exists() and not p.is_dir()), None)
+        raise click.ClickException(
+            f"{db_path}: cannot create the database: {blocker or ex.filename} is a file, not a folder"
+        ) from ex
+    except PermissionError as ex:
+        raise click.ClickException(
+            f"{db_path}: cannot create the database: no permission to create its folder {ex.filename}"
+        ) from ex
+    except OSError as ex:
+        raise click.ClickException(
+            f"{db_path}: cannot create the database's folder: {ex.strerror or ex}"
+        ) from ex
+    if new and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise click.ClickException(
+            f"{db_path}: cannot create the database: its folder {path.parent} is not writable"
+        )
+    return new
 
 
 def _finish_run(
-    db: Database, run_id: int, command: str, counts: Counter[str], status: str, seconds: float
+    db: Database, db_path: str, run_id: int, command: str, report: _RunReport, status: str, seconds: float
 ) -> None:
-    by_status = {k[len("status:") :]: v for k, v in counts.items() if k.startswith("status:")}
-    checked = sum(by_status.values())
+    """Record the run's end with what it stored, then print the failed sources and the summary."""
+    try:
+        counts = store.run_counts(db, run_id)
+    except Exception as ex:  # noqa: BLE001 - the summary is still printed
+        log.warning("could not count what the run stored: %s", ex)
+        counts = {"posts_added": 0, "links_added": 0, "checks": {}}
+    checks: dict[str, int] = counts["checks"]
     try:
         store.finish_run(
             db,
@@ -549,8 +643,8 @@ def _finish_run(
             {
                 "posts_added": counts["posts_added"],
                 "links_added": counts["links_added"],
-                "links_checked": checked,
-                "links_failed": sum(v for k, v in by_status.items() if k != "ok"),
+                "links_checked": sum(checks.values()),
+                "links_failed": sum(n for status_, n in checks.items() if status_ != "ok"),
             },
             status=status,
         )
@@ -558,15 +652,41 @@ def _finish_run(
             log.info("the write-ahead log was not emptied: a reader held it")
     except Exception as ex:  # noqa: BLE001 - the run's own outcome matters more
         log.warning("could not record the end of the run: %s", ex)
-    detail = ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items()))
-    click.echo(
-        f"{command}: {counts['posts_added']} posts added, {counts['links_added']} links added, "
-        f"{checked} links checked"
-        + (f" ({detail})" if detail else "")
-        + f" in {seconds:.1f} s"
-        + (f"; {counts['links_left']} left for the next run (--time-limit)" if counts["links_left"] else "")
-        + ("" if status == "completed" else " [interrupted]")
+    for failure in report.failed_sources:
+        click.echo(f"failed: {failure}")
+    click.echo(_summary(command, counts, report, status, seconds, db_path))
+
+
+def _summary(
+    command: str, counts: dict[str, Any], report: _RunReport, status: str, seconds: float, db_path: str
+) -> str:
+    """Return the one line a cron log keeps: when, what was stored, and what needs a look."""
+    checks: dict[str, int] = counts["checks"]
+    detail = ", ".join(f"{name}: {n}" for name, n in sorted(checks.items()))
+    line = (
+        f"{utc_now()} {command}: {counts['posts_added']} posts added, {counts['links_added']} links added, "
+        f"{sum(checks.values())} links checked" + (f" ({detail})" if detail else "") + f" in {seconds:.1f} s"
     )
+    notes = []
+    if report.failed_sources:
+        notes.append(f"{_count(len(report.failed_sources), 'source')} failed")
+    if report.partial_sources:
+        notes.append(f"{_count(report.partial_sources, 'source')} read in part")
+    if report.links_due == 0:
+        notes.append("nothing due")
+    if report.sources_left:
+        notes.append(f"{_count(report.sources_left, 'source')} left for the next run (--time-limit)")
+    if report.links_left:
+        notes.append(f"{report.links_left} left for the next run (--time-limit)")
+    if report.new_archive:
+        notes.append(f"new archive at {db_path}")
+    if status == "interrupted":
+        notes.append("interrupted")
+    return "; ".join([line, *notes])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _default_sources() -> list[SourceEntry]:
@@ -588,7 +708,7 @@ def _ingest_all(
     text_column: str | None,
     run_id: int,
     settings: ResolverSettings,
-    counts: Counter[str],
+    report: _RunReport,
     stop_at: float | None = None,
 ) -> bool:
     """Ingest every source, reporting each failure by name; return True if a source was unavailable.
@@ -617,8 +737,9 @@ def _ingest_all(
         report=lambda line: click.echo(line, err=True),
         stop_at=stop_at,
     )
-    counts["posts_added"] += outcome.posts_added
-    counts["links_added"] += outcome.links_added
+    report.failed_sources += outcome.failed
+    report.partial_sources += outcome.partial
+    report.sources_left += outcome.sources_left
     return outcome.unavailable
 
 
@@ -630,12 +751,13 @@ def _resolve_due(
     settings: ResolverSettings,
     options: dict[str, Any],
     limit: int | None,
-    counts: Counter[str],
+    report: _RunReport,
     stop_at: float | None,
 ) -> None:
     links = store.links_due(
         db, recheck_after_days=options["recheck_after"], recheck_all=not options["due_only"], limit=limit
     )
+    report.links_due = len(links)
     if not links:
         return
     show_progress = sys.stderr.isatty() and not ctx.obj.get("quiet")
@@ -653,5 +775,4 @@ def _resolve_due(
                 stop_at=stop_at,
             )
         )
-    counts.update({f"status:{status}": n for status, n in statuses.items()})
-    counts["links_left"] = len(links) - sum(statuses.values())
+    report.links_left = len(links) - sum(statuses.values())

@@ -208,6 +208,17 @@ def m003_search_link_titles(db: Database) -> None:
     db.table("links").enable_fts(["url", "final_url", "title"], create_triggers=True)
 
 
+@MIGRATIONS()
+def m005_links_run_id(db: Database) -> None:
+    """Record the run that first stored each link, as posts do, so a run's counts are exact."""
+    # A plain ADD COLUMN: sqlite-utils' add_column with a foreign key rebuilds the table,
+    # and the rebuilt table lost its full-text triggers.
+    db.execute('ALTER TABLE "links" ADD COLUMN "run_id" INTEGER REFERENCES "runs"("id")')
+    db.table("links").create_index(["run_id"])
+    db.table("posts").create_index(["run_id"], if_not_exists=True)
+    db.table("checks").create_index(["run_id"], if_not_exists=True)
+
+
 # Sources whose posts a third party publishes; a member of a folder or zip is judged by
 # its name, as its format was not recorded.
 PUBLISHED_FORMATS = frozenset({"feed", "page"})

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ class Ingested:
     links_added: int = 0
     unavailable: bool = False
     sources_left: int = 0  # not read: the run's time limit came first
+    failed: list[str] = field(default_factory=list)  # one message a source that could not be read
+    partial: int = 0  # sources read in part
 
 
 def ingest_sources(
@@ -77,6 +79,7 @@ def ingest_sources(
         except SourceUnavailable as ex:
             report(f"error: {ex}")
             outcome.unavailable = True
+            outcome.failed.append(str(ex))
             continue
         for unit in units:
             if not is_url(unit) and _resolved(unit) in own:
@@ -92,12 +95,14 @@ def ingest_sources(
                 report(f"error: {ex}")
                 store.record_source(db, unit, status="error", error=str(ex))
                 outcome.unavailable = True
+                outcome.failed.append(str(ex))
                 continue
             except DatabaseError:
                 raise
             except ArchiverError as ex:
                 report(f"warning: {ex}")
                 store.record_source(db, unit, status="error", error=str(ex))
+                outcome.failed.append(str(ex))
                 continue
             if saved is None:
                 continue
@@ -105,6 +110,10 @@ def ingest_sources(
             outcome.links_added += saved.links_added
             if saved.error is not None:
                 report(f"warning: {saved.error}")
+                if saved.posts_read:
+                    outcome.partial += 1
+                else:
+                    outcome.failed.append(str(saved.error))
             log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
     if outcome.sources_left:
         report(f"time limit reached: {outcome.sources_left} source(s) left for the next run")

@@ -176,6 +176,24 @@ def start_run(db: Database, command: str, *, now: str | None = None) -> int:
     return int(table.last_pk or 0)
 
 
+def run_counts(db: Database, run_id: int) -> dict[str, Any]:
+    """Return what a run stored, counted in the archive itself, however the run ended.
+
+    ``posts_added`` and ``links_added`` are the posts and links first stored by it;
+    ``checks`` maps each status to the checks it saved.
+    """
+    return {
+        "posts_added": db.execute("select count(*) from posts where run_id = ?", [run_id]).fetchone()[0],
+        "links_added": db.execute("select count(*) from links where run_id = ?", [run_id]).fetchone()[0],
+        "checks": dict(
+            db.execute(
+                "select status, count(*) from checks where run_id = ? group by status order by status",
+                [run_id],
+            ).fetchall()
+        ),
+    }
+
+
 @_writes
 def finish_run(db: Database, run_id: int, counts: dict[str, int], *, status: str = "completed") -> None:
     """Record the end of a run with its counts."""
@@ -242,7 +260,7 @@ def _save_post_batch(db: Database, batch: list[Post], *, run_id: int | None) -> 
         posts.setdefault(post_id, row)
         for found in post.links:
             lid = link_id(found.url)
-            link = _link_row(found.url, lid, now, found.truncated, found.expanded_url)
+            link = _link_row(found.url, lid, now, found.truncated, found.expanded_url) | {"run_id": run_id}
             links[lid] = _better_link_row(links[lid], link) if lid in links else link
             post_links.setdefault(
                 (post_id, lid),

@@ -125,14 +125,20 @@ def test_broken_file_in_a_folder_does_not_stop_the_run(tmp_path, server):
 
 
 def start_slow_archive(
-    tmp_path: Path, base: str, links: int, *, delay_ms: int = 300, until: str = "select count(*) from runs"
+    tmp_path: Path,
+    base: str,
+    links: int,
+    *,
+    delay_ms: int = 300,
+    until: str = "select count(*) from runs",
+    output: int = subprocess.DEVNULL,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start a real `archiver archive` whose links take a while; wait until ``until`` counts a row."""
     page = write_page(tmp_path / "in", base, [f"/delay?ms={delay_ms}&n={i}" for i in range(links)])
     db = tmp_path / "archive.db"
     args = [sys.executable, "-m", "archiver", "archive", str(page), "--db", str(db), "--allow-private"]
     args += ["--concurrency", "2", "--per-host", "2"]
-    process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(args, cwd=tmp_path, stdout=output, stderr=output)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.1)
@@ -206,6 +212,78 @@ def test_corrupt_database_is_exit_1(tmp_path):
     assert "not a usable SQLite database" in result.stderr
 
 
+@pytest.mark.parametrize(("signum", "exit_status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_run_stopped_by_a_signal_records_and_prints_what_it_did(tmp_path, server, signum, exit_status):
+    base, _ = server
+    process, db = start_slow_archive(
+        tmp_path, base, 24, delay_ms=400, until="select count(*) from checks", output=subprocess.PIPE
+    )
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    stdout, stderr = out.decode(), err.decode()
+    assert process.returncode == exit_status, stderr
+    assert "Traceback" not in stderr
+    ((checked,),) = table(db, "select count(*) from checks")
+    assert 0 < checked < 24, "the signal must land mid-resolve"
+    assert table(db, "select status, posts_added, links_added, links_checked from runs") == [
+        ("interrupted", 24, 24, checked)
+    ]
+    (summary,) = [line for line in stdout.splitlines() if " archive: " in line]
+    assert f"24 posts added, 24 links added, {checked} links checked" in summary
+    assert summary.endswith("; interrupted")
+    # Nothing resolved was lost: the next run checks only what was left.
+    rerun = run_archiver("resolve", "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{24 - checked} links checked" in rerun.stdout
+
+
+def test_the_summary_line_is_what_a_cron_log_needs(tmp_path, server):
+    import re
+
+    base, _ = server
+    page = write_page(tmp_path / "inbox", base, ["/hop/1"])
+    db = tmp_path / "new" / "folder" / "archive.db"  # a folder that does not exist yet
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    missing = tmp_path / "missing.txt"
+    first = run_archiver(
+        "archive", str(page), str(broken), str(missing), "--db", str(db), "--allow-private", cwd=tmp_path
+    )
+    lines = first.stdout.splitlines()
+    assert first.returncode == 1  # a named source is missing
+    assert re.match(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ archive: 1 posts added, 1 links added, 1 links checked", lines[-1]
+    )
+    assert "; 2 sources failed" in lines[-1] and f"; new archive at {db}" in lines[-1]
+    failed = [line for line in lines if line.startswith("failed: ")]
+    assert len(failed) == 2 and any(str(broken) in line for line in failed)
+    assert any(str(missing) in line for line in failed)
+
+    again = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    last = again.stdout.splitlines()[-1]
+    assert "0 links checked" in last and last.endswith("; nothing due")
+    assert "new archive" not in last and "failed" not in last
+    assert table(db, "select status from runs order by id") == [("completed",), ("completed",)]
+
+
+@pytest.mark.parametrize(
+    ("where", "says", "status"),
+    [
+        ("a-file/sub/archive.db", "a-file is a file, not a folder", 1),
+        ("a-file/archive.db", "a-file is a file, not a folder", 1),
+        ("a-folder", "is a directory", 2),  # click's own check of --db
+    ],
+)
+def test_a_database_path_that_cannot_be_made_says_why(tmp_path, where, says, status):
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    result = run_archiver("ingest", str(FIXTURES / "page" / "embedded.txt"), "--db", where, cwd=tmp_path)
+    assert result.returncode == status
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
+    assert where in result.stderr and says in result.stderr
+
+
 def test_kill_9_mid_resolve_then_rerun_completes(tmp_path, server):
     base, _ = server
     process, db = start_slow_archive(tmp_path, base, 24, delay_ms=400, until="select count(*) from checks")
@@ -259,7 +337,7 @@ def test_time_limit_stops_resolving_and_the_next_run_goes_on(tmp_path, server):
     assert table(db, "select count(*) from links where status = 'pending'") == [(12 - done,)]
     assert f"{done} links checked" in first.stdout
     assert f"{12 - done} left for the next run" in first.stdout
-    assert table(db, "select status, links_checked from runs") == [("completed", done)]
+    assert table(db, "select status, links_checked from runs") == [("time_limit", done)]
 
     rerun = run_archiver("resolve", "--db", str(db), "--allow-private", "--per-host", "12", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
@@ -402,6 +480,13 @@ def test_stats_sources_and_export_read_an_archive_they_cannot_write(tmp_path, re
     # A run, which must write, says why it cannot.
     run = run_archiver("ingest", str(FIXTURES / "page" / "embedded.txt"), "--db", db, cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr and db in run.stderr
+
+
+def test_a_new_database_in_a_folder_that_cannot_be_written_says_so(tmp_path, read_only_archive):
+    db = read_only_archive.parent / "another.db"
+    result = run_archiver("ingest", str(FIXTURES / "page" / "embedded.txt"), "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{db}: cannot create the database: its folder {db.parent} is not writable" in result.stderr
 
 
 def test_live_feed_conditional_get_and_only_new_items(tmp_path, server):
