@@ -26,6 +26,19 @@ def registered_domain(host: str | None) -> str | None:
     return _EXTRACT(host).top_domain_under_public_suffix or None
 
 
+def domain_or_host(host: str | None) -> str | None:
+    """Return a host's registered domain, or the host itself where it has none.
+
+    IP addresses, intranet names and suffixes newer than the bundled Public Suffix List
+    have no registered domain; they stand for themselves, so that their links still
+    count in every domain facet and chart.
+    """
+    domain = registered_domain(host)
+    if domain is not None or not host:
+        return domain
+    return host.strip().rstrip(".").lower().strip("[]") or None
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

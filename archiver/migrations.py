@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from .domains import domain_or_host
 from .postkeys import post_key
+from .urls import hostname
 
 __all__ = ["MIGRATIONS", "VIEWS"]
 
@@ -217,6 +219,17 @@ def m005_links_run_id(db: Database) -> None:
     db.table("links").create_index(["run_id"])
     db.table("posts").create_index(["run_id"], if_not_exists=True)
     db.table("checks").create_index(["run_id"], if_not_exists=True)
+
+
+@MIGRATIONS()
+def m006_final_domain_falls_back_to_the_host(db: Database) -> None:
+    """Give links and checks that reached a host without a registered domain that host."""
+    db.execute(
+        "update links set final_domain = final_host where final_domain is null and final_host is not null"
+    )
+    rows = db.execute("select id, final_url from checks where final_domain is null and final_url is not null")
+    updates = [(domain_or_host(hostname(url)), check_id) for check_id, url in rows.fetchall()]
+    db.conn.executemany("update checks set final_domain = ? where id = ?", [u for u in updates if u[0]])
 
 
 # Sources whose posts a third party publishes; a member of a folder or zip is judged by

@@ -397,7 +397,7 @@ class _Session:
         status_code: int | None,
         checked_at: str,
     ) -> Resolution | None:
-        def ended(status: str, error: str, final: str, *, add: str | None = None) -> Resolution:
+        def ended(status: str, error: str, final: str | None, *, add: str | None = None) -> Resolution:
             if add is not None:
                 hops.append(Hop(add, None))
             return Resolution(
@@ -417,10 +417,13 @@ class _Session:
         if _loop_key(target) in seen:
             return ended("redirect_loop", f"redirects back to {target}", last)
         if len(hops) > self.settings.max_hops:
+            # The refused next hop is the chain's last row, not its final URL: that is
+            # the last URL actually requested (none, for a chain of wrappers alone).
+            requested = next((h.url for h in reversed(hops) if h.status_code is not None), None)
             return ended(
                 "too_many_redirects",
                 f"more than {self.settings.max_hops} redirects",
-                target,
+                requested,
                 add=target,
             )
         return None

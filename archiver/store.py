@@ -16,7 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 from sqlite_utils import Database
 
 from .clock import add_seconds, utc_now
-from .domains import registered_domain
+from .domains import domain_or_host
 from .migrations import MIGRATIONS, VIEWS
 from .models import ArchiverError, DatabaseError, Post, Resolution
 from .postkeys import post_key
@@ -541,7 +541,7 @@ def save_resolutions(
             if not keep_chain:
                 replaced.append((lid,))
                 hops += [(lid, i, h.url, h.status_code, h.via) for i, h in enumerate(resolution.hops)]
-            final_domain = registered_domain(hostname(resolution.final_url or ""))
+            final_domain = domain_or_host(hostname(resolution.final_url or ""))
             checks.append(
                 (
                     lid,
@@ -617,7 +617,7 @@ def _link_update(
     final = {
         "final_url": resolution.final_url,
         "final_host": hostname(resolution.final_url or "") or None,
-        "final_domain": registered_domain(hostname(resolution.final_url or "")),
+        "final_domain": domain_or_host(hostname(resolution.final_url or "")),
         "hops": _redirect_count(resolution),
         "title": resolution.title,
     }

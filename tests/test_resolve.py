@@ -110,6 +110,8 @@ async def test_too_many_hops_stops_without_the_extra_request(server):
     assert len(recorder.requests) == 11  # the link and its 10 redirects; the 11th target is not requested
     assert result.hops[-1].url == f"{base}/hop/19"
     assert result.hops[-1].status_code is None
+    # The final URL is the last one requested; the refused next hop is only the last row.
+    assert result.final_url == f"{base}/hop/20" and recorder.paths()[-1] == "/hop/20"
 
 
 @pytest.mark.asyncio
@@ -399,6 +401,7 @@ async def test_wrappers_nested_deeper_than_max_hops_stop_without_a_request(serve
     assert result.status == "too_many_redirects"
     assert [h.via for h in result.hops[:10]] == ["unwrapped"] * 10
     assert recorder.requests == []
+    assert result.final_url is None  # nothing was requested
 
 
 @pytest.mark.asyncio

@@ -379,3 +379,40 @@ def test_an_older_archive_is_upgraded_to_the_new_post_ids_without_duplicates(tmp
     read = {(p.platform, p.id) for source in (month, feed, embedded) for p in iter_posts(source)}
     assert db["posts"].count == len(read)
     assert db.execute("select count(*) from posts_fts where posts_fts match 'summit'").fetchone()[0] >= 1
+
+
+@pytest.mark.parametrize(
+    ("final", "domain"),
+    [
+        ("https://www.bbc.co.uk/news/x", "bbc.co.uk"),
+        ("http://10.1.2.3:8080/x", "10.1.2.3"),
+        ("http://[fd00::1]/x", "fd00::1"),
+        ("http://intranet/wiki", "intranet"),
+        ("https://news.example.notatld/x", "news.example.notatld"),
+    ],
+)
+def test_final_domain_is_the_host_where_there_is_no_registered_domain(tmp_path, final, domain):
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)
+    url = "https://t.co/dLWAZRTC3H"
+    store.save_resolutions(db, [ok(url, final)])
+    assert db["links"].get(link_id(url))["final_domain"] == domain
+    assert [row["final_domain"] for row in db["checks"].rows] == [domain]
+
+
+def test_an_older_archive_gets_hosts_as_final_domains(tmp_path):
+    from sqlite_utils import Database
+
+    from archiver.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m006_final_domain_falls_back_to_the_host")
+    old["links"].insert(
+        {"id": "a", "url": "http://10.0.0.1/", "host": "10.0.0.1", "first_seen_at": T0, "final_host": "10.0.0.1"}
+    )
+    old["checks"].insert({"link_id": "a", "checked_at": T0, "status": "ok", "final_url": "http://10.0.0.1/x"})
+    old.close()
+    db = store.open_database(path)
+    assert db["links"].get("a")["final_domain"] == "10.0.0.1"
+    assert [row["final_domain"] for row in db["checks"].rows] == ["10.0.0.1"]
