@@ -409,7 +409,13 @@ def test_an_older_archive_gets_hosts_as_final_domains(tmp_path):
     old = Database(path)
     MIGRATIONS.apply(old, stop_before="m006_final_domain_falls_back_to_the_host")
     old["links"].insert(
-        {"id": "a", "url": "http://10.0.0.1/", "host": "10.0.0.1", "first_seen_at": T0, "final_host": "10.0.0.1"}
+        {
+            "id": "a",
+            "url": "http://10.0.0.1/",
+            "host": "10.0.0.1",
+            "first_seen_at": T0,
+            "final_host": "10.0.0.1",
+        }
     )
     old["checks"].insert({"link_id": "a", "checked_at": T0, "status": "ok", "final_url": "http://10.0.0.1/x"})
     old.close()
