@@ -64,6 +64,8 @@ select links.final_domain as domain,
   count(distinct links.id) as links,
   count(distinct post_links.post_id) as posts,
   count(distinct posts.author_handle) as authors,
+  (select min(checks.checked_at) from checks where checks.final_domain = links.final_domain)
+    as first_reached_at,
   min(links.first_seen_at) as first_seen_at,
   max(links.first_seen_at) as last_seen_at
 from links
@@ -230,6 +232,12 @@ def m006_final_domain_falls_back_to_the_host(db: Database) -> None:
     rows = db.execute("select id, final_url from checks where final_domain is null and final_url is not null")
     updates = [(domain_or_host(hostname(url)), check_id) for check_id, url in rows.fetchall()]
     db.conn.executemany("update checks set final_domain = ? where id = ?", [u for u in updates if u[0]])
+
+
+@MIGRATIONS()
+def m007_checks_by_final_domain(db: Database) -> None:
+    """Index checks by final domain: when a domain was first reached is asked of them."""
+    db.table("checks").create_index(["final_domain", "checked_at"], if_not_exists=True)
 
 
 # Sources whose posts a third party publishes; a member of a folder or zip is judged by

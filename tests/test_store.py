@@ -422,3 +422,24 @@ def test_an_older_archive_gets_hosts_as_final_domains(tmp_path):
     db = store.open_database(path)
     assert db["links"].get("a")["final_domain"] == "10.0.0.1"
     assert [row["final_domain"] for row in db["checks"].rows] == ["10.0.0.1"]
+
+
+def test_a_domain_is_new_when_a_check_first_reaches_it_not_when_its_links_were_stored(tmp_path):
+    from archiver.publish import canned_queries, load_metadata
+
+    db, posts = fresh_db(tmp_path)
+    store.save_posts(db, posts)  # links first stored at T0 (today, by the clock)
+    old_link, hijacked = "https://t.co/dLWAZRTC3H", "https://t.co/Z9ixm4GsEx"
+    long_ago, last_week = "2020-01-01T00:00:00Z", "2026-11-20T00:00:00Z"
+    store.save_resolutions(db, [ok(old_link, "https://www.bbc.co.uk/a", at=long_ago)])
+    store.save_resolutions(db, [ok(hijacked, "https://news.example.org/a", at=long_ago)])
+    store.save_resolutions(db, [ok(hijacked, "https://spam.example.net/win", at=last_week)])
+    domains = {row["domain"]: row for row in db.query("select * from domains")}
+    assert domains["example.net"]["first_reached_at"] == last_week
+    assert domains["bbc.co.uk"]["first_reached_at"] == long_ago
+    sql = canned_queries(load_metadata(), "archive")["newly_seen_domains"]
+    feed = list(db.query(sql))
+    assert [(row["domain"], row["atom_updated"]) for row in feed][:2] == [
+        ("example.net", last_week),
+        ("bbc.co.uk", long_ago),
+    ]
