@@ -28,8 +28,21 @@ from .runlock import EXIT_ALREADY_RUNNING, run_lock
 from .sources import SOURCES, SourceEntry, read_source_list
 
 DEFAULT_DB = "data/archive.db"
-DEFAULT_SOURCES_FILE = "data/sources.txt"
-DEFAULT_INBOX = "data/inbox"
+# An archive folder holds the database, its list of sources and an inbox: with no
+# SOURCE, archive reads SOURCES_FILE and every file under INBOX beside the database.
+SOURCES_FILE = "sources.txt"
+INBOX = "inbox"
+SOURCES_TEMPLATE = """\
+# Sources archived by `archiver archive` when it is given no SOURCE.
+# One source a line: a file, a folder (every file in it) or an http(s) URL of a
+# feed or page. Relative paths are relative to this file's folder. Lines that
+# start with # are comments. Every file under inbox/ (beside this file) is
+# archived as well: drop exports, saved pages and feeds there.
+# A line may start with the format to read its source as: feed, page, csv, jsonl,
+# twitter-archive or mastodon-outbox, e.g.
+#   feed https://example.org/blog/feed.xml
+#   https://mastodon.social/@someone.rss
+"""
 
 log = logging.getLogger("archiver")
 
@@ -189,11 +202,46 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 @cli.command()
+@click.argument("folder", type=click.Path(file_okay=False), default="archive", required=False)
+def init(folder: str) -> None:
+    """Make an archive folder of your own: an empty sources.txt, an inbox/ and archive.db.
+
+    Example:
+
+    \b
+        archiver init ~/research/elections
+    """
+    root = Path(folder)
+    listed, inbox, db_path = root / SOURCES_FILE, root / INBOX, root / "archive.db"
+    try:
+        inbox.mkdir(parents=True, exist_ok=True)
+        made_list = not listed.exists()
+        if made_list:
+            listed.write_text(SOURCES_TEMPLATE, encoding="utf-8")
+        store.open_database(db_path).close()
+    except (OSError, DatabaseError) as ex:
+        raise click.ClickException(f"{folder}: cannot make an archive folder: {ex}") from ex
+    click.echo(f"archive folder: {root}")
+    click.echo(f"  {listed}  {'the list of sources, one a line' if made_list else 'kept as it was'}")
+    click.echo(f"  {inbox}/  drop exports, saved pages and feed files here")
+    click.echo(f"  {db_path}  the archive")
+    click.echo(f"then: archiver archive --db {db_path}")
+
+
+@cli.command()
 @click.argument("sources", nargs=-1)
 @_db_option
 @_source_format_options
 @_resolver_options
 @click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
+@click.option(
+    "--sources",
+    "sources_file",
+    envvar="ARCHIVER_SOURCES",
+    type=click.Path(dir_okay=False),
+    help="With no SOURCE: the list of sources to read, with inbox/ beside it "
+    "(default: sources.txt beside the database; also ARCHIVER_SOURCES)",
+)
 @click.pass_context
 def archive(
     ctx: click.Context,
@@ -203,12 +251,14 @@ def archive(
     fmt: str | None,
     text_column: str | None,
     limit: int | None,
+    sources_file: str | None,
     **options: Any,
 ) -> None:
     """Ingest every SOURCE, then resolve every link that is new or due.
 
-    With no SOURCE: the sources listed in data/sources.txt plus every file
-    under data/inbox/.
+    With no SOURCE: the sources listed in sources.txt beside the database
+    (data/sources.txt for the default data/archive.db) plus every file under
+    inbox/ beside it; `archiver init DIR` makes such a folder.
 
     Example:
 
@@ -217,7 +267,8 @@ def archive(
     """
     stop_at = _deadline(options["time_limit"])
     named = bool(sources)
-    locations = [SourceEntry(s) for s in sources] if named else _default_sources()
+    listed = Path(sources_file) if sources_file else Path(db_path).parent / SOURCES_FILE
+    locations = [SourceEntry(s) for s in sources] if named else _listed_sources(listed)
     settings = _settings(options)
     with _run(db_path, "archive") as (db, run_id, report):
         failed = _ingest_all(
@@ -689,14 +740,24 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _default_sources() -> list[SourceEntry]:
+def _listed_sources(listed: Path) -> list[SourceEntry]:
+    """Return the sources a sources file lists, and the inbox beside it."""
     locations: list[SourceEntry] = []
-    if Path(DEFAULT_SOURCES_FILE).exists():
-        locations += read_source_list(DEFAULT_SOURCES_FILE)
-    if Path(DEFAULT_INBOX).is_dir():
-        locations.append(SourceEntry(DEFAULT_INBOX))
+    inbox = listed.parent / INBOX
+    if listed.exists():
+        try:
+            locations += read_source_list(listed)
+        except OSError as ex:
+            problem = ex.strerror or ex
+            raise click.ClickException(f"{listed}: cannot read the list of sources: {problem}") from ex
+    if inbox.is_dir():
+        locations.append(SourceEntry(str(inbox)))
     if not locations:
-        click.echo(f"warning: no sources: {DEFAULT_SOURCES_FILE} and {DEFAULT_INBOX}/ are missing", err=True)
+        click.echo(
+            f"warning: no sources: {listed} and {inbox}/ are missing; "
+            f"'archiver init {listed.parent}' makes them",
+            err=True,
+        )
     return locations
 
 

@@ -643,3 +643,59 @@ def test_ingest_takes_a_timeout_and_a_time_limit_for_feeds(tmp_path, server):
     args = ["ingest", f"{base}/slow?seconds=6", "--db", str(db), "--allow-private", "--time-limit", "0.02"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert time.monotonic() - started < 4 and "not fetched before the time limit" in result.stderr
+
+
+def test_init_makes_an_archive_of_ones_own_apart_from_the_demo(tmp_path):
+    # A demo folder in the working directory, as in a clone of the repository.
+    (tmp_path / "data" / "inbox").mkdir(parents=True)
+    (tmp_path / "data" / "inbox" / "demo.txt").write_text(
+        "Demo post https://demo.invalid/x\n", encoding="utf-8"
+    )
+    made = run_archiver("init", "mine", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "mine" / "inbox").is_dir() and (tmp_path / "mine" / "archive.db").is_file()
+    listed = tmp_path / "mine" / "sources.txt"
+    assert listed.read_text(encoding="utf-8").startswith("# Sources archived")
+    assert "archiver archive --db mine/archive.db" in made.stdout
+
+    (tmp_path / "mine" / "inbox" / "mine.txt").write_text(
+        "My post https://mine.invalid/a\n", encoding="utf-8"
+    )
+    listed.write_text(listed.read_text(encoding="utf-8") + "notes.txt\n", encoding="utf-8")
+    (tmp_path / "mine" / "notes.txt").write_text("A note https://notes.invalid/b\n", encoding="utf-8")
+    run = run_archiver("archive", "--db", "mine/archive.db", "--timeout", "1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    urls = {url for (url,) in table(tmp_path / "mine" / "archive.db", "select url from links")}
+    assert urls == {"https://mine.invalid/a", "https://notes.invalid/b"}
+
+    # Again: what is there is kept.
+    listed.write_text("# my own list\n", encoding="utf-8")
+    again = run_archiver("init", "mine", cwd=tmp_path)
+    assert again.returncode == 0 and "kept as it was" in again.stdout
+    assert listed.read_text(encoding="utf-8") == "# my own list\n"
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_sources_names_the_list_to_read(tmp_path, how):
+    folder = tmp_path / "lists"
+    (folder / "inbox").mkdir(parents=True)
+    (folder / "inbox" / "a.txt").write_text("From the inbox https://inbox.invalid/a\n", encoding="utf-8")
+    (folder / "watch.txt").write_text("b.txt\n", encoding="utf-8")
+    (folder / "b.txt").write_text("Listed https://listed.invalid/b\n", encoding="utf-8")
+    args = ["archive", "--db", str(tmp_path / "x.db"), "--timeout", "1"]
+    env = dict(os.environ)
+    if how == "option":
+        args += ["--sources", str(folder / "watch.txt")]
+    else:
+        env["ARCHIVER_SOURCES"] = str(folder / "watch.txt")
+    result = subprocess.run(
+        [sys.executable, "-m", "archiver", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    urls = {url for (url,) in table(tmp_path / "x.db", "select url from links")}
+    assert urls == {"https://inbox.invalid/a", "https://listed.invalid/b"}
