@@ -132,3 +132,19 @@ def test_csv_export_cells_never_run_as_spreadsheet_formulas():
     assert lines[1].startswith("\"'=HYPERLINK(") and lines[1].endswith(",-3,'@SUM(1+1)")
     assert lines[2] == "'+cmd|' /C calc'!A0,4,'-2+3"
     assert lines[3] == "plain = fine,5,ok"
+
+
+def test_metadata_is_fitted_to_the_served_name_unless_it_names_it_already(tmp_path):
+    from archiver.publish import for_database, load_metadata
+
+    shipped = load_metadata()
+    fitted = for_database(shipped, "mine")
+    assert list(fitted["databases"]) == ["mine"]
+    assert (
+        "/mine/newly_failed_links.atom"
+        in fitted["databases"]["mine"]["queries"]["newly_failed_links"]["title"]
+    )
+    assert "archive" in shipped["databases"]  # the shipped metadata is not changed
+    own = tmp_path / "own.yml"
+    own.write_text("title: Mine\ndatabases:\n  mine:\n    description: my own\n", encoding="utf-8")
+    assert for_database(load_metadata(own), "mine")["databases"] == {"mine": {"description": "my own"}}
