@@ -21,11 +21,12 @@ from sqlite_utils import Database
 from . import __version__, pipeline, publish, store
 from .clock import utc_now
 from .export import EXPORT_FORMATS, write_rows
-from .guard import WEB_PORTS
+from .http import WEB_PORTS
 from .models import AlreadyRunning, ArchiverError, DatabaseError
-from .resolve import DEFAULT_USER_AGENT, Fetched, ResolverSettings, fetch_source
+from .resolve import DEFAULT_USER_AGENT, ResolverSettings
 from .runlock import EXIT_ALREADY_RUNNING, run_lock
 from .sources import SOURCES, SourceEntry, read_source_list
+from .sources.fetch import Fetched, fetch_source
 
 DEFAULT_DB = "data/archive.db"
 # An archive folder holds the database, its list of sources and an inbox: with no

@@ -22,8 +22,9 @@ from sqlite_utils import Database
 
 from . import store
 from .models import ArchiverError, DatabaseError, Resolution, SourceUnavailable
-from .resolve import Fetched, ResolverSettings, resolve_many
+from .resolve import ResolverSettings, resolve_many
 from .sources import SourceEntry, detect_format, expand_source, format_of, is_url, iter_posts, parse_bytes
+from .sources.fetch import Fetched
 
 __all__ = ["Ingested", "ingest_sources", "resolve_and_save"]
 

@@ -101,15 +101,16 @@ def _normalise_host(host: str) -> str | None:
             return None
         return host
     try:
-        return idna.encode(host, uts46=True).decode("ascii")
+        encoded = idna.encode(host, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
-        pass
-    # IDNA 2008 refuses symbols that IDNA 2003 allowed and that registries still serve
-    # (http://✪df.ws); browsers reach them, so archiver does too.
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
+        # IDNA 2008 refuses symbols that IDNA 2003 allowed and that registries still
+        # serve (http://✪df.ws); browsers reach them, so archiver does too.
+        try:
+            encoded = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    # The mapping may make what no host can be: "…t.co" becomes "...t.co".
+    return _normalise_host(encoded) if encoded.isascii() and encoded != host else None
 
 
 def _valid_a_label(label: str) -> bool:

@@ -14,11 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import httpcore
 import pytest
 import trustme
-from httpcore._synchronization import AsyncEvent, AsyncLock
 
-from archiver.connections import HIGH_WATER, AsyncioBackend
+from archiver.http.backend import HIGH_WATER, AsyncioBackend
 from archiver.models import Resolution
-from archiver.resolve import ResolverSettings, resolve_many  # tunes httpcore on import
+from archiver.resolve import ResolverSettings, resolve_many
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -171,33 +170,3 @@ def test_https_chain_over_one_verified_connection(tls_server, monkeypatch):
     assert result.title == "over TLS"
     assert [hop.status_code for hop in result.hops] == [301, 200]
     assert len(connections) == 1  # the redirect's connection carried the second request
-
-
-@pytest.mark.asyncio
-async def test_httpcore_locks_and_events_do_not_yield_when_nothing_waits():
-    order: list[str] = []
-
-    async def other() -> None:
-        order.append("other task")
-
-    task = asyncio.create_task(other())  # ready to run at the next yield
-    async with AsyncLock():
-        order.append("lock held")
-    event = AsyncEvent()
-    event.set()
-    await event.wait()
-    order.append("event seen")
-    await task
-    # Each forced yield would let the other task in first: with 64 requests in flight,
-    # a yield is a trip to the back of a long queue.
-    assert order == ["lock held", "event seen", "other task"]
-
-    # Where something must be waited for, it still is.
-    lock = AsyncLock()
-    pending = AsyncEvent()
-    async with lock:
-        waiter = asyncio.create_task(pending.wait(timeout=5))
-        await asyncio.sleep(0)
-        assert not waiter.done()
-        pending.set()
-    await asyncio.wait_for(waiter, 5)

@@ -9,7 +9,7 @@ from conftest import best_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
+from archiver.resolve.htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
 
 # The one-expression reading of a Refresh value this module had: right, but it
 # backtracks over a run of spaces (23 s for 3,000).  Kept here as the reference.

@@ -18,9 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # change of one module.
 HOMES = {
     "click": {"cli.py"},
-    "tenacity": {"resolve.py"},
-    "httpx": {"resolve.py", "transport.py"},
-    "httpcore": {"transport.py", "connections.py"},
+    "tenacity": {"retries.py"},
+    "httpx": {"client.py"},
+    "httpcore": {"client.py", "backend.py"},
+    "certifi": {"client.py"},
+    "anyio": set(),
     "tldextract": {"domains.py"},
     "sqlite_utils": {"store.py", "migrations.py", "cli.py", "pipeline.py"},
     "datasette": {"cli.py", "datasette_plugin.py"},
@@ -55,6 +57,37 @@ def test_the_package_ships_the_top_level_metadata():
     shipped = resources.files("archiver").joinpath("metadata.yml").read_text(encoding="utf-8")
     assert shipped == (ROOT / "metadata.yml").read_text(encoding="utf-8")
     assert (ROOT / "archiver" / "metadata.yml").is_symlink()  # one file, not a copy to keep in step
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "archiver").rglob("*.py")), ids=lambda p: p.name)
+def test_no_private_attribute_or_module_of_another_library_is_used(path):
+    """Only public APIs: no ``thing._name`` but on self or cls, no ``from lib._module import``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            owner = node.value
+            assert isinstance(owner, ast.Name) and owner.id in ("self", "cls"), ast.unparse(node)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            assert not any(p.startswith("_") and not p.startswith("__") for p in parts), node.module
+
+
+def test_importing_archiver_changes_no_other_library():
+    """Importing archiver patches nothing: httpcore and anyio keep their own classes."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import anyio, httpcore, httpx, importlib, sys\n"
+        "before = {n: dict(vars(m)) for n, m in sys.modules.items() if n.split('.')[0] in "
+        "('anyio', 'httpcore', 'httpx', 'h11', 'tenacity', 'sqlite_utils')}\n"
+        "import archiver.cli, archiver.resolve, archiver.pipeline\n"
+        "changed = [f'{n}.{k}' for n, d in before.items() for k, v in d.items() "
+        "if vars(sys.modules[n]).get(k) is not v]\n"
+        "print(changed)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_models_import_nothing_third_party():

@@ -441,13 +441,14 @@ async def test_failing_links_keep_no_memory_per_failure():
 
 @pytest.mark.asyncio
 async def test_answers_kept_in_a_run_are_bounded_by_bytes_not_count():
-    from archiver.resolve import ANSWER_OVERHEAD, AnswerCache, _HopFailed, _Response
+    from archiver.resolve.answers import ANSWER_OVERHEAD, AnswerCache
+    from archiver.resolve.outcomes import HopFailed, Interpreted
 
     cache = AnswerCache(budget=2_000_000)
     long_location = "https://example.org/" + "a" * 100_000
     for n in range(100):  # 100 answers with a 100 KB Location each: 10 MB unbounded
         key = f"https://short.example/{n}"
-        cache.reserve(key).set_result(_Response(301, long_location, "location", None))
+        cache.reserve(key).set_result(Interpreted(301, long_location, "location", None))
         cache.settled(key)
     assert cache.used <= cache.budget
     assert 10 <= len(cache) <= 20
@@ -457,14 +458,14 @@ async def test_answers_kept_in_a_run_are_bounded_by_bytes_not_count():
     failing = AnswerCache(budget=100 * (ANSWER_OVERHEAD + 100))
     for n in range(1000):
         key = f"https://dead.example/{n}"
-        failing.reserve(key).set_exception(_HopFailed("connect_error", "refused"))
+        failing.reserve(key).set_exception(HopFailed("connect_error", "refused"))
         failing.settled(key)
     assert failing.used <= failing.budget and 100 <= len(failing) <= 115
 
     # An answer still in flight is never dropped, whatever the budget.
     tight = AnswerCache(budget=1)
     waiting = tight.reserve("https://slow.example/")
-    tight.reserve("https://quick.example/").set_result(_Response(200, None, None, "x" * 10))
+    tight.reserve("https://quick.example/").set_result(Interpreted(200, None, None, "x" * 10))
     tight.settled("https://quick.example/")
     assert tight.get("https://slow.example/") is waiting and tight.used == 0
 

@@ -440,8 +440,8 @@ def test_a_sources_file_line_may_name_the_format(tmp_path):
 def test_a_feed_url_serving_a_maintenance_page_is_a_failed_read(tmp_path):
     from archiver import store
     from archiver.pipeline import ingest_sources
-    from archiver.resolve import Fetched
     from archiver.sources import SourceEntry
+    from archiver.sources.fetch import Fetched
 
     feed = (FIXTURES / "feed" / "blog.xml").read_bytes()
     maintenance = b"<!DOCTYPE html><html><body><h1>Down for maintenance</h1><p>Back soon.</p></body></html>"

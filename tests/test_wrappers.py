@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.wrappers import unwrap
+from archiver.resolve.wrappers import unwrap
 
 
 @pytest.mark.parametrize(

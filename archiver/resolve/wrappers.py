@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from .urls import normalise_url
+from ..urls import normalise_url
 
 __all__ = ["unwrap"]
 

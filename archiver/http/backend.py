@@ -1,4 +1,9 @@
-"""TCP and TLS connections for httpcore, on asyncio's transports and protocols.
+"""TCP and TLS connections for httpcore: the address guard, on asyncio's transports.
+
+``GuardedBackend`` resolves each name itself, checks every address with ``guard.py``
+and dials the checked address, so a name that resolves to a public address on one
+lookup and to 127.0.0.1 on the next (DNS rebinding) cannot slip through; TLS still
+verifies the certificate against the host name.
 
 httpcore's own asyncio support goes through anyio, whose socket streams build a
 dictionary of attributes and enter a cancel scope on every read and write; at
@@ -11,13 +16,23 @@ armed only while a read or write actually waits.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
 import httpcore
 
-__all__ = ["AsyncioBackend", "AsyncioStream"]
+from .guard import address_verdict, literal_address
+
+__all__ = [
+    "AsyncioBackend",
+    "AsyncioStream",
+    "BlockedAddress",
+    "GuardedBackend",
+    "NameResolutionError",
+    "Resolver",
+]
 
 # Stop reading from the socket while this much is buffered and unread.
 HIGH_WATER = 256 * 1024
@@ -220,3 +235,94 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+# -- the guard -------------------------------------------------------------------------
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class BlockedAddress(Exception):
+    """A connection was refused because the address is not public.
+
+    Deliberately not an httpcore error: httpx passes unknown exceptions through
+    unchanged, so the reason reaches the resolver intact.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+class NameResolutionError(httpcore.ConnectError):
+    """The host name could not be resolved."""
+
+
+async def _system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """A network backend that connects only to public addresses (unless allowed otherwise)."""
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
+        exempt: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
+        self._inner = AsyncioBackend()
+        self._allow_private = allow_private
+        self._resolve = resolver or _system_resolver
+        self._exempt = exempt
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                literal = literal_address(host)
+                addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
+        except TimeoutError as ex:
+            raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from ex
+        except (OSError, UnicodeError) as ex:
+            raise NameResolutionError(f"cannot resolve {host}: {ex}") from ex
+        if not addresses:
+            raise NameResolutionError(f"cannot resolve {host}: no address")
+        if not self._allow_private:
+            # Strict: one refused address refuses the name, so the outcome never
+            # depends on which record the resolver happened to list first.
+            for address in addresses:
+                reason = None if (address, port) in self._exempt else address_verdict(address)
+                if reason:
+                    raise BlockedAddress(host, reason)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as ex:
+                last_error = ex
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress(path, "unix sockets are never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

@@ -1,180 +1,111 @@
-"""The HTTP client archiver uses for every request, with the address guard built in.
+"""The HTTP client archiver uses for every request: httpx over a guarded httpcore pool.
 
-The guard sits in httpcore's network backend, the one place that sees every TCP
-connection httpx opens, redirect hops included.  It resolves the name itself,
-checks every address, and dials the checked address, so a name that resolves to a
-public address on one lookup and to 127.0.0.1 on the next (DNS rebinding) cannot
-slip through.  TLS still verifies the certificate against the host name.
+``build_client`` returns an ``httpx.AsyncClient`` whose transport (``GuardedTransport``)
+is an httpcore connection pool on archiver's network backend (``backend.py``), the one
+place that sees every TCP connection, redirect hops included, and checks every address
+it dials (``guard.py``).  Only public APIs of httpx and httpcore are used: a transport
+is any ``httpx.AsyncBaseTransport``, and httpcore's pools take a ``network_backend``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import ssl
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-import anyio
 import certifi
 import httpcore
 import httpx
 
-from .connections import AsyncioBackend
-from .guard import address_verdict, literal_address
+from .backend import AsyncioBackend, GuardedBackend, Resolver
 
 __all__ = [
-    "BlockedAddress",
+    "Answer",
     "BodyTooLarge",
+    "CookieJar",
+    "GuardedTransport",
+    "HTTPClient",
     "HostClients",
-    "NameResolutionError",
-    "Resolver",
+    "RequestFailed",
+    "RequestTimedOut",
+    "UnusableURL",
     "build_client",
+    "get",
     "locations",
     "read_capped",
     "ssl_context",
 ]
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-
-class BlockedAddress(Exception):
-    """A connection was refused because the address is not public.
-
-    Deliberately not an httpcore error: httpx passes unknown exceptions through
-    unchanged, so the reason reaches the resolver intact.
-    """
-
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(f"{host}: {reason}")
-        self.host = host
-        self.reason = reason
-
-
-class NameResolutionError(httpcore.ConnectError):
-    """The host name could not be resolved."""
+# The client type every request goes through, for modules that hold one.
+HTTPClient = httpx.AsyncClient
 
 
 class BodyTooLarge(Exception):
     """A response body is larger than archiver reads, or encoded in a way it cannot bound."""
 
 
-async def _system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+class RequestTimedOut(Exception):
+    """A request got no complete answer in time (its message: which phase)."""
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that connects only to public addresses (unless allowed otherwise)."""
-
-    def __init__(
-        self,
-        *,
-        allow_private: bool = False,
-        resolver: Resolver | None = None,
-        exempt: frozenset[tuple[str, int]] = frozenset(),
-    ) -> None:
-        self._inner = AsyncioBackend()
-        self._allow_private = allow_private
-        self._resolve = resolver or _system_resolver
-        self._exempt = exempt
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                literal = literal_address(host)
-                addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
-        except TimeoutError as ex:
-            raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from ex
-        except (OSError, UnicodeError) as ex:
-            raise NameResolutionError(f"cannot resolve {host}: {ex}") from ex
-        if not addresses:
-            raise NameResolutionError(f"cannot resolve {host}: no address")
-        if not self._allow_private:
-            # Strict: one refused address refuses the name, so the outcome never
-            # depends on which record the resolver happened to list first.
-            for address in addresses:
-                reason = None if (address, port) in self._exempt else address_verdict(address)
-                if reason:
-                    raise BlockedAddress(host, reason)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as ex:
-                last_error = ex
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress(path, "unix sockets are never used")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+class UnusableURL(Exception):
+    """A URL no request can be made for (invalid, or not http/https)."""
 
 
-class _AnyioWithoutForcedYields:
-    """anyio as httpcore's locks and events see it, without a yield where nothing waits.
-
-    httpcore (1.0) takes an anyio lock several times a request and waits on an anyio
-    event its pool has usually set already.  anyio yields to the event loop on each
-    of those even when nothing stands in the way, and with 64 requests in flight
-    every such yield sends the request to the back of a long queue of ready
-    callbacks: several milliseconds a request (4.2 task steps a request instead of
-    1.2, measured at 64 in flight against 50 ms responses).  Here the
-    locks are anyio's own with ``fast_acquire`` (anyio's documented option for
-    this), and the event is asyncio's, which returns at once when already set.
-    Waiting when there is something to wait for is unchanged.
-    """
-
-    Event = asyncio.Event
-
-    @staticmethod
-    def Lock() -> anyio.Lock:  # noqa: N802 - stands in for the class
-        return anyio.Lock(fast_acquire=True)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(anyio, name)
+class RequestFailed(Exception):
+    """A request failed in the network or the protocol (connection refused, reset, garbage)."""
 
 
-def _tune_httpcore() -> None:
-    """Give httpcore's locks and events anyio without forced yields (see above).
+class Answer:
+    """A response as it arrives: status and headers at once, the body read only with a bound."""
 
-    Only where httpcore is laid out as archiver knows it (httpcore is pinned, and a
-    test fails if this stops applying); otherwise httpcore is left as it is.
-    """
-    synchronization = getattr(httpcore, "_synchronization", None)
-    if synchronization is not None and getattr(synchronization, "anyio", None) is anyio:
-        synchronization.anyio = _AnyioWithoutForcedYields()
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status: int = response.status_code
+        # Taken aside by the client before httpx could parse them (see _take_location).
+        self.locations: list[str] = locations(response)
+
+    def header(self, name: str, default: str = "") -> str:
+        value: str = self._response.headers.get(name, default)
+        return value
+
+    @property
+    def charset(self) -> str | None:
+        """The charset the Content-Type names, if any."""
+        return self._response.charset_encoding
+
+    async def read(self, cap: int) -> tuple[bytes, bool]:
+        """Return up to ``cap`` decoded bytes of the body, and whether it was cut."""
+        return await read_capped(self._response, cap)
 
 
-_tune_httpcore()
+@asynccontextmanager
+async def get(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[Answer]:
+    """Send a GET and lend its answer while the body is being read; errors as archiver's own."""
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            yield Answer(response)
+    except httpx.TimeoutException as ex:
+        raise RequestTimedOut(type(ex).__name__) from ex
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as ex:
+        raise UnusableURL(str(ex)) from ex
+    except httpx.TransportError as ex:
+        raise RequestFailed(f"{type(ex).__name__}: {ex}") from ex
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool rebuilt on the guarded backend.
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore pool whose connections go through ``backend``.
 
-    httpx has no public way to choose the network backend, so the pool is replaced;
-    httpx is pinned to 0.28.x and a test fails if the guard stops being used.
+    Built from public parts only: httpcore's pool takes a network backend (the guard),
+    and httpx takes any ``AsyncBaseTransport``.  It also keeps the cookies of a run
+    (see ``CookieJar``), so the client's own jar never sees a Set-Cookie header.
     """
 
     def __init__(
@@ -185,7 +116,6 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         max_connections: int,
         proxy: str | None,
     ) -> None:
-        super().__init__(verify=verify, trust_env=False)
         common: dict[str, Any] = {
             "ssl_context": verify,
             "max_connections": max_connections,
@@ -194,10 +124,90 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             "retries": 0,
             "network_backend": backend,
         }
-        if proxy:
-            self._pool = httpcore.AsyncHTTPProxy(proxy_url=proxy, **common)
-        else:
-            self._pool = httpcore.AsyncConnectionPool(**common)
+        self._pool: httpcore.AsyncConnectionPool = (
+            httpcore.AsyncHTTPProxy(proxy_url=proxy, **common)
+            if proxy
+            else httpcore.AsyncConnectionPool(**common)
+        )
+        self.cookies = CookieJar()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.cookies.add_to(request)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            core_response = await self._pool.handle_async_request(core_request)
+        response = httpx.Response(
+            status_code=core_response.status,
+            headers=core_response.headers,
+            stream=_ResponseStream(core_response.stream),  # type: ignore[arg-type]
+            extensions=core_response.extensions,
+            request=request,
+        )
+        self.cookies.take_from(response)
+        return response
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """httpcore's body stream, its errors raised as httpx's."""
+
+    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for chunk in self._stream:
+                yield chunk
+
+    async def aclose(self) -> None:
+        closing = getattr(self._stream, "aclose", None)
+        if closing is not None:
+            with _httpx_errors():
+                await closing()
+
+
+# httpcore's errors and the httpx errors they stand for, most specific first.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Raise httpcore's errors as the httpx errors they stand for, as httpx's transport does."""
+    try:
+        yield
+    except Exception as ex:
+        for core, mapped in _ERRORS:
+            if isinstance(ex, core):
+                raise mapped(str(ex)) from ex
+        raise
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -231,7 +241,7 @@ def build_client(
     """
     if backend is None:
         backend = _backend(allow_private=allow_private, proxy=proxy, resolver=resolver, exempt=exempt)
-    transport = _GuardedTransport(
+    transport = GuardedTransport(
         backend=backend, verify=verify or ssl_context(), max_connections=max_connections, proxy=proxy
     )
     client = httpx.AsyncClient(
@@ -242,7 +252,6 @@ def build_client(
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         event_hooks={"response": [_take_location]},
     )
-    client._cookies = _SetCookieOnly()  # httpx has no public way to choose the jar's class
     return client
 
 
@@ -254,26 +263,35 @@ MAX_COOKIES = 100
 MAX_COOKIE_BYTES = 16 * 1024
 
 
-class _SetCookieOnly(httpx.Cookies):
-    """A client's cookie jar that looks at a response only when it sets a cookie.
+class CookieJar:
+    """The cookies of one host's client for a run, kept by its transport.
 
-    Cookies are kept for the length of a run, so a chain that sets a cookie on one
-    hop and asks for it on the next still resolves; but the standard library's
-    cookie parsing costs as much as a tenth of the CPU time of a response, and
-    almost no response in a redirect chain sets one.
+    A chain that sets a cookie on one hop and needs it on the next (a consent or
+    session redirect) works; a flood does not: an answer setting more than
+    MAX_SET_COOKIES sets none, and a jar past MAX_COOKIES or MAX_COOKIE_BYTES is
+    emptied.  The Set-Cookie headers are taken off the response, so the client's own
+    jar, which parses every response it is shown, never has any to parse.
     """
 
-    def extract_cookies(self, response: httpx.Response) -> None:
+    def __init__(self) -> None:
+        self.jar = httpx.Cookies()
+
+    def add_to(self, request: httpx.Request) -> None:
+        if len(self.jar.jar) and "cookie" not in request.headers:
+            self.jar.set_cookie_header(request)
+
+    def take_from(self, response: httpx.Response) -> None:
         if "set-cookie" not in response.headers:
             return
-        if len(response.headers.get_list("set-cookie")) > MAX_SET_COOKIES:
-            return  # a flood, not a session: parsing it would cost seconds of CPU
-        super().extract_cookies(response)
-        if (
-            len(self.jar) > MAX_COOKIES
-            or sum(len(c.name) + len(c.value or "") for c in self.jar) > MAX_COOKIE_BYTES
-        ):
-            self.jar.clear()  # a host that keeps setting cookies gets none sent back
+        count = len(response.headers.get_list("set-cookie"))
+        if count <= MAX_SET_COOKIES:
+            self.jar.extract_cookies(response)
+            if (
+                len(self.jar.jar) > MAX_COOKIES
+                or sum(len(c.name) + len(c.value or "") for c in self.jar.jar) > MAX_COOKIE_BYTES
+            ):
+                self.jar.clear()  # a host that keeps setting cookies gets none sent back
+        del response.headers["set-cookie"]
 
 
 def _backend(
@@ -338,6 +356,12 @@ class HostClients:
                 del self._active[host]
             if len(self._clients) > self._keep:
                 await self._prune()
+
+    @asynccontextmanager
+    async def get(self, host: str, url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Answer]:
+        """Send a GET for ``url`` with ``host``'s client and lend its answer."""
+        async with self.client_for(host) as client, get(client, url, headers) as answer:
+            yield answer
 
     async def _prune(self) -> None:
         for host in list(self._clients):

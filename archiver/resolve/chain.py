@@ -1,0 +1,269 @@
+"""Following one link's chain, hop by hop: unwrapping, requests, and where the chain ends.
+
+``Requester`` turns one URL into one interpreted answer (once a run, politely, with
+retries); ``ChainFollower`` walks a link's chain over it and records every hop in a
+``Chain``, the one place a ``Resolution`` is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..http import HostClients
+from ..models import Hop, Resolution
+from ..urls import hostname
+from .answers import ANSWERS_BYTES, AnswerCache
+from .outcomes import HopFailed, Interpreted, Transient, classify
+from .politeness import HostLimiter
+from .response import REDIRECT_STATUS, interpret, join_url, loop_key
+from .retries import RETRYABLE_STATUS, parse_retry_after, with_retries
+from .settings import ResolverSettings
+from .wrappers import unwrap
+
+__all__ = ["Chain", "ChainFollower", "Requester"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Chain:
+    """The hops of one link's check so far, and the Resolution they come to."""
+
+    url: str
+    checked_at: str
+    hops: list[Hop] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, url: str, status_code: int | None, via: str | None = None) -> None:
+        self.hops.append(Hop(url, status_code, via))
+
+    def requested(self) -> str | None:
+        """Return the last URL that was requested (not only unwrapped or refused)."""
+        return next((h.url for h in reversed(self.hops) if h.status_code is not None), None)
+
+    def result(
+        self,
+        status: str,
+        *,
+        final_url: str | None,
+        http_status: int | None = None,
+        error: str | None = None,
+        title: str | None = None,
+        retry_after: float | None = None,
+    ) -> Resolution:
+        return Resolution(
+            url=self.url,
+            status=status,
+            hops=tuple(self.hops),
+            checked_at=self.checked_at,
+            http_status=http_status,
+            final_url=final_url,
+            error=error,
+            title=title,
+            retry_after=retry_after,
+        )
+
+
+@dataclass
+class Requester:
+    """One URL's interpreted answer: asked once a run, within the host's limits, with retries."""
+
+    clients: HostClients
+    settings: ResolverSettings
+    limiter: HostLimiter
+    sleep: Sleep
+    # Links that share a hop (two t.co links to one article) reuse the first answer.
+    answers: AnswerCache = field(default_factory=lambda: AnswerCache(ANSWERS_BYTES))
+
+    async def answer(self, url: str) -> Interpreted:
+        """Return the answer for ``url``, or raise the HopFailed it came to."""
+        key = loop_key(url)
+        pending = self.answers.get(key)
+        if pending is None:
+            pending = self.answers.reserve(key)
+            try:
+                pending.set_result(
+                    await with_retries(
+                        lambda: self._fetch(url),
+                        attempts=self.settings.attempts,
+                        max_wait=self.settings.max_retry_after,
+                        sleep=self.sleep,
+                    )
+                )
+            except HopFailed as failure:
+                pending.set_exception(failure.copy())
+            except BaseException:
+                self.answers.forget(key)
+                pending.cancel()
+                raise
+            self.answers.settled(key)
+        try:
+            return await asyncio.shield(pending)
+        except HopFailed as failure:
+            # The kept answer must not keep the frames it was raised through (25 KB a
+            # failure, so 100,000 failing links took 770 MB): each caller gets a copy.
+            failure.with_traceback(None)
+            raise failure.copy() from None
+
+    async def _fetch(self, url: str) -> Interpreted:
+        """One GET of one URL: the status and where the response points next."""
+        host = hostname(url)
+        reason = self.settings.refusal(url)
+        if reason:
+            raise HopFailed("blocked", f"refused: {reason}")
+        try:
+            async with (
+                self.limiter.slot(host),
+                asyncio.timeout(self.settings.timeout),
+                self.clients.get(host, url) as answer,
+            ):
+                if answer.status in RETRYABLE_STATUS:
+                    self._retryable(host, answer.status, answer.header("retry-after"))
+                return await interpret(answer, url)
+        except (HopFailed, Transient):
+            raise
+        except TimeoutError as ex:
+            raise Transient(
+                f"no complete answer within {self.settings.timeout:g} s", status="timeout"
+            ) from ex
+        except Exception as ex:  # noqa: BLE001 - every other failure becomes a status
+            raise classify(ex) from ex
+
+    def _retryable(self, host: str, status: int, retry_after_header: str) -> None:
+        """Raise for an answer worth another try, waiting as the host asks if the run can."""
+        retry_after = parse_retry_after(retry_after_header)
+        # The waits a host asks for add up: once they pass what a run waits for one host,
+        # its other links are left for the next run (100 links each answered
+        # "Retry-After: 120" would otherwise hold a run for hours).
+        beyond = None if retry_after is None else self._beyond_the_run(host, retry_after)
+        if retry_after is not None and beyond is not None:
+            self.limiter.defer(host, retry_after)
+            failure = HopFailed(
+                "http_error", f"HTTP {status}; Retry-After {retry_after:.0f} s{beyond}", http_status=status
+            )
+            failure.retry_after = retry_after
+            raise failure
+        if retry_after is not None:
+            self.limiter.pause(host, retry_after)
+        raise Transient(f"HTTP {status}", status="http_error", http_status=status, retry_after=retry_after)
+
+    def _beyond_the_run(self, host: str, retry_after: float) -> str | None:
+        """Return why a wait ``host`` asks for is not waited in this run, or None to wait."""
+        asked = self.limiter.asked(host)
+        if retry_after + asked > self.settings.max_retry_after:
+            before = f" after {asked:.0f} s asked before" if asked else ""
+            return f"{before} is longer than this run waits"
+        deadline = self.settings.deadline
+        if deadline is not None and time.monotonic() + retry_after > deadline:
+            return " is longer than what is left of the run's time limit"
+        return None
+
+
+@dataclass
+class ChainFollower:
+    """Follows links' chains to their end, every hop recorded."""
+
+    requester: Requester
+    max_hops: int
+    now: Callable[[], str]
+
+    async def follow(self, url: str, start: str | None = None) -> Resolution:
+        """Return the resolution of one link; never raises for a failed link.
+
+        ``start`` is an expansion the source itself recorded (a Twitter archive's
+        expanded_url): the chain starts there, after a first hop with ``via``
+        'expanded', and the shortener itself is not asked.  A known wrapper with its
+        target in the URL (``wrappers.unwrap``) is a hop with ``via`` 'unwrapped',
+        not requested either; its target is requested like any other hop.
+        """
+        chain = Chain(url, self.now())
+        current = url
+        if start and start != url:
+            chain.add(url, None, "expanded")
+            chain.seen.add(loop_key(url))
+            current = start
+        while True:
+            chain.seen.add(loop_key(current))
+            inner = unwrap(current)
+            if inner is not None:
+                # A wrapper with its target in the URL: followed without a request.
+                chain.add(current, None, "unwrapped")
+                end = self._end(chain, inner, None, None)
+                if end is not None:
+                    return end
+                current = inner
+                continue
+            try:
+                answer = await self.requester.answer(current)
+            except HopFailed as failure:
+                chain.add(current, failure.http_status)
+                # The last URL reached: one that answered, or one a redirect led to.
+                reached = len(chain.hops) > 1 or failure.http_status is not None
+                return chain.result(
+                    failure.status,
+                    final_url=current if reached else None,
+                    http_status=failure.http_status,
+                    error=failure.error,
+                    retry_after=failure.retry_after,
+                )
+            if answer.next_url is None:
+                chain.add(current, answer.status_code)
+                return _final(chain, current, answer)
+            chain.add(current, answer.status_code, answer.via)
+            target, problem = join_url(current, answer.next_url, keep_fragment=answer.via == "location")
+            end = self._end(chain, target, problem, answer.status_code)
+            if end is not None:
+                return end
+            assert target is not None
+            current = target
+
+    def _end(
+        self, chain: Chain, target: str | None, problem: str | None, status_code: int | None
+    ) -> Resolution | None:
+        """Return the resolution when the chain cannot go on to ``target``, or None."""
+        last = chain.hops[-1].url
+        if target is None:
+            raw = (problem or "")[:2000]
+            chain.add(raw, None)
+            return chain.result(
+                "invalid",
+                final_url=last,
+                http_status=status_code,
+                error=f"redirect to an unsupported URL: {raw}",
+            )
+        if loop_key(target) in chain.seen:
+            return chain.result(
+                "redirect_loop", final_url=last, http_status=status_code, error=f"redirects back to {target}"
+            )
+        if len(chain.hops) > self.max_hops:
+            # The refused next hop is the chain's last row, not its final URL: that is
+            # the last URL actually requested (none, for a chain of wrappers alone).
+            requested = chain.requested()
+            chain.add(target, None)
+            return chain.result(
+                "too_many_redirects",
+                final_url=requested,
+                http_status=status_code,
+                error=f"more than {self.max_hops} redirects",
+            )
+        return None
+
+
+def _final(chain: Chain, current: str, answer: Interpreted) -> Resolution:
+    """Return the resolution of a chain whose last answer points nowhere further."""
+    ok = 200 <= answer.status_code < 300
+    error = None
+    if not ok:
+        error = f"HTTP {answer.status_code}"
+        if answer.status_code in REDIRECT_STATUS:
+            error += " without a usable Location"
+    return chain.result(
+        "ok" if ok else "http_error",
+        final_url=current,
+        http_status=answer.status_code,
+        error=error,
+        title=answer.title if ok else None,
+    )

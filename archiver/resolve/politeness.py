@@ -1,0 +1,104 @@
+"""Politeness: at most so many requests in flight to a host, its waits kept, no host holding up others."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+
+from ..urls import hostname
+from .outcomes import HopFailed
+
+__all__ = ["Dispatcher", "HostLimiter"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class HostLimiter:
+    """At most ``per_host`` requests in flight to a host, and a host's request to wait is kept."""
+
+    def __init__(self, per_host: int, *, sleep: Sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_host = per_host
+        self._sleep = sleep
+        self._clock = clock
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._resume_at: dict[str, float] = {}
+        self._deferred: dict[str, float] = {}
+        self._asked: dict[str, float] = {}  # seconds of Retry-After each host asked for, in all
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of the host's request slots, after any wait the host asked for."""
+        semaphore = self._slots.get(host)
+        if semaphore is None:
+            semaphore = self._slots[host] = asyncio.Semaphore(self._per_host)
+        async with semaphore:
+            # Checked once the slot is held, so a request queued behind the one that
+            # got a 429 also waits (or gives up) as the host asked.
+            if host in self._deferred:
+                raise HopFailed(
+                    "http_error",
+                    f"{host} asked to wait {self._deferred[host]:.0f} s (Retry-After); left for a later run",
+                )
+            wait = self._resume_at.get(host, 0.0) - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+            yield
+
+    def pause(self, host: str, seconds: float) -> None:
+        """Send no request to ``host`` for ``seconds``."""
+        self._asked[host] = self._asked.get(host, 0.0) + seconds
+        self._resume_at[host] = max(self._resume_at.get(host, 0.0), self._clock() + seconds)
+
+    def asked(self, host: str) -> float:
+        """Return the seconds ``host`` has asked this run to wait, in all."""
+        return self._asked.get(host, 0.0)
+
+    def defer(self, host: str, seconds: float) -> None:
+        """Send no more requests to ``host`` in this run."""
+        self._deferred[host] = seconds
+
+
+class Dispatcher:
+    """Hands out URLs so that no host holds up the others.
+
+    Links are grouped by the host of their first hop and taken round-robin from the
+    hosts that still have a free slot, so 5,000 bit.ly links queued first do not
+    leave every worker waiting on bit.ly's two slots.
+    """
+
+    def __init__(self, links: Iterable[tuple[str, str | None]], per_host: int) -> None:
+        self._queues: dict[str, deque[tuple[str, str | None]]] = {}
+        for url, start in links:
+            self._queues.setdefault(hostname(start or url), deque()).append((url, start))
+        self._ready: deque[str] = deque(self._queues)
+        self._busy: dict[str, int] = {}
+        self._per_host = per_host
+        self._changed = asyncio.Condition()
+
+    async def take(self) -> tuple[str, tuple[str, str | None]] | None:
+        async with self._changed:
+            while True:
+                if self._ready:
+                    host = self._ready.popleft()
+                    queue = self._queues[host]
+                    link = queue.popleft()
+                    self._busy[host] = self._busy.get(host, 0) + 1
+                    if queue and self._busy[host] < self._per_host:
+                        self._ready.append(host)
+                    elif not queue:
+                        del self._queues[host]
+                    return host, link
+                if not self._queues:
+                    return None
+                await self._changed.wait()
+
+    async def done(self, host: str) -> None:
+        async with self._changed:
+            self._busy[host] -= 1
+            queue = self._queues.get(host)
+            if queue and host not in self._ready and self._busy[host] < self._per_host:
+                self._ready.append(host)
+            self._changed.notify_all()

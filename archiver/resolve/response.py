@@ -1,0 +1,111 @@
+"""Interpreting one answer: where it points next (Location, Refresh, meta, JavaScript) and its title.
+
+Bodies are read only with a bound: a redirect's only when short (so its connection
+can carry the next request), a page's up to BODY_CAP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from urllib.parse import urljoin, urlsplit
+
+from ..http import Answer, BodyTooLarge
+from ..urls import is_shortener, normalise_url
+from .htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
+from .outcomes import HopFailed, Interpreted
+
+__all__ = ["BODY_CAP", "REDIRECT_STATUS", "interpret", "join_url", "loop_key"]
+
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+# Enough of a page to find a meta refresh, a JavaScript redirect and the title.
+BODY_CAP = 64 * 1024
+# A redirect's body is read (and so its connection kept) only when it is this short.
+REDIRECT_BODY_CAP = 16 * 1024
+# A JavaScript redirect is followed only on a page this small (or from a known
+# shortener): on a real article, "location.href=" is usually some click handler.
+JS_REDIRECT_MAX_BODY = 4096
+
+
+async def interpret(answer: Answer, url: str) -> Interpreted:
+    """Return what an answer (not one worth retrying) says: where it points next, and its title."""
+    status = answer.status
+    targets = answer.locations
+    if status in REDIRECT_STATUS and targets:
+        if len(set(targets)) > 1:
+            raise HopFailed(
+                "invalid",
+                f"conflicting Location headers: {' | '.join(targets)[:500]}",
+                http_status=status,
+            )
+        await _drain(answer)
+        return Interpreted(status, targets[0], "location", None)
+    refresh = parse_refresh(answer.header("refresh"))
+    if refresh:
+        return Interpreted(status, refresh, "refresh", None)
+    if not (200 <= status < 300) or "html" not in answer.header("content-type", "html"):
+        return Interpreted(status, None, None, None)
+    try:
+        body, _cut = await answer.read(BODY_CAP)
+    except BodyTooLarge:
+        return Interpreted(status, None, None, None)
+    page = _decode_page(body, answer.charset)
+    title = find_title(page)
+    meta = find_meta_refresh(page)
+    if meta:
+        return Interpreted(status, meta, "meta", title)
+    if len(body) <= JS_REDIRECT_MAX_BODY or is_shortener(url):
+        script = find_js_redirect(page)
+        if script:
+            return Interpreted(status, script, "js", title)
+    return Interpreted(status, None, None, title)
+
+
+async def _drain(answer: Answer) -> None:
+    """Read the short body of a redirect, so that its connection can carry the next request.
+
+    A connection whose response was not read to the end is closed, and the next hop
+    to the same host would pay for a new one.  Long bodies are not worth reading.
+    """
+    length = answer.header("content-length")
+    if length.isdigit() and int(length) <= REDIRECT_BODY_CAP:
+        with contextlib.suppress(BodyTooLarge):
+            await answer.read(REDIRECT_BODY_CAP)
+
+
+def join_url(current: str, target: str, *, keep_fragment: bool = False) -> tuple[str | None, str | None]:
+    """Return the absolute next URL, or None and the raw target when it cannot be followed.
+
+    With ``keep_fragment`` (a Location header), a target without a fragment inherits
+    the current URL's, as a browser does (RFC 9110, section 10.2.2).
+    """
+    target = target.strip()
+    if not target:
+        return None, "(empty Location)"
+    try:
+        joined = urljoin(current, target)
+    except ValueError:
+        return None, target
+    if keep_fragment and "#" in current and "#" not in target:
+        joined = f"{joined}#{current.split('#', 1)[1]}"
+    try:
+        scheme = urlsplit(joined).scheme.lower() if ":" in joined else ""
+    except ValueError:
+        return None, target
+    if scheme not in ("http", "https"):
+        return None, target
+    normalised = normalise_url(joined)
+    if normalised is None:
+        return None, target
+    return normalised, None
+
+
+def _decode_page(body: bytes, charset: str | None) -> str:
+    """Return a page's text; a charset no text codec stands for (``zip``, ``idna``) reads as UTF-8."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except (LookupError, UnicodeError, ValueError):
+        return body.decode("utf-8", errors="replace")
+
+
+def loop_key(url: str) -> str:
+    return url.split("#", 1)[0]

@@ -1,0 +1,83 @@
+"""Retries and Retry-After: how long to wait before another attempt, and what a server may ask."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .outcomes import HopFailed, Transient
+
+__all__ = ["MAX_SERVER_WAIT", "RETRYABLE_STATUS", "parse_retry_after", "with_retries"]
+
+# Answers worth another try: the server is overloaded or asks us to slow down.
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+# The longest wait a server may ask for: a week.  Retry-After: 999999999999 is clamped to
+# it, so no date computed from it overflows.
+MAX_SERVER_WAIT = 7 * 86400.0
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Return the seconds a Retry-After value asks for (delay-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to HTTP
+        return min(float(value), MAX_SERVER_WAIT)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return min(max(0.0, when.timestamp() - current), MAX_SERVER_WAIT)
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]], *, attempts: int, max_wait: float, sleep: Sleep
+) -> T:
+    """Return ``attempt()``, tried again on a Transient failure (at most ``attempts`` times).
+
+    Between tries: exponential backoff with jitter, or what the server's Retry-After
+    asked for (at most ``max_wait``).  A Transient failure that is still there at
+    the end becomes the HopFailed it stands for.
+    """
+
+    def wait(state: RetryCallState) -> float:
+        backoff: float = wait_exponential_jitter(initial=1, max=30)(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, Transient) and error.retry_after is not None:
+            return min(error.retry_after, max_wait)
+        return backoff
+
+    try:
+        async for trial in AsyncRetrying(
+            retry=retry_if_exception_type(Transient),
+            stop=stop_after_attempt(attempts),
+            wait=wait,
+            sleep=sleep,
+            reraise=True,
+        ):
+            with trial:
+                return await attempt()
+    except Transient as ex:
+        failure = HopFailed(ex.status, str(ex), http_status=ex.http_status)
+        failure.retry_after = ex.retry_after
+        raise failure from ex
+    raise AssertionError("unreachable: tenacity either returns or re-raises")
