@@ -90,6 +90,32 @@ def test_importing_archiver_changes_no_other_library():
     assert out.strip() == "[]"
 
 
+# Import names that differ from the distribution that provides them.
+DISTRIBUTIONS = {"yaml": "pyyaml", "sqlite_utils": "sqlite-utils", "charset_normalizer": "charset-normalizer"}
+
+
+def test_every_imported_library_is_declared():
+    """Each third-party module archiver imports, even lazily, is a declared dependency."""
+    import re
+    import sys
+    import tomllib
+
+    declared = {
+        re.split(r"[<>=!~; \[]", requirement, maxsplit=1)[0].lower()
+        for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+            "dependencies"
+        ]
+    }
+    imported: set[str] = set()
+    for path in (ROOT / "archiver").rglob("*.py"):
+        imported |= imported_modules(path)
+    own = ("archiver", "__future__")
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name not in own}
+    missing = {name for name in third_party if DISTRIBUTIONS.get(name, name).lower() not in declared}
+    assert third_party >= {"httpx", "httpcore", "certifi", "idna", "markupsafe", "yaml"}
+    assert not missing, missing
+
+
 def test_models_import_nothing_third_party():
     assert imported_modules(ROOT / "archiver" / "models.py") <= {"__future__", "dataclasses"}
 

@@ -1,10 +1,11 @@
 """The HTTP client archiver uses for every request: httpx over a guarded httpcore pool.
 
-``build_client`` returns an ``httpx.AsyncClient`` whose transport (``GuardedTransport``)
-is an httpcore connection pool on archiver's network backend (``backend.py``), the one
-place that sees every TCP connection, redirect hops included, and checks every address
-it dials (``guard.py``).  Only public APIs of httpx and httpcore are used: a transport
-is any ``httpx.AsyncBaseTransport``, and httpcore's pools take a ``network_backend``.
+``build_client`` returns an ``HTTPClient`` that sends each GET to its transport
+(``GuardedTransport``): an httpcore connection pool on archiver's network backend
+(``backend.py``), the one place that sees every TCP connection, redirect hops included,
+and checks every address it dials (``guard.py``).  Only public APIs of httpx and httpcore
+are used: a transport is any ``httpx.AsyncBaseTransport``, it is sent ``httpx.Request``s,
+and httpcore's pools take a ``network_backend``.
 """
 
 from __future__ import annotations
@@ -35,14 +36,9 @@ __all__ = [
     "UnusableURL",
     "build_client",
     "get",
-    "locations",
     "read_capped",
     "ssl_context",
 ]
-
-
-# The client type every request goes through, for modules that hold one.
-HTTPClient = httpx.AsyncClient
 
 
 class BodyTooLarge(Exception):
@@ -67,8 +63,7 @@ class Answer:
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self.status: int = response.status_code
-        # Taken aside by the client before httpx could parse them (see _take_location).
-        self.locations: list[str] = locations(response)
+        self.locations: list[str] = response.headers.get_list("location")
 
     def header(self, name: str, default: str = "") -> str:
         value: str = self._response.headers.get(name, default)
@@ -85,12 +80,10 @@ class Answer:
 
 
 @asynccontextmanager
-async def get(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
-) -> AsyncIterator[Answer]:
+async def get(client: HTTPClient, url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Answer]:
     """Send a GET and lend its answer while the body is being read; errors as archiver's own."""
     try:
-        async with client.stream("GET", url, headers=headers) as response:
+        async with client.stream(url, headers) as response:
             yield Answer(response)
     except httpx.TimeoutException as ex:
         raise RequestTimedOut(type(ex).__name__) from ex
@@ -230,29 +223,55 @@ def build_client(
     exempt: frozenset[tuple[str, int]] = frozenset(),
     backend: httpcore.AsyncNetworkBackend | None = None,
     verify: ssl.SSLContext | None = None,
-) -> httpx.AsyncClient:
-    """Return an AsyncClient of the kind every archiver request goes through.
+) -> HTTPClient:
+    """Return a client of the kind every archiver request goes through.
 
-    Redirects are not followed by httpx (archiver records each hop itself), the
-    environment's proxy settings are ignored (a proxy inherited from cron would
-    bypass the guard) and, with ``proxy``, the proxy resolves names, so only IP
-    literals are checked here (see ``resolve``).  ``backend`` and ``verify`` let
-    several clients share one guard and one TLS context.
+    Redirects are never followed for archiver (it records each hop itself), no
+    environment proxy is used (a proxy inherited from cron would bypass the guard)
+    and, with ``proxy``, the proxy resolves names, so only IP literals are checked here
+    (see ``resolve``).  ``backend`` and ``verify`` let several clients share one guard
+    and one TLS context.
     """
     if backend is None:
         backend = _backend(allow_private=allow_private, proxy=proxy, resolver=resolver, exempt=exempt)
     transport = GuardedTransport(
         backend=backend, verify=verify or ssl_context(), max_connections=max_connections, proxy=proxy
     )
-    client = httpx.AsyncClient(
-        transport=transport,
-        trust_env=False,
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout),
-        headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-        event_hooks={"response": [_take_location]},
-    )
-    return client
+    return HTTPClient(transport, timeout=timeout, user_agent=user_agent)
+
+
+class HTTPClient:
+    """Sends archiver's GET requests straight to its transport, one hop at a time.
+
+    ``httpx.AsyncClient`` would add what archiver does not use and pays for on every
+    request: redirect handling that parses each Location (and fails on a
+    ``javascript:`` one), a cookie jar that parses every response, auth and event hooks.
+    A transport is httpx's public interface for sending one request, and the request
+    carries its timeouts as httpcore's documented ``timeout`` extension.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, *, timeout: float, user_agent: str) -> None:
+        self._transport = transport
+        self._timeouts = httpx.Timeout(timeout).as_dict()
+        self._headers = {"User-Agent": user_agent, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+
+    @asynccontextmanager
+    async def stream(self, url: str, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.Response]:
+        """Send a GET for ``url`` and lend its response while the body is read."""
+        request = httpx.Request(
+            "GET",
+            url,
+            headers=self._headers if headers is None else self._headers | headers,
+            extensions={"timeout": self._timeouts},
+        )
+        response = await self._transport.handle_async_request(request)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 # Cookies kept for one host in a run, and how many one response may set: a session
@@ -335,12 +354,12 @@ class HostClients:
             "backend": _backend(allow_private=allow_private, proxy=proxy, resolver=resolver, exempt=exempt),
             "verify": ssl_context(),
         }
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._clients: OrderedDict[str, HTTPClient] = OrderedDict()
         self._active: Counter[str] = Counter()
         self._keep = keep
 
     @asynccontextmanager
-    async def client_for(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def client_for(self, host: str) -> AsyncIterator[HTTPClient]:
         """Lend the client for ``host`` for the length of one request."""
         client = self._clients.get(host)
         if client is None:
@@ -375,22 +394,6 @@ class HostClients:
         while self._clients:
             _, client = self._clients.popitem()
             await client.aclose()
-
-
-async def _take_location(response: httpx.Response) -> None:
-    """Move Location headers aside before httpx builds a redirect request from them.
-
-    httpx parses the Location of every 3xx even when it will not follow it, and a
-    ``javascript:`` or malformed value raises an exception that loses the response.
-    """
-    if "location" in response.headers:
-        response.extensions["archiver_locations"] = response.headers.get_list("location")
-        del response.headers["location"]
-
-
-def locations(response: httpx.Response) -> list[str]:
-    """Return the Location header values of a response taken aside by the client."""
-    return list(response.extensions.get("archiver_locations", []))
 
 
 async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
