@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["add_seconds", "utc_now"]
+__all__ = ["add_seconds", "format_utc", "utc_now"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_now() -> str:
     """Return the current UTC time, to the second, as ``2026-11-27T21:30:00Z``."""
-    return datetime.now(UTC).strftime(_FORMAT)
+    return format_utc(datetime.now(UTC))
+
+
+def format_utc(moment: datetime) -> str:
+    """Return an aware datetime as archiver stores times: ``2026-11-27T21:30:00Z``."""
+    return moment.astimezone(UTC).strftime(_FORMAT)
 
 
 # No stored time is moved further than this: a server-given wait or a setting of years

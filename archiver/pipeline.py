@@ -23,7 +23,7 @@ from sqlite_utils import Database
 from . import store
 from .models import ArchiverError, DatabaseError, Resolution, SourceUnavailable
 from .resolve import ResolverSettings, resolve_many
-from .sources import SourceEntry, detect_format, expand_source, format_of, is_url, iter_posts, parse_bytes
+from .sources import SourceEntry, detect_format, expand_source, is_url, parse_bytes, read_source
 from .sources.fetch import Fetched
 
 __all__ = ["Ingested", "ingest_sources", "resolve_and_save"]
@@ -138,8 +138,9 @@ def _ingest_one(
 ) -> store.Saved | None:
     """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
     if not is_url(unit):
-        saved = store.save_posts(db, iter_posts(unit, fmt, text_column=text_column), run_id=run_id)
-        _record(db, unit, fmt or format_of(unit), saved)
+        reading = read_source(unit, fmt, text_column=text_column)  # opened once, format and posts
+        saved = store.save_posts(db, reading.posts, run_id=run_id)
+        _record(db, unit, reading.format, saved)
         return saved
     previous = store.source_state(db, unit) or {}
     fetched = fetch(unit, etag=previous.get("etag"), last_modified=previous.get("last_modified"))

@@ -880,3 +880,28 @@ def test_feed_html_reads_as_a_browser_shows_it():
     assert post.text.startswith("Q&A day")
     assert "script" not in post.text and "tracker" not in post.text and "<b>" not in post.text
     assert [link.url for link in post.links] == []
+
+
+def test_an_archive_is_opened_once_per_ingest(tmp_path, monkeypatch):
+    import archiver.sources as sources
+    from archiver import pipeline, store
+
+    target = tmp_path / "archive-20240517.tar.gz"
+    with tarfile.open(target, "w:gz") as archive:
+        for path in MASTODON.iterdir():
+            archive.add(path, arcname=path.name)
+    opened = []
+    real_open = sources.open_archive
+    monkeypatch.setattr(sources, "open_archive", lambda path: opened.append(path) or real_open(path))
+    db = store.open_database(tmp_path / "archive.db")
+    outcome = pipeline.ingest_sources(
+        db,
+        [sources.SourceEntry(str(target))],
+        fmt=None,
+        run_id=store.start_run(db, "ingest"),
+        fetch=lambda url, **_: None,
+        report=lambda line: None,
+    )
+    assert outcome.posts_added > 0 and not outcome.failed
+    assert opened == [target]
+    assert db.execute("select format from sources").fetchall() == [("mastodon-outbox",)]

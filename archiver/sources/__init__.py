@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..models import ArchiverError, ParseError, Post, SourceUnavailable, UnknownFormat
-from .archives import ARCHIVE_FORMATS, Archive, archive_of, open_archive
+from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
 from .records import contained
 
 __all__ = [
     "SOURCES",
     "Format",
+    "Reading",
     "SourceEntry",
     "describe_content",
     "detect_format",
@@ -29,6 +30,7 @@ __all__ = [
     "is_url",
     "iter_posts",
     "parse_bytes",
+    "read_source",
     "read_source_list",
     "source",
     "streamer",
@@ -148,34 +150,51 @@ def _options(parser: Format, **options: str | None) -> dict[str, str]:
     return {key: value for key, value in options.items() if value is not None and key in parser.options}
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A source opened once: the format it is read as (None: a mixed archive), and its posts."""
+
+    format: str | None
+    posts: Iterator[Post]
+
+
 def iter_posts(
     path: str | os.PathLike[str], fmt: str | None = None, *, text_column: str | None = None
 ) -> Iterator[Post]:
     """Return the posts of one source: a file, a folder or zip/tar of an archive export."""
+    return read_source(path, fmt, text_column=text_column).posts
+
+
+def read_source(
+    path: str | os.PathLike[str], fmt: str | None = None, *, text_column: str | None = None
+) -> Reading:
+    """Open one source (a file, a folder, a zip/tar) once: its format and its posts."""
     path = Path(path)
     if not path.exists():
         raise SourceUnavailable(f"{path}: no such file or directory")
     archive = open_archive(path) if fmt is None or fmt in {a.name for a in ARCHIVE_FORMATS} else None
     if archive is not None:
-        return _archive_posts(archive, path, fmt)
+        names = archive.names()
+        kind = next((a for a in ARCHIVE_FORMATS if a.name == fmt), None) or archive_of(names)
+        return Reading(kind.name if kind else None, _archive_posts(archive, names, kind, path, fmt))
     try:
         with path.open("rb") as handle:
             parser = _format(fmt or detect_format(str(path), handle.read(8192)))
         if parser.stream is not None:
             posts = parser.stream(path, source=str(path), **_options(parser, text_column=text_column))
-            return contained(posts, source=str(path))
+            return Reading(parser.name, contained(posts, source=str(path)))
         size = path.stat().st_size
         if size > MAX_SOURCE_BYTES:
             raise ParseError(f"{path}: {size} bytes is larger than the {MAX_SOURCE_BYTES} byte limit")
         data = path.read_bytes()
     except OSError as ex:
         raise SourceUnavailable(f"{path}: {ex.strerror or ex}") from ex
-    return parse_bytes(data, source=str(path), fmt=parser.name, text_column=text_column)
+    return Reading(parser.name, parse_bytes(data, source=str(path), fmt=parser.name, text_column=text_column))
 
 
-def _archive_posts(archive: Archive, path: Path, fmt: str | None) -> Iterator[Post]:
-    names = archive.names()
-    kind = next((a for a in ARCHIVE_FORMATS if a.name == fmt), None) or archive_of(names)
+def _archive_posts(
+    archive: Archive, names: list[str], kind: ArchiveFormat | None, path: Path, fmt: str | None
+) -> Iterator[Post]:
     if kind is not None:
         yield from contained(kind.parse(archive, str(path)), source=str(path))
         return

@@ -12,7 +12,6 @@ bounded memory.
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import io
 import json
@@ -26,6 +25,7 @@ from ..models import FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import source, streamer
 from .html import merge_links
+from .records import stable_id
 from .timestamps import utc_timestamp
 from .twitter_archive import entity_link
 
@@ -217,10 +217,7 @@ def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
         permalink = f"https://twitter.com/{handle or 'i/web'}/status/{post_id}"
     posted_at = utc_timestamp(cell(columns.date)) if cell(columns.date) else None
     if not post_id:
-        digest = hashlib.sha256(
-            "\x1f".join([platform, handle or "", posted_at or "", text]).encode("utf-8", "replace")
-        )
-        post_id = f"h{digest.hexdigest()[:20]}"
+        post_id = stable_id(platform, handle or "", posted_at or "", text)
     parts = extract_text_parts(text)
     return Post(
         id=post_id,

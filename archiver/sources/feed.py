@@ -9,7 +9,6 @@ around the address guard.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,12 +16,13 @@ from typing import Any
 
 import feedparser
 
+from ..clock import format_utc
 from ..extract import extract_text_parts
 from ..models import ParseError, Post
 from ..urls import normalise_url
 from . import is_url, source
 from .html import post_from_html
-from .records import each_record
+from .records import each_record, stable_id, text_of
 
 __all__ = ["parse_feed"]
 
@@ -92,7 +92,7 @@ def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
         raise ParseError(f"{source}: not an RSS or Atom feed" + (f" ({problem})" if problem else ""))
     feed = parsed.get("feed", {})
     platform, handle = _platform(feed)
-    feed_title = _plain(_string(feed.get("title")), feed.get("title_detail"))
+    feed_title = _plain(text_of(feed.get("title")), feed.get("title_detail"))
     author = _display_name(feed_title, handle) if platform != "web" else None
 
     def read(entry: Any) -> Post | None:
@@ -133,8 +133,8 @@ def _as_utf8(data: bytes) -> bytes:
 
 
 def _platform(feed: Any) -> tuple[str, str | None]:
-    link = _string(feed.get("link"))
-    generator = _string(feed.get("generator")).lower()
+    link = text_of(feed.get("link"))
+    generator = text_of(feed.get("generator")).lower()
     mastodon = _MASTODON_PROFILE.match(link)
     if mastodon:
         return "mastodon", f"{mastodon.group('user')}@{mastodon.group('host')}"
@@ -164,8 +164,8 @@ def _author_of(link: str | None, platform: str) -> str | None:
 def _entry_post(
     entry: Any, *, source: str, platform: str, handle: str | None, author: str | None, feed_url: str | None
 ) -> Post | None:
-    link = normalise_url(_string(entry.get("link")), base=feed_url) if _string(entry.get("link")) else None
-    raw_title = _string(entry.get("title")).strip()
+    link = normalise_url(text_of(entry.get("link")), base=feed_url) if text_of(entry.get("link")) else None
+    raw_title = text_of(entry.get("title")).strip()
     title = _plain(raw_title, entry.get("title_detail"))
     body, kind, xml_base = _body(entry)
     if kind == "text/plain":
@@ -185,19 +185,19 @@ def _entry_post(
         )
     if platform == "web" and title and not text.startswith(title):
         text = f"{title}\n\n{text}".strip()
-    entry_id = _string(entry.get("id"))
+    entry_id = text_of(entry.get("id"))
     if not text and not link and not entry_id:
         return None  # an item with nothing in it
-    tags = tuple(_string(t.get("term")).lstrip("#") for t in entry.get("tags", []) if _string(t.get("term")))
-    post_id = entry_id or link or _hash(source, raw_title, text)
+    tags = tuple(text_of(t.get("term")).lstrip("#") for t in entry.get("tags", []) if text_of(t.get("term")))
+    post_id = entry_id or link or stable_id(source, raw_title, text)
     # In a hashtag or list feed each post names its own author; the feed's title is
     # the author only of the posts of a profile's own feed.
     post_handle = _author_of(link, platform) or handle
     return Post(
         id=post_id,
         platform=platform,
-        author_name=_string((entry.get("author_detail") or {}).get("name"))
-        or _string(entry.get("author"))
+        author_name=text_of((entry.get("author_detail") or {}).get("name"))
+        or text_of(entry.get("author"))
         or (author if post_handle == handle else None),
         author_handle=post_handle,
         text=text,
@@ -213,7 +213,7 @@ def _entry_post(
 
 def _plain(value: str, detail: Any) -> str:
     """Return a title as text: one given as HTML (Atom's type="html") is rendered as a browser would."""
-    kind = _string((detail or {}).get("type")) if isinstance(detail, dict) else ""
+    kind = text_of((detail or {}).get("type")) if isinstance(detail, dict) else ""
     if "html" not in kind or "<" not in value and "&" not in value:
         return value
     return post_from_html(value).text.strip()
@@ -229,13 +229,13 @@ def _display_name(title: str, handle: str | None) -> str | None:
 def _body(entry: Any) -> tuple[str, str, str]:
     """Return an entry's body, its media type and the xml:base in effect for it."""
     for content in entry.get("content", []) or []:
-        if _string(content.get("value")):
-            return content["value"], _string(content.get("type")) or "text/html", _string(content.get("base"))
+        if text_of(content.get("value")):
+            return content["value"], text_of(content.get("type")) or "text/html", text_of(content.get("base"))
     detail = entry.get("summary_detail") or {}
     return (
-        _string(entry.get("summary")),
-        _string(detail.get("type")) or "text/html",
-        _string(detail.get("base")),
+        text_of(entry.get("summary")),
+        text_of(detail.get("type")) or "text/html",
+        text_of(detail.get("base")),
     )
 
 
@@ -247,13 +247,5 @@ def _timestamp(entry: Any) -> str | None:
                 moment = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return format_utc(moment)
     return None
-
-
-def _hash(*parts: str) -> str:
-    return "h" + hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-
-
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""

@@ -6,7 +6,6 @@ One object a line with at least ``text``; optional ``id``, ``author``, ``handle`
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ from ..extract import extract_text_parts
 from ..models import ParseError, Post
 from ..urls import normalise_url
 from . import source
+from .records import stable_id, text_of
 from .timestamps import utc_timestamp
 
 __all__ = ["parse_jsonl"]
@@ -60,21 +60,18 @@ def _is_post(record: Any) -> bool:
 
 def _post(record: dict[str, Any], *, source: str) -> Post:
     text = record["text"]
-    platform = _string(record.get("platform")) or "web"
-    handle = _string(record.get("handle")).lstrip("@") or None
+    platform = text_of(record.get("platform")) or "web"
+    handle = text_of(record.get("handle")).lstrip("@") or None
     posted_at = utc_timestamp(record.get("created_at"))
     parts = extract_text_parts(text)
-    url = _string(record.get("url"))
-    post_id = _string(record.get("id")) or str(record.get("id") or "")
+    url = text_of(record.get("url"))
+    post_id = text_of(record.get("id")) or str(record.get("id") or "")
     if not post_id:
-        digest = hashlib.sha256(
-            "\x1f".join([platform, handle or "", posted_at or "", text]).encode("utf-8", "surrogatepass")
-        ).hexdigest()
-        post_id = f"h{digest[:20]}"
+        post_id = stable_id(platform, handle or "", posted_at or "", text)
     return Post(
         id=post_id,
         platform=platform,
-        author_name=_string(record.get("author")) or None,
+        author_name=text_of(record.get("author")) or None,
         author_handle=handle,
         text=text,
         posted_at=posted_at,
@@ -84,7 +81,3 @@ def _post(record: dict[str, Any], *, source: str) -> Post:
         mentions=parts.mentions,
         links=parts.links,
     )
-
-
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""

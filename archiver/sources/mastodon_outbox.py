@@ -17,7 +17,7 @@ from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
 from .html import post_from_html
-from .records import each_record
+from .records import each_record, text_of
 
 __all__ = ["parse_mastodon_archive", "parse_outbox_file"]
 
@@ -65,12 +65,12 @@ def _parse_outbox(data: bytes, *, source: str, actor: dict[str, Any]) -> Iterato
 
 def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Post | None:
     kind = activity.get("type")
-    author = _string(activity.get("actor")) or _string(actor.get("id"))
+    author = text_of(activity.get("actor")) or text_of(actor.get("id"))
     handle = _handle(actor, author)
-    name = _string(actor.get("name")) or None
+    name = text_of(actor.get("name")) or None
     if kind == "Announce":
-        boosted = normalise_url(_string(activity.get("object")))
-        activity_id = _string(activity.get("id"))
+        boosted = normalise_url(text_of(activity.get("object")))
+        activity_id = text_of(activity.get("id"))
         if not activity_id:
             return None
         links = (FoundLink(url=boosted, display=boosted, found_by="entity", position=0),) if boosted else ()
@@ -80,26 +80,26 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
             author_name=name,
             author_handle=handle,
             text="",
-            posted_at=_string(activity.get("published")) or None,
+            posted_at=text_of(activity.get("published")) or None,
             url=None,
             source=source,
             links=links,
         )
     note = activity.get("object")
-    if kind != "Create" or not isinstance(note, dict) or not _string(note.get("id")):
+    if kind != "Create" or not isinstance(note, dict) or not text_of(note.get("id")):
         return None
-    base = _string(note.get("url")) or _string(note.get("id"))
-    body = post_from_html(_string(note.get("content")), base=base)
-    summary = _string(note.get("summary")).strip()
+    base = text_of(note.get("url")) or text_of(note.get("id"))
+    body = post_from_html(text_of(note.get("content")), base=base)
+    summary = text_of(note.get("summary")).strip()
     tags: list[Any] = note["tag"] if isinstance(note.get("tag"), list) else []
     return Post(
-        id=_string(note.get("id")),
+        id=text_of(note.get("id")),
         platform="mastodon",
         author_name=name,
-        author_handle=handle or _handle({}, _string(note.get("attributedTo"))),
+        author_handle=handle or _handle({}, text_of(note.get("attributedTo"))),
         text=f"{summary}\n\n{body.text}".strip() if summary else body.text,
-        posted_at=_string(note.get("published")) or None,
-        url=normalise_url(_string(note.get("url"))) if _string(note.get("url")) else None,
+        posted_at=text_of(note.get("published")) or None,
+        url=normalise_url(text_of(note.get("url"))) if text_of(note.get("url")) else None,
         source=source,
         hashtags=_tag_names(tags, "Hashtag", "#") or body.hashtags,
         mentions=_tag_names(tags, "Mention", "@") or body.mentions,
@@ -108,7 +108,7 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
 
 
 def _handle(actor: dict[str, Any], actor_url: str) -> str | None:
-    username = _string(actor.get("preferredUsername"))
+    username = text_of(actor.get("preferredUsername"))
     try:
         host = urlsplit(actor_url).hostname if actor_url else None
     except ValueError:  # "http://[bad": no host to name
@@ -122,10 +122,6 @@ def _handle(actor: dict[str, Any], actor_url: str) -> str | None:
 
 def _tag_names(tags: list[Any], kind: str, prefix: str) -> tuple[str, ...]:
     names = (
-        _string(t.get("name")).lstrip(prefix) for t in tags if isinstance(t, dict) and t.get("type") == kind
+        text_of(t.get("name")).lstrip(prefix) for t in tags if isinstance(t, dict) and t.get("type") == kind
     )
     return tuple(dict.fromkeys(n for n in names if n))
-
-
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""

@@ -10,7 +10,6 @@ the page is kept as one post with platform ``web``, so its links are kept too.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from ..urls import hostname, normalise_url
 from . import is_url, source
 from .attribution import Attribution, find_attribution
 from .html import anchor_links, merge_links, parse_html, render
+from .records import stable_id
 
 __all__ = ["parse_page"]
 
@@ -199,7 +199,7 @@ def _tweet_post(
     )
     handle, name, posted_at = attribution.handle, attribution.name, attribution.date
     status = _STATUS_ID.search(permalink or "")
-    post_id = status.group(1) if status else _stable_id("twitter", handle, posted_at or "", text)
+    post_id = status.group(1) if status else stable_id("twitter", handle, posted_at or "", text)
     return Post(
         id=post_id,
         platform="twitter",
@@ -231,7 +231,7 @@ def _web_post_of(
     text: str, parts: TextParts, *, source: str, extra_links: tuple[FoundLink, ...]
 ) -> Iterator[Post]:
     yield Post(
-        id=_stable_id("web", source, text),
+        id=stable_id("web", source, text),
         platform="web",
         author_name=None,
         author_handle=None,
@@ -243,11 +243,6 @@ def _web_post_of(
         mentions=parts.mentions,
         links=merge_links(extra_links, parts.links),
     )
-
-
-def _stable_id(*parts: str) -> str:
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-    return f"h{digest[:20]}"
 
 
 # -- HTML ----------------------------------------------------------------------------

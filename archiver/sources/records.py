@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..models import ArchiverError, ParseError, Post
 
-__all__ = ["each_record", "contained"]
+__all__ = ["contained", "each_record", "stable_id", "text_of"]
 
 T = TypeVar("T")
 
@@ -55,3 +56,13 @@ def contained(posts: Iterator[Post], *, source: str) -> Iterator[Post]:
             f"{source}: cannot be read past post {count} ({type(ex).__name__}: {str(ex)[:200]}); "
             "the posts before were kept"
         ) from ex
+
+
+def text_of(value: Any) -> str:
+    """Return a record's field when it is text, else "" (a number, a list, a null)."""
+    return value if isinstance(value, str) else ""
+
+
+def stable_id(*parts: str) -> str:
+    """Return the id of a post its source gives none: ``h`` and 20 hex digits of its parts' hash."""
+    return "h" + hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..clock import format_utc
+
 __all__ = ["utc_timestamp"]
 
 # Twitter's API form ("Thu May 16 08:15:00 +0000 2024") and its old archive's.
@@ -30,7 +32,7 @@ def utc_timestamp(value: Any) -> str | None:
     if moment.tzinfo is None:
         return moment.isoformat()
     try:
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_utc(moment)
     except (ValueError, OverflowError):
         return None
 
