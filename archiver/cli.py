@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +20,8 @@ from .export import EXPORT_FORMATS, write_rows
 from .http import WEB_PORTS
 from .models import AlreadyRunning, ArchiverError, DatabaseError
 from .resolve import DEFAULT_USER_AGENT, ResolverSettings
-from .runlock import EXIT_ALREADY_RUNNING, run_lock
+from .runlock import EXIT_ALREADY_RUNNING
 from .sources import SOURCES, SourceEntry, read_source_list
-from .sources.fetch import Fetched, fetch_source
 
 DEFAULT_DB = "data/archive.db"
 # An archive folder holds the database, its list of sources and an inbox: with no
@@ -172,22 +167,23 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _deadline(minutes: float | None) -> float | None:
-    """When the run must stop (a ``time.monotonic()`` value), from --time-limit."""
-    return None if minutes is None else time.monotonic() + minutes * 60
-
-
-def _settings(options: dict[str, Any]) -> ResolverSettings:
-    return ResolverSettings(
-        concurrency=options["concurrency"],
-        per_host=options["per_host"],
-        timeout=options["timeout"],
-        max_hops=options["max_hops"],
-        allow_private=options["allow_private"],
-        ports=WEB_PORTS | frozenset(options["allow_ports"]),
-        proxy=options["proxy"] or None,
-        user_agent=options["user_agent"],
-    )
+def _resolving(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the RunSettings fields the resolver options of archive and resolve give."""
+    return {
+        "resolver": ResolverSettings(
+            concurrency=options["concurrency"],
+            per_host=options["per_host"],
+            timeout=options["timeout"],
+            max_hops=options["max_hops"],
+            allow_private=options["allow_private"],
+            ports=WEB_PORTS | frozenset(options["allow_ports"]),
+            proxy=options["proxy"] or None,
+            user_agent=options["user_agent"],
+        ),
+        "recheck_after_days": options["recheck_after"],
+        "recheck_all": not options["due_only"],
+        "time_limit_minutes": options["time_limit"],
+    }
 
 
 @click.group()
@@ -266,33 +262,22 @@ def archive(
     \b
         archiver archive data/inbox/ https://example.org/feed.xml
     """
-    stop_at = _deadline(options["time_limit"])
     named = bool(sources)
     listed = Path(sources_file) if sources_file else Path(db_path).parent / SOURCES_FILE
-    locations = [SourceEntry(s) for s in sources] if named else _listed_sources(listed)
-    settings = _settings(options)
-    with _run(db_path, "archive") as (db, run_id, report):
-        failed = _ingest_all(
-            db,
-            locations,
+    entries = tuple(SourceEntry(s) for s in sources) if named else tuple(_listed_sources(listed))
+    outcome = _run_command(
+        ctx,
+        pipeline.RunSettings(
+            db_path=db_path,
+            command="archive",
+            sources=entries,
             fmt=fmt,
             text_column=text_column,
-            run_id=run_id,
-            settings=settings,
-            report=report,
-            stop_at=stop_at,
-        )
-        _resolve_due(
-            ctx,
-            db,
-            run_id=run_id,
-            settings=settings,
-            options=options,
             limit=limit,
-            report=report,
-            stop_at=stop_at,
-        )
-    if failed and named:
+            **_resolving(options),
+        ),
+    )
+    if outcome.unavailable and named:
         sys.exit(1)
 
 
@@ -336,23 +321,23 @@ def ingest(
     \b
         archiver ingest data/inbox/page.txt
     """
-    stop_at = _deadline(time_limit)
     settings = ResolverSettings(
         allow_private=allow_private, ports=WEB_PORTS | frozenset(allow_ports), proxy=proxy, timeout=timeout
     )
-    with _run(db_path, "ingest") as (db, run_id, report):
-        entries = [SourceEntry(s) for s in sources]
-        failed = _ingest_all(
-            db,
-            entries,
+    outcome = _run_command(
+        click.get_current_context(),
+        pipeline.RunSettings(
+            db_path=db_path,
+            command="ingest",
+            sources=tuple(SourceEntry(s) for s in sources),
             fmt=fmt,
             text_column=text_column,
-            run_id=run_id,
-            settings=settings,
-            report=report,
-            stop_at=stop_at,
-        )
-    if failed:
+            resolver=settings,
+            time_limit_minutes=time_limit,
+            resolve=False,
+        ),
+    )
+    if outcome.unavailable:
         sys.exit(1)
 
 
@@ -369,18 +354,12 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
     \b
         archiver resolve --limit 100
     """
-    stop_at = _deadline(options["time_limit"])
-    with _run(db_path, "resolve") as (db, run_id, report):
-        _resolve_due(
-            ctx,
-            db,
-            run_id=run_id,
-            settings=_settings(options),
-            options=options,
-            limit=limit,
-            report=report,
-            stop_at=stop_at,
-        )
+    _run_command(
+        ctx,
+        pipeline.RunSettings(
+            db_path=db_path, command="resolve", limit=limit, ingest=False, **_resolving(options)
+        ),
+    )
 
 
 @cli.command()
@@ -574,165 +553,64 @@ def _open(db_path: str) -> Database:
         raise click.ClickException(str(ex)) from ex
 
 
-@dataclass
-class _RunReport:
-    """What a run says at its end besides what it stored (that is counted in the archive)."""
+def _run_command(ctx: click.Context, settings: pipeline.RunSettings) -> pipeline.RunOutcome:
+    """Run a command through the library, print its failed sources and summary, exit as it ended.
 
-    new_archive: bool = False
-    failed_sources: list[str] = field(default_factory=list)  # "LOCATION: why", one a source
-    partial_sources: int = 0
-    sources_left: int = 0  # not read: --time-limit came first
-    links_due: int | None = None  # None: the command resolves nothing
-    links_left: int = 0  # due but not reached: --time-limit came first
-
-
-class _Signals:
-    """SIGTERM (cron's ``timeout``, systemd stopping a unit) ends a run as Ctrl-C does."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-
-    def __enter__(self) -> _Signals:
-        self._previous = signal.signal(signal.SIGTERM, self._on_term)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
-
-    def _on_term(self, signum: int, frame: object) -> None:
-        self.received = signum
-        # The same path as Ctrl-C: inside asyncio.run the main task is cancelled and
-        # its finally blocks store what was resolved; elsewhere KeyboardInterrupt.
-        signal.raise_signal(signal.SIGINT)
-
-    def exit_status(self) -> int:
-        return EXIT_TERMINATED if self.received == signal.SIGTERM else EXIT_INTERRUPTED
-
-
-@contextmanager
-def _run(db_path: str, command: str) -> Iterator[tuple[Database, int, _RunReport]]:
-    """Lock the database, record a run, and record and print how it ended, however it ends.
-
-    Done or stopped by --time-limit: exit 0 (the caller may exit 1 for missing
-    sources).  Ctrl-C: 130.  SIGTERM: 143.  Each records its status and true counts.
+    Done or stopped by --time-limit: returns (the command may still exit 1 for missing
+    sources).  Ctrl-C: exit 130.  SIGTERM: exit 143.
     """
-    interrupted = False
-    signals = _Signals()
     try:
-        report = _RunReport(new_archive=_prepare_database_folder(db_path))
-        with run_lock(db_path), signals:
-            db = store.open_database(db_path)
-            run_id = store.start_run(db, command)
-            started = time.monotonic()
-            status = "interrupted"
-            try:
-                yield db, run_id, report
-                status = "time_limit" if report.links_left or report.sources_left else "completed"
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                _finish_run(db, db_path, run_id, command, report, status, time.monotonic() - started)
+        outcome = pipeline.run(
+            settings, report=lambda line: click.echo(line, err=True), progress=_progress_bar(ctx)
+        )
     except AlreadyRunning as ex:
         click.echo(f"archiver: {ex}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
     except (DatabaseError, OSError) as ex:
         raise click.ClickException(str(ex)) from ex
-    if interrupted:
-        sys.exit(signals.exit_status())
-
-
-def _prepare_database_folder(db_path: str) -> bool:
-    """Make the database's folder if needed; return True if the database is new.
-
-    A path that cannot hold a database is an error naming the database and saying
-    what is wrong, not the operating system's message about one of its folders.
-    """
-    path = Path(db_path)
-    new = not path.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as ex:
-        blocker = next(
-            (p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None
-        )
-        raise click.ClickException(
-            f"{db_path}: cannot create the database: {blocker or ex.filename} is a file, not a folder"
-        ) from ex
-    except NotADirectoryError as ex:
-        blocker = next((p for p in path.parent.parents if p.exists() and not p.is_dir()), None)
-        raise click.ClickException(
-            f"{db_path}: cannot create the database: {blocker or ex.filename} is a file, not a folder"
-        ) from ex
-    except PermissionError as ex:
-        raise click.ClickException(
-            f"{db_path}: cannot create the database: no permission to create its folder {ex.filename}"
-        ) from ex
-    except OSError as ex:
-        raise click.ClickException(
-            f"{db_path}: cannot create the database's folder: {ex.strerror or ex}"
-        ) from ex
-    if new and not os.access(path.parent, os.W_OK | os.X_OK):
-        raise click.ClickException(
-            f"{db_path}: cannot create the database: its folder {path.parent} is not writable"
-        )
-    return new
-
-
-def _finish_run(
-    db: Database, db_path: str, run_id: int, command: str, report: _RunReport, status: str, seconds: float
-) -> None:
-    """Record the run's end with what it stored, then print the failed sources and the summary."""
-    try:
-        counts = store.run_counts(db, run_id)
-    except Exception as ex:  # noqa: BLE001 - the summary is still printed
-        log.warning("could not count what the run stored: %s", ex)
-        counts = {"posts_added": 0, "links_added": 0, "checks": {}}
-    checks: dict[str, int] = counts["checks"]
-    try:
-        store.finish_run(
-            db,
-            run_id,
-            {
-                "posts_added": counts["posts_added"],
-                "links_added": counts["links_added"],
-                "links_checked": sum(checks.values()),
-                "links_failed": sum(n for status_, n in checks.items() if status_ != "ok"),
-            },
-            status=status,
-        )
-        if not store.checkpoint(db):
-            log.info("the write-ahead log was not emptied: a reader held it")
-    except Exception as ex:  # noqa: BLE001 - the run's own outcome matters more
-        log.warning("could not record the end of the run: %s", ex)
-    for failure in report.failed_sources:
+    for failure in outcome.failed_sources:
         click.echo(f"failed: {failure}")
-    click.echo(_summary(command, counts, report, status, seconds, db_path))
+    click.echo(_summary(settings, outcome))
+    if outcome.status == "interrupted":
+        sys.exit(EXIT_TERMINATED if outcome.stopped_by == signal.SIGTERM else EXIT_INTERRUPTED)
+    return outcome
 
 
-def _summary(
-    command: str, counts: dict[str, Any], report: _RunReport, status: str, seconds: float, db_path: str
-) -> str:
+def _progress_bar(ctx: click.Context) -> pipeline.Progress:
+    """Return a progress bar for resolving, drawn on stderr when it is a terminal."""
+    hidden = not sys.stderr.isatty() or bool((ctx.obj or {}).get("quiet"))
+
+    @contextmanager
+    def bar(total: int) -> Iterator[Callable[[int], None]]:
+        with click.progressbar(length=total, label="Resolving", file=sys.stderr, hidden=hidden) as drawn:
+            yield drawn.update
+
+    return bar
+
+
+def _summary(settings: pipeline.RunSettings, outcome: pipeline.RunOutcome) -> str:
     """Return the one line a cron log keeps: when, what was stored, and what needs a look."""
-    checks: dict[str, int] = counts["checks"]
-    detail = ", ".join(f"{name}: {n}" for name, n in sorted(checks.items()))
+    detail = ", ".join(f"{name}: {n}" for name, n in sorted(outcome.checks.items()))
     line = (
-        f"{utc_now()} {command}: {counts['posts_added']} posts added, {counts['links_added']} links added, "
-        f"{sum(checks.values())} links checked" + (f" ({detail})" if detail else "") + f" in {seconds:.1f} s"
+        f"{utc_now()} {settings.command}: {outcome.posts_added} posts added, "
+        f"{outcome.links_added} links added, {outcome.links_checked} links checked"
+        + (f" ({detail})" if detail else "")
+        + f" in {outcome.seconds:.1f} s"
     )
     notes = []
-    if report.failed_sources:
-        notes.append(f"{_count(len(report.failed_sources), 'source')} failed")
-    if report.partial_sources:
-        notes.append(f"{_count(report.partial_sources, 'source')} read in part")
-    if report.links_due == 0:
+    if outcome.failed_sources:
+        notes.append(f"{_count(len(outcome.failed_sources), 'source')} failed")
+    if outcome.partial_sources:
+        notes.append(f"{_count(outcome.partial_sources, 'source')} read in part")
+    if outcome.links_due == 0:
         notes.append("nothing due")
-    if report.sources_left:
-        notes.append(f"{_count(report.sources_left, 'source')} left for the next run (--time-limit)")
-    if report.links_left:
-        notes.append(f"{report.links_left} left for the next run (--time-limit)")
-    if report.new_archive:
-        notes.append(f"new archive at {db_path}")
-    if status == "interrupted":
+    if outcome.sources_left:
+        notes.append(f"{_count(outcome.sources_left, 'source')} left for the next run (--time-limit)")
+    if outcome.links_left:
+        notes.append(f"{outcome.links_left} left for the next run (--time-limit)")
+    if outcome.new_archive:
+        notes.append(f"new archive at {settings.db_path}")
+    if outcome.status == "interrupted":
         notes.append("interrupted")
     return "; ".join([line, *notes])
 
@@ -760,81 +638,3 @@ def _listed_sources(listed: Path) -> list[SourceEntry]:
             err=True,
         )
     return locations
-
-
-def _ingest_all(
-    db: Database,
-    locations: list[SourceEntry],
-    *,
-    fmt: str | None,
-    text_column: str | None,
-    run_id: int,
-    settings: ResolverSettings,
-    report: _RunReport,
-    stop_at: float | None = None,
-) -> bool:
-    """Ingest every source, reporting each failure by name; return True if a source was unavailable.
-
-    With ``stop_at`` (--time-limit) a feed URL is fetched only within what is left of it.
-    """
-
-    def fetch(url: str, **validators: Any) -> Fetched:
-        fetching = fetch_source(url, settings=settings, **validators)
-        if stop_at is None:
-            return asyncio.run(fetching)
-        try:
-            return asyncio.run(asyncio.wait_for(fetching, max(0.0, stop_at - time.monotonic())))
-        except TimeoutError:
-            raise ArchiverError(
-                f"{url}: not fetched before the time limit; the next run fetches it"
-            ) from None
-
-    outcome = pipeline.ingest_sources(
-        db,
-        locations,
-        fmt=fmt,
-        text_column=text_column,
-        run_id=run_id,
-        fetch=fetch,
-        report=lambda line: click.echo(line, err=True),
-        stop_at=stop_at,
-    )
-    report.failed_sources += outcome.failed
-    report.partial_sources += outcome.partial
-    report.sources_left += outcome.sources_left
-    return outcome.unavailable
-
-
-def _resolve_due(
-    ctx: click.Context,
-    db: Database,
-    *,
-    run_id: int,
-    settings: ResolverSettings,
-    options: dict[str, Any],
-    limit: int | None,
-    report: _RunReport,
-    stop_at: float | None,
-) -> None:
-    links = store.links_due(
-        db, recheck_after_days=options["recheck_after"], recheck_all=not options["due_only"], limit=limit
-    )
-    report.links_due = len(links)
-    if not links:
-        return
-    show_progress = sys.stderr.isatty() and not ctx.obj.get("quiet")
-    with click.progressbar(
-        length=len(links), label="Resolving", file=sys.stderr, hidden=not show_progress
-    ) as bar:
-        statuses = asyncio.run(
-            pipeline.resolve_and_save(
-                db,
-                links,
-                run_id=run_id,
-                settings=settings,
-                recheck_after=options["recheck_after"],
-                advance=bar.update,
-                stop_at=stop_at,
-            )
-        )
-    report.links_left = len(links) - sum(statuses.values())

@@ -1,18 +1,23 @@
-"""The stages in order: read sources into the archive, resolve what is due, store the results.
+"""A run, and the stages in order: read sources into the archive, resolve what is due, store the results.
 
-The command line is a thin layer over these two functions; messages for the user go
-through ``report`` so that the library never prints.
+``run`` is the whole of an ``archive``, ``ingest`` or ``resolve`` run, its lock,
+``runs`` row and ending included; the command line only turns options into
+``RunSettings`` and the ``RunOutcome`` into a summary and an exit status.  Messages for
+the user go through ``report`` so that the library never prints.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing
+from contextlib import AbstractContextManager, aclosing, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -23,10 +28,19 @@ from sqlite_utils import Database
 from . import store
 from .models import ArchiverError, DatabaseError, Resolution, SourceUnavailable
 from .resolve import ResolverSettings, resolve_many
+from .runlock import run_lock
 from .sources import SourceEntry, detect_format, expand_source, is_url, parse_bytes, read_source
-from .sources.fetch import Fetched
+from .sources.fetch import Fetched, fetch_source
 
-__all__ = ["Ingested", "ingest_sources", "resolve_and_save"]
+__all__ = [
+    "Ingested",
+    "RunOutcome",
+    "RunSettings",
+    "ingest_sources",
+    "prepare_database_folder",
+    "resolve_and_save",
+    "run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +51,7 @@ WRITE_EVERY_SECONDS = 2.0
 Report = Callable[[str], None]
 # Source statuses after which its recorded format is trusted.
 _READ = frozenset({"ok", "partial", "not_modified"})
-Fetch = Callable[..., Fetched]
+Fetch = Callable[..., Awaitable[Fetched]]
 
 
 @dataclass
@@ -52,12 +66,12 @@ class Ingested:
     partial: int = 0  # sources read in part
 
 
-def ingest_sources(
+async def ingest_sources(
     db: Database,
     sources: list[SourceEntry],
     *,
     fmt: str | None,
-    run_id: int,
+    run_id: int | None,
     fetch: Fetch,
     report: Report,
     text_column: str | None = None,
@@ -69,7 +83,8 @@ def ingest_sources(
     ``text_column`` names the text column of CSV sources.  Past ``stop_at`` (a
     ``time.monotonic()`` value, from --time-limit) no further source is read: they are
     read by the next run.
-    ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body.
+    ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body; it
+    is given only what is left of ``stop_at``.
     """
     outcome = Ingested()
     own = _own_files(db)
@@ -89,8 +104,14 @@ def ingest_sources(
                 outcome.sources_left += 1
                 continue
             try:
-                saved = _ingest_one(
-                    db, unit, fmt=source_fmt, run_id=run_id, fetch=fetch, text_column=text_column
+                saved = await _ingest_one(
+                    db,
+                    unit,
+                    fmt=source_fmt,
+                    run_id=run_id,
+                    fetch=fetch,
+                    text_column=text_column,
+                    stop_at=stop_at,
                 )
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
@@ -133,8 +154,15 @@ def _resolved(location: str) -> str:
         return location
 
 
-def _ingest_one(
-    db: Database, unit: str, *, fmt: str | None, run_id: int, fetch: Fetch, text_column: str | None
+async def _ingest_one(
+    db: Database,
+    unit: str,
+    *,
+    fmt: str | None,
+    run_id: int | None,
+    fetch: Fetch,
+    text_column: str | None,
+    stop_at: float | None = None,
 ) -> store.Saved | None:
     """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
     if not is_url(unit):
@@ -143,7 +171,13 @@ def _ingest_one(
         _record(db, unit, reading.format, saved)
         return saved
     previous = store.source_state(db, unit) or {}
-    fetched = fetch(unit, etag=previous.get("etag"), last_modified=previous.get("last_modified"))
+    fetching = fetch(unit, etag=previous.get("etag"), last_modified=previous.get("last_modified"))
+    try:
+        fetched = await asyncio.wait_for(
+            fetching, None if stop_at is None else max(0.0, stop_at - time.monotonic())
+        )
+    except TimeoutError:
+        raise ArchiverError(f"{unit}: not fetched before the time limit; the next run fetches it") from None
     if fetched.not_modified or fetched.body is None:
         store.record_source(db, unit, status="not_modified", http_status=fetched.status_code)
         return None
@@ -173,7 +207,7 @@ def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetc
 
 
 async def resolve_and_save(
-    db: Database,
+    db_path: str,
     links: list[tuple[str, str | None]],
     *,
     run_id: int,
@@ -195,7 +229,7 @@ async def resolve_and_save(
     loop = asyncio.get_running_loop()
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-writer")
     writes: list[asyncio.Future[None]] = []
-    writer_db = await loop.run_in_executor(writer, store.reopen, store.database_path(db))
+    writer_db = await loop.run_in_executor(writer, store.reopen, db_path)
     writing = [0.0]  # seconds the writer thread spent in SQLite
 
     def save(chunk: list[Resolution]) -> None:
@@ -241,3 +275,212 @@ async def resolve_and_save(
             writer.shutdown()
     log.info("wrote %d resolutions in %.2f s", sum(statuses.values()), writing[0])
     return statuses
+
+
+# -- a run ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What one run does: the options of ``archive``, ``ingest`` and ``resolve`` as one object."""
+
+    db_path: str
+    command: str  # "archive", "ingest" or "resolve": recorded in runs.command
+    sources: tuple[SourceEntry, ...] = ()
+    fmt: str | None = None  # read every source as this format
+    text_column: str | None = None  # the text column of CSV sources
+    resolver: ResolverSettings = field(default_factory=ResolverSettings)
+    recheck_after_days: float = 30.0
+    recheck_all: bool = False  # every link now, due or not
+    limit: int | None = None  # resolve at most this many links
+    time_limit_minutes: float | None = None
+    ingest: bool = True
+    resolve: bool = True
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended and what it did; the counts of what it stored come from the archive."""
+
+    status: str = "interrupted"  # completed, time_limit or interrupted
+    new_archive: bool = False
+    posts_added: int = 0
+    links_added: int = 0
+    checks: dict[str, int] = field(default_factory=dict)  # checks saved, by status
+    failed_sources: list[str] = field(default_factory=list)  # "LOCATION: why", one a source
+    partial_sources: int = 0
+    unavailable: bool = False  # a named source is missing or unreadable
+    sources_left: int = 0  # not read: the time limit came first
+    links_due: int | None = None  # None: the run resolves nothing
+    links_left: int = 0  # due, not reached: the time limit came first
+    seconds: float = 0.0
+    stopped_by: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
+
+    @property
+    def links_checked(self) -> int:
+        return sum(self.checks.values())
+
+
+# Something to show progress with: given the number of links, a context whose value is
+# called with how many more are done.
+Progress = Callable[[int], AbstractContextManager[Callable[[int], None]]]
+
+
+def run(settings: RunSettings, *, report: Report, progress: Progress | None = None) -> RunOutcome:
+    """Run ``settings.command`` from start to end: the same for the CLI and a Python caller.
+
+    Takes the database's run lock (AlreadyRunning if another run holds it), records
+    the run in ``runs``, reads the sources, resolves what is due (one event loop for
+    the whole run), then records how the run ended with what it stored, counted in
+    the archive, and empties the write-ahead log.  Ctrl-C and SIGTERM end the run the
+    same way, with status ``interrupted`` and ``stopped_by`` set; the caller decides
+    the exit status.
+    """
+    outcome = RunOutcome(new_archive=prepare_database_folder(settings.db_path))
+    stop_at = (
+        None if settings.time_limit_minutes is None else time.monotonic() + settings.time_limit_minutes * 60
+    )
+    with run_lock(settings.db_path), _TerminationAsInterrupt() as signals:
+        db = store.open_database(settings.db_path)
+        run_id = store.start_run(db, settings.command)
+        started = time.monotonic()
+        try:
+            asyncio.run(_stages(db, run_id, settings, outcome, report, progress, stop_at))
+            outcome.status = "time_limit" if outcome.links_left or outcome.sources_left else "completed"
+        except KeyboardInterrupt:
+            outcome.status = "interrupted"
+            outcome.stopped_by = signals.received or signal.SIGINT
+        finally:
+            outcome.seconds = time.monotonic() - started
+            _finish(db, run_id, outcome)
+    return outcome
+
+
+async def _stages(
+    db: Database,
+    run_id: int,
+    settings: RunSettings,
+    outcome: RunOutcome,
+    report: Report,
+    progress: Progress | None,
+    stop_at: float | None,
+) -> None:
+    if settings.ingest:
+
+        async def fetch(url: str, **validators: Any) -> Fetched:
+            return await fetch_source(url, settings=settings.resolver, **validators)
+
+        ingested = await ingest_sources(
+            db,
+            list(settings.sources),
+            fmt=settings.fmt,
+            text_column=settings.text_column,
+            run_id=run_id,
+            fetch=fetch,
+            report=report,
+            stop_at=stop_at,
+        )
+        outcome.failed_sources += ingested.failed
+        outcome.partial_sources += ingested.partial
+        outcome.sources_left += ingested.sources_left
+        outcome.unavailable = outcome.unavailable or ingested.unavailable
+    if settings.resolve:
+        links = store.links_due(
+            db,
+            recheck_after_days=settings.recheck_after_days,
+            recheck_all=settings.recheck_all,
+            limit=settings.limit,
+        )
+        outcome.links_due = len(links)
+        if not links:
+            return
+        with progress(len(links)) if progress is not None else nullcontext(lambda _: None) as advance:
+            statuses = await resolve_and_save(
+                settings.db_path,
+                links,
+                run_id=run_id,
+                settings=settings.resolver,
+                recheck_after=settings.recheck_after_days,
+                advance=advance,
+                stop_at=stop_at,
+            )
+        outcome.links_left = len(links) - sum(statuses.values())
+
+
+def _finish(db: Database, run_id: int, outcome: RunOutcome) -> None:
+    """Record the end of a run with what it stored, and empty the write-ahead log."""
+    try:
+        counts = store.run_counts(db, run_id)
+        outcome.posts_added, outcome.links_added = counts["posts_added"], counts["links_added"]
+        outcome.checks = counts["checks"]
+        store.finish_run(
+            db,
+            run_id,
+            {
+                "posts_added": outcome.posts_added,
+                "links_added": outcome.links_added,
+                "links_checked": outcome.links_checked,
+                "links_failed": sum(n for status, n in outcome.checks.items() if status != "ok"),
+            },
+            status=outcome.status,
+        )
+        if not store.checkpoint(db):
+            log.info("the write-ahead log was not emptied: a reader held it")
+    except Exception as ex:  # noqa: BLE001 - the run's own outcome matters more
+        log.warning("could not record the end of the run: %s", ex)
+
+
+class _TerminationAsInterrupt:
+    """SIGTERM (cron's ``timeout``, systemd stopping a unit) ends a run as Ctrl-C does.
+
+    Only in the main thread, where Python lets a handler be set.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: Any = None
+
+    def __enter__(self) -> _TerminationAsInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        self.received = signum
+        # The same path as Ctrl-C: inside asyncio.run the main task is cancelled and
+        # its finally blocks store what was resolved; elsewhere KeyboardInterrupt.
+        signal.raise_signal(signal.SIGINT)
+
+
+def prepare_database_folder(db_path: str) -> bool:
+    """Make the database's folder if needed; return True if the database is new.
+
+    A path that cannot hold a database is a DatabaseError naming the database and
+    saying what is wrong, not the operating system's message about one of its folders.
+    """
+    path = Path(db_path)
+    new = not path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as ex:
+        blocker = next(
+            (p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None
+        )
+        raise DatabaseError(
+            f"{db_path}: cannot create the database: {blocker or ex.filename} is a file, not a folder"
+        ) from ex
+    except PermissionError as ex:
+        raise DatabaseError(
+            f"{db_path}: cannot create the database: no permission to create its folder {ex.filename}"
+        ) from ex
+    except OSError as ex:
+        raise DatabaseError(f"{db_path}: cannot create the database's folder: {ex.strerror or ex}") from ex
+    if new and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise DatabaseError(
+            f"{db_path}: cannot create the database: its folder {path.parent} is not writable"
+        )
+    return new

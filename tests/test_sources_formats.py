@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tarfile
 import zipfile
@@ -450,10 +451,12 @@ def test_a_feed_url_serving_a_maintenance_page_is_a_failed_read(tmp_path):
     lines: list[str] = []
 
     def ingest(entry):
-        def fetch(url, **validators):
+        async def fetch(url, **validators):
             return Fetched(url, 200, bodies.pop(0))
 
-        return ingest_sources(db, [entry], fmt=None, run_id=None, fetch=fetch, report=lines.append)
+        return asyncio.run(
+            ingest_sources(db, [entry], fmt=None, run_id=None, fetch=fetch, report=lines.append)
+        )
 
     url = "https://blog.example.org/feed.xml"
     posts = ingest(SourceEntry(url)).posts_added
@@ -894,13 +897,19 @@ def test_an_archive_is_opened_once_per_ingest(tmp_path, monkeypatch):
     real_open = sources.open_archive
     monkeypatch.setattr(sources, "open_archive", lambda path: opened.append(path) or real_open(path))
     db = store.open_database(tmp_path / "archive.db")
-    outcome = pipeline.ingest_sources(
-        db,
-        [sources.SourceEntry(str(target))],
-        fmt=None,
-        run_id=store.start_run(db, "ingest"),
-        fetch=lambda url, **_: None,
-        report=lambda line: None,
+
+    async def no_fetch(url, **_):
+        raise AssertionError(url)
+
+    outcome = asyncio.run(
+        pipeline.ingest_sources(
+            db,
+            [sources.SourceEntry(str(target))],
+            fmt=None,
+            run_id=store.start_run(db, "ingest"),
+            fetch=no_fetch,
+            report=lambda line: None,
+        )
     )
     assert outcome.posts_added > 0 and not outcome.failed
     assert opened == [target]
