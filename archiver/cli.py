@@ -18,7 +18,7 @@ from . import __version__, pipeline, publish, store
 from .clock import utc_now
 from .export import EXPORT_FORMATS, write_rows
 from .http import WEB_PORTS
-from .models import AlreadyRunning, ArchiverError, DatabaseError
+from .models import AlreadyRunning, ArchiverError, DatabaseError, RunStatus, SourceStatus
 from .resolve import DEFAULT_USER_AGENT, ResolverSettings
 from .runlock import EXIT_ALREADY_RUNNING
 from .sources import SOURCES, SourceEntry, read_source_list
@@ -446,7 +446,11 @@ def stats(db_path: str) -> None:
         click.echo("top final domains:")
         for domain, count in summary["top_domains"]:
             click.echo(f"  {domain:<30} {count}")
-    failing = [row for row in store.list_sources(db) if row["last_status"] in ("error", "partial")]
+    failing = [
+        row
+        for row in store.list_sources(db)
+        if row["last_status"] in (SourceStatus.ERROR, SourceStatus.PARTIAL)
+    ]
     if failing:
         click.echo("sources with problems:")
         for row in failing:
@@ -571,7 +575,7 @@ def _run_command(ctx: click.Context, settings: pipeline.RunSettings) -> pipeline
     for failure in outcome.failed_sources:
         click.echo(f"failed: {failure}")
     click.echo(_summary(settings, outcome))
-    if outcome.status == "interrupted":
+    if outcome.status == RunStatus.INTERRUPTED:
         sys.exit(EXIT_TERMINATED if outcome.stopped_by == signal.SIGTERM else EXIT_INTERRUPTED)
     return outcome
 
@@ -610,7 +614,7 @@ def _summary(settings: pipeline.RunSettings, outcome: pipeline.RunOutcome) -> st
         notes.append(f"{outcome.links_left} left for the next run (--time-limit)")
     if outcome.new_archive:
         notes.append(f"new archive at {settings.db_path}")
-    if outcome.status == "interrupted":
+    if outcome.status == RunStatus.INTERRUPTED:
         notes.append("interrupted")
     return "; ".join([line, *notes])
 

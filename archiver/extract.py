@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .domains import is_top_level_domain
-from .models import FoundLink
+from .models import FoundBy, FoundLink
 from .unicode_marks import MARKS
 from .unicode_marks import UNICODE_VERSION as MARKS_UNICODE_VERSION
 from .urls import hostname, normalise_url
@@ -356,7 +356,7 @@ def _to_links(text: str, matches: list[_Match]) -> Iterable[FoundLink]:
             continue
         seen.add(url)
         truncated = is_truncated(url, text[match.end : match.end + _FOLLOWING])
-        yield FoundLink(url=url, display=raw, found_by="text", position=position, truncated=truncated)
+        yield FoundLink(url=url, display=raw, found_by=FoundBy.TEXT, position=position, truncated=truncated)
         position += 1
 
 

@@ -240,6 +240,15 @@ def m007_checks_by_final_domain(db: Database) -> None:
     db.table("checks").create_index(["final_domain", "checked_at"], if_not_exists=True)
 
 
+@MIGRATIONS()
+def m008_truncated_is_a_status(db: Database) -> None:
+    """A link shown cut off is status ``truncated``, no longer ``invalid`` with the error text as a flag."""
+    db.execute(
+        "update links set status = 'truncated', error = null where status = 'invalid' and error = 'truncated'"
+    )
+    db.execute("update checks set status = 'truncated' where status = 'invalid' and error = 'truncated'")
+
+
 # Sources whose posts a third party publishes; a member of a folder or zip is judged by
 # its name, as its format was not recorded.
 PUBLISHED_FORMATS = frozenset({"feed", "page"})

@@ -13,19 +13,141 @@ Errors::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 __all__ = [
+    "MEANINGS",
     "AlreadyRunning",
     "ArchiverError",
     "DatabaseError",
+    "FoundBy",
     "FoundLink",
     "Hop",
+    "LinkStatus",
     "ParseError",
     "Post",
     "Resolution",
+    "RunStatus",
+    "SourceStatus",
     "SourceUnavailable",
     "UnknownFormat",
+    "Via",
+    "described",
 ]
+
+
+# -- the vocabulary: every state archiver stores, defined once ---------------------------
+# The values are what the database holds; MEANINGS says what each means, and the
+# column descriptions in metadata.yml and the README are generated from it.
+
+
+class LinkStatus(StrEnum):
+    """The outcome of a link's last check (links.status, checks.status)."""
+
+    PENDING = "pending"
+    OK = "ok"
+    HTTP_ERROR = "http_error"
+    TIMEOUT = "timeout"
+    DNS_ERROR = "dns_error"
+    CONNECT_ERROR = "connect_error"
+    TLS_ERROR = "tls_error"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    REDIRECT_LOOP = "redirect_loop"
+    BLOCKED = "blocked"
+    INVALID = "invalid"
+    TRUNCATED = "truncated"
+
+
+class FoundBy(StrEnum):
+    """How a link was found in its post (post_links.found_by)."""
+
+    ENTITY = "entity"
+    HREF = "href"
+    TEXT = "text"
+
+
+class Via(StrEnum):
+    """How a hop of a chain was left for the next (redirects.via); none on the last hop."""
+
+    LOCATION = "location"
+    REFRESH = "refresh"
+    META = "meta"
+    JS = "js"
+    EXPANDED = "expanded"
+    UNWRAPPED = "unwrapped"
+
+
+class SourceStatus(StrEnum):
+    """The outcome of the last read of a source (sources.last_status)."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+
+
+class RunStatus(StrEnum):
+    """How a run ended (runs.status)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    TIME_LIMIT = "time_limit"
+    INTERRUPTED = "interrupted"
+    UNFINISHED = "unfinished"
+
+
+# What each value means, by vocabulary (members of different vocabularies may share a value).
+MEANINGS: dict[type[StrEnum], dict[str, str]] = {
+    LinkStatus: {
+        LinkStatus.PENDING: "not checked yet",
+        LinkStatus.OK: "a final page answered 2xx",
+        LinkStatus.HTTP_ERROR: "the last answer was an HTTP error; see http_status",
+        LinkStatus.TIMEOUT: "no complete answer in time",
+        LinkStatus.DNS_ERROR: "the name does not resolve",
+        LinkStatus.CONNECT_ERROR: "no connection, or it broke",
+        LinkStatus.TLS_ERROR: "bad certificate or TLS failure",
+        LinkStatus.TOO_MANY_REDIRECTS: "more redirects than --max-hops",
+        LinkStatus.REDIRECT_LOOP: "a redirect back to a URL of the chain",
+        LinkStatus.BLOCKED: (
+            "an address inside a private network or a port that is not a web port, refused for safety"
+        ),
+        LinkStatus.INVALID: "not a usable URL",
+        LinkStatus.TRUNCATED: "shown cut short by an ellipsis; never requested",
+    },
+    FoundBy: {
+        FoundBy.ENTITY: "a structured field of an archive export",
+        FoundBy.HREF: "an HTML anchor",
+        FoundBy.TEXT: "matched in the post's text",
+    },
+    Via: {
+        Via.LOCATION: "a 3xx Location header",
+        Via.REFRESH: "a Refresh header",
+        Via.META: "an HTML meta refresh",
+        Via.JS: "a one-line JavaScript redirect",
+        Via.EXPANDED: "the source itself recorded where the link goes, so it was not requested",
+        Via.UNWRAPPED: (
+            "a redirector such as google.com/url?q= carried its target in the URL, so it was not requested"
+        ),
+    },
+    SourceStatus: {
+        SourceStatus.OK: "read whole",
+        SourceStatus.PARTIAL: "some posts read before an error",
+        SourceStatus.NOT_MODIFIED: "a live feed answered 304",
+        SourceStatus.ERROR: "could not be read",
+    },
+    RunStatus: {
+        RunStatus.RUNNING: "still going",
+        RunStatus.COMPLETED: "done",
+        RunStatus.TIME_LIMIT: "stopped by --time-limit; what was left waits for the next run",
+        RunStatus.INTERRUPTED: "stopped by an error, Ctrl-C or SIGTERM",
+        RunStatus.UNFINISHED: "killed or cut off before it could record its end; marked by the next run",
+    },
+}
+
+
+def described(vocabulary: type[StrEnum]) -> str:
+    """Return every value of a vocabulary with its meaning, as one line for a description."""
+    return ", ".join(f"{member.value} ({MEANINGS[vocabulary][member]})" for member in vocabulary)
 
 
 class ArchiverError(Exception):
@@ -58,7 +180,7 @@ class FoundLink:
 
     url: str  # normalised absolute URL, the links.url key
     display: str  # the text the post showed for it
-    found_by: str  # 'text' (matched in plain text) or 'href' (an HTML anchor)
+    found_by: FoundBy
     position: int  # order of appearance in the post, from 0
     truncated: bool = False  # cut short by an ellipsis: never requested
     expanded_url: str | None = None  # an expansion the source itself gives
@@ -90,7 +212,7 @@ class Hop:
 
     url: str
     status_code: int | None  # None when no response came back
-    via: str | None = None  # 'location' | 'refresh' | 'meta' | 'js'; None on the last hop
+    via: Via | None = None  # None on the last hop
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +220,7 @@ class Resolution:
     """The outcome of one attempt to resolve a link."""
 
     url: str
-    status: str  # ok, http_error, timeout, dns_error, connect_error, tls_error,
-    # too_many_redirects, redirect_loop, blocked, invalid
+    status: LinkStatus
     hops: tuple[Hop, ...]
     checked_at: str
     http_status: int | None = None
@@ -111,4 +232,4 @@ class Resolution:
     @property
     def ok(self) -> bool:
         """Return True when the link reached a final page."""
-        return self.status == "ok"
+        return self.status == LinkStatus.OK

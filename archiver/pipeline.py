@@ -26,7 +26,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import store
-from .models import ArchiverError, DatabaseError, Resolution, SourceUnavailable
+from .models import (
+    ArchiverError,
+    DatabaseError,
+    LinkStatus,
+    Resolution,
+    RunStatus,
+    SourceStatus,
+    SourceUnavailable,
+)
 from .resolve import ResolverSettings, resolve_many
 from .runlock import run_lock
 from .sources import SourceEntry, detect_format, expand_source, is_url, parse_bytes, read_source
@@ -50,7 +58,7 @@ WRITE_EVERY_SECONDS = 2.0
 
 Report = Callable[[str], None]
 # Source statuses after which its recorded format is trusted.
-_READ = frozenset({"ok", "partial", "not_modified"})
+_READ = frozenset({SourceStatus.OK, SourceStatus.PARTIAL, SourceStatus.NOT_MODIFIED})
 Fetch = Callable[..., Awaitable[Fetched]]
 
 
@@ -115,7 +123,7 @@ async def ingest_sources(
                 )
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
-                store.record_source(db, unit, status="error", error=str(ex))
+                store.record_source(db, unit, status=SourceStatus.ERROR, error=str(ex))
                 outcome.unavailable = True
                 outcome.failed.append(str(ex))
                 continue
@@ -123,7 +131,7 @@ async def ingest_sources(
                 raise
             except ArchiverError as ex:
                 report(f"warning: {ex}")
-                store.record_source(db, unit, status="error", error=str(ex))
+                store.record_source(db, unit, status=SourceStatus.ERROR, error=str(ex))
                 outcome.failed.append(str(ex))
                 continue
             if saved is None:
@@ -179,7 +187,7 @@ async def _ingest_one(
     except TimeoutError:
         raise ArchiverError(f"{unit}: not fetched before the time limit; the next run fetches it") from None
     if fetched.not_modified or fetched.body is None:
-        store.record_source(db, unit, status="not_modified", http_status=fetched.status_code)
+        store.record_source(db, unit, status=SourceStatus.NOT_MODIFIED, http_status=fetched.status_code)
         return None
     # A URL read as a feed before is a feed still: a maintenance page it serves one day
     # is a failed read, not a post.
@@ -201,7 +209,11 @@ async def _ingest_one(
 
 
 def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetch: Any) -> None:
-    status = "ok" if saved.error is None else ("partial" if saved.posts_read else "error")
+    status = (
+        SourceStatus.OK
+        if saved.error is None
+        else (SourceStatus.PARTIAL if saved.posts_read else SourceStatus.ERROR)
+    )
     error = str(saved.error) if saved.error else None
     store.record_source(db, unit, status=status, fmt=fmt, error=error, saved=saved, **fetch)
 
@@ -302,7 +314,7 @@ class RunSettings:
 class RunOutcome:
     """How a run ended and what it did; the counts of what it stored come from the archive."""
 
-    status: str = "interrupted"  # completed, time_limit or interrupted
+    status: RunStatus = RunStatus.INTERRUPTED
     new_archive: bool = False
     posts_added: int = 0
     links_added: int = 0
@@ -346,9 +358,10 @@ def run(settings: RunSettings, *, report: Report, progress: Progress | None = No
         started = time.monotonic()
         try:
             asyncio.run(_stages(db, run_id, settings, outcome, report, progress, stop_at))
-            outcome.status = "time_limit" if outcome.links_left or outcome.sources_left else "completed"
+            ended = outcome.links_left or outcome.sources_left
+            outcome.status = RunStatus.TIME_LIMIT if ended else RunStatus.COMPLETED
         except KeyboardInterrupt:
-            outcome.status = "interrupted"
+            outcome.status = RunStatus.INTERRUPTED
             outcome.stopped_by = signals.received or signal.SIGINT
         finally:
             outcome.seconds = time.monotonic() - started
@@ -420,7 +433,7 @@ def _finish(db: Database, run_id: int, outcome: RunOutcome) -> None:
                 "posts_added": outcome.posts_added,
                 "links_added": outcome.links_added,
                 "links_checked": outcome.links_checked,
-                "links_failed": sum(n for status, n in outcome.checks.items() if status != "ok"),
+                "links_failed": sum(n for status, n in outcome.checks.items() if status != LinkStatus.OK),
             },
             status=outcome.status,
         )

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from .clock import add_seconds, utc_now
 from .domains import domain_or_host
 from .migrations import MIGRATIONS, VIEWS
-from .models import ArchiverError, DatabaseError, Post, Resolution
+from .models import ArchiverError, DatabaseError, LinkStatus, Post, Resolution, RunStatus, SourceStatus
 from .postkeys import post_key
 from .urls import hostname, is_shortener, link_id
 
@@ -62,10 +62,10 @@ T = TypeVar("T")
 ROWS_PER_STATEMENT = 1000
 
 # Statuses checked again after --recheck-after days; failures follow their back-off.
-RECHECKED_STATUSES = ("ok", "blocked")
+RECHECKED_STATUSES = (LinkStatus.OK, LinkStatus.BLOCKED)
 
 # Statuses that no later request can change: the link itself is unusable.
-PERMANENT_STATUSES = frozenset({"invalid"})
+PERMANENT_STATUSES = frozenset({LinkStatus.INVALID})
 
 
 def open_database(path: str | os.PathLike[str]) -> Database:
@@ -170,8 +170,8 @@ def start_run(db: Database, command: str, *, now: str | None = None) -> int:
     'unfinished'.
     """
     with db.conn:
-        db.execute("update runs set status = 'unfinished' where status = 'running'")
-        row = {"command": command, "started_at": now or utc_now(), "status": "running"}
+        db.execute("update runs set status = ? where status = ?", [RunStatus.UNFINISHED, RunStatus.RUNNING])
+        row = {"command": command, "started_at": now or utc_now(), "status": RunStatus.RUNNING}
         table = db.table("runs").insert(row)
     return int(table.last_pk or 0)
 
@@ -195,7 +195,9 @@ def run_counts(db: Database, run_id: int) -> dict[str, Any]:
 
 
 @_writes
-def finish_run(db: Database, run_id: int, counts: dict[str, int], *, status: str = "completed") -> None:
+def finish_run(
+    db: Database, run_id: int, counts: dict[str, int], *, status: RunStatus = RunStatus.COMPLETED
+) -> None:
     """Record the end of a run with its counts."""
     db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status})
 
@@ -333,7 +335,7 @@ def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
 
 def _better_link_row(kept: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
     """Return the row of a link seen twice in a batch: whole over cut off, with an expansion."""
-    if kept.get("error") == "truncated" and seen.get("error") != "truncated":
+    if kept.get("status") == LinkStatus.TRUNCATED and seen.get("status") != LinkStatus.TRUNCATED:
         kept = seen | {"expanded_url": seen["expanded_url"] or kept["expanded_url"]}
     elif kept["expanded_url"] is None and seen["expanded_url"] is not None:
         kept = kept | {"expanded_url": seen["expanded_url"]}
@@ -345,7 +347,7 @@ def _known_links(db: Database, ids: list[str]) -> dict[str, tuple[bool, bool]]:
     found: dict[str, tuple[bool, bool]] = {}
     for chunk in _chunks(ids, 500):
         marks = ",".join("?" * len(chunk))
-        sql = f"select id, error is 'truncated', expanded_url is not null from links where id in ({marks})"
+        sql = f"select id, status is 'truncated', expanded_url is not null from links where id in ({marks})"
         found.update((row[0], (bool(row[1]), bool(row[2]))) for row in db.execute(sql, chunk))
     return found
 
@@ -363,14 +365,14 @@ def _complete_known_links(
     whole, expansions = [], []
     for lid, (truncated, expanded) in known.items():
         row = rows[lid]
-        if truncated and row.get("error") != "truncated":
+        if truncated and row.get("status") != LinkStatus.TRUNCATED:
             whole.append((now, lid))
         if not expanded and row["expanded_url"] is not None:
             expansions.append((row["expanded_url"], lid))
     if whole:
         db.conn.executemany(
             "update links set status = 'pending', error = null, next_check_at = ? "
-            "where id = ? and status = 'invalid' and error = 'truncated'",
+            "where id = ? and status = 'truncated'",
             whole,
         )
     if expansions:
@@ -410,14 +412,14 @@ def _link_row(url: str, lid: str, now: str, truncated: bool, expanded_url: str |
         "host": hostname(url),
         "is_shortener": int(is_shortener(url)),
         "expanded_url": expanded_url,
-        "status": "pending",
+        "status": LinkStatus.PENDING,
         "first_seen_at": now,
         "consecutive_failures": 0,
         "next_check_at": now,
     }
     if truncated:
         # Cut short by an ellipsis: requesting it would record someone else's link.
-        row.update(status="invalid", error="truncated", next_check_at=None)
+        row.update(status=LinkStatus.TRUNCATED, next_check_at=None)
     return row
 
 
@@ -431,7 +433,7 @@ def record_source(
     db: Database,
     location: str,
     *,
-    status: str,
+    status: SourceStatus,
     fmt: str | None = None,
     error: str | None = None,
     http_status: int | None = None,
@@ -483,12 +485,12 @@ def links_due(
     shorter ``--recheck-after`` (0: everything now) applies at once.  A failed link
     keeps its back-off schedule (``next_check_at``).
     """
-    where = "error is not 'truncated'"
+    where = "status is not 'truncated'"
     params: list[Any] = []
     if not recheck_all:
         now = now or utc_now()
         where += (
-            f" and (case when status in ({', '.join(repr(s) for s in RECHECKED_STATUSES)}) "
+            f" and (case when status in ({', '.join(repr(s.value) for s in RECHECKED_STATUSES)}) "
             "then last_checked_at <= ? else next_check_at <= ? end)"
         )
         params += [add_seconds(now, -recheck_after_days * 86400), now]
@@ -646,7 +648,7 @@ def _link_update(
 def _next_try(resolution: Resolution, failures: int, recheck_after_days: float) -> str | None:
     if resolution.status in PERMANENT_STATUSES:
         return None
-    if resolution.status == "blocked":
+    if resolution.status == LinkStatus.BLOCKED:
         return add_seconds(resolution.checked_at, recheck_after_days * 86400)
     spacing: float = RETRY_SPACING[min(failures, len(RETRY_SPACING)) - 1]
     if resolution.retry_after:

@@ -116,8 +116,15 @@ def test_every_imported_library_is_declared():
     assert not missing, missing
 
 
+def test_every_value_of_the_vocabulary_has_a_meaning():
+    from archiver.models import MEANINGS, FoundBy, LinkStatus, RunStatus, SourceStatus, Via
+
+    for vocabulary in (LinkStatus, FoundBy, Via, SourceStatus, RunStatus):
+        assert set(MEANINGS[vocabulary]) == set(vocabulary), vocabulary.__name__
+
+
 def test_models_import_nothing_third_party():
-    assert imported_modules(ROOT / "archiver" / "models.py") <= {"__future__", "dataclasses"}
+    assert imported_modules(ROOT / "archiver" / "models.py") <= {"__future__", "dataclasses", "enum"}
 
 
 def test_every_command_is_documented_in_the_readme():
@@ -149,7 +156,10 @@ def test_no_tracked_file_names_a_package_registry_host():
 
 def test_readme_generated_sections_are_current():
     result = subprocess.run(
-        [sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "cogapp", "--check", "README.md", "metadata.yml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, (
         "README.md is out of date: run `make docs`\n" + result.stdout + result.stderr

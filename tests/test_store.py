@@ -182,7 +182,7 @@ def test_truncated_links_are_never_due(tmp_path):
     db = store.open_database(tmp_path / "archive.db")
     store.save_posts(db, parse_bytes("Cut short https://t.co/abc1…\n".encode(), source="t.txt"))
     row = db["links"].get(link_id("https://t.co/abc1"))
-    assert (row["status"], row["error"]) == ("invalid", "truncated")
+    assert (row["status"], row["error"]) == ("truncated", None)
     assert store.links_due(db, recheck_all=True) == []
 
 
@@ -442,4 +442,40 @@ def test_a_domain_is_new_when_a_check_first_reaches_it_not_when_its_links_were_s
     assert [(row["domain"], row["atom_updated"]) for row in feed][:2] == [
         ("example.net", last_week),
         ("bbc.co.uk", long_ago),
+    ]
+
+
+def test_an_older_archive_keeps_no_state_in_error_text(tmp_path):
+    from sqlite_utils import Database
+
+    from archiver.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m008_truncated_is_a_status")
+    old["links"].insert(
+        {
+            "id": "a",
+            "url": "https://t.co/ab",
+            "host": "t.co",
+            "first_seen_at": T0,
+            "status": "invalid",
+            "error": "truncated",
+        }
+    )
+    old["links"].insert(
+        {
+            "id": "b",
+            "url": "http://x/",
+            "host": "x",
+            "first_seen_at": T0,
+            "status": "invalid",
+            "error": "invalid URL: x",
+        }
+    )
+    old.close()
+    db = store.open_database(path)
+    assert [(r["id"], r["status"], r["error"]) for r in db.query("select * from links order by id")] == [
+        ("a", "truncated", None),
+        ("b", "invalid", "invalid URL: x"),
     ]

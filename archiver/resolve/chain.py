@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..http import HostClients
-from ..models import Hop, Resolution
+from ..models import Hop, LinkStatus, Resolution, Via
 from ..urls import hostname
 from .answers import ANSWERS_BYTES, AnswerCache
 from .outcomes import HopFailed, Interpreted, Transient, classify
@@ -37,7 +37,7 @@ class Chain:
     hops: list[Hop] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
-    def add(self, url: str, status_code: int | None, via: str | None = None) -> None:
+    def add(self, url: str, status_code: int | None, via: Via | None = None) -> None:
         self.hops.append(Hop(url, status_code, via))
 
     def requested(self) -> str | None:
@@ -46,7 +46,7 @@ class Chain:
 
     def result(
         self,
-        status: str,
+        status: LinkStatus,
         *,
         final_url: str | None,
         http_status: int | None = None,
@@ -113,7 +113,7 @@ class Requester:
         host = hostname(url)
         reason = self.settings.refusal(url)
         if reason:
-            raise HopFailed("blocked", f"refused: {reason}")
+            raise HopFailed(LinkStatus.BLOCKED, f"refused: {reason}")
         try:
             async with (
                 self.limiter.slot(host),
@@ -127,7 +127,7 @@ class Requester:
             raise
         except TimeoutError as ex:
             raise Transient(
-                f"no complete answer within {self.settings.timeout:g} s", status="timeout"
+                f"no complete answer within {self.settings.timeout:g} s", status=LinkStatus.TIMEOUT
             ) from ex
         except Exception as ex:  # noqa: BLE001 - every other failure becomes a status
             raise classify(ex) from ex
@@ -142,13 +142,17 @@ class Requester:
         if retry_after is not None and beyond is not None:
             self.limiter.defer(host, retry_after)
             failure = HopFailed(
-                "http_error", f"HTTP {status}; Retry-After {retry_after:.0f} s{beyond}", http_status=status
+                LinkStatus.HTTP_ERROR,
+                f"HTTP {status}; Retry-After {retry_after:.0f} s{beyond}",
+                http_status=status,
             )
             failure.retry_after = retry_after
             raise failure
         if retry_after is not None:
             self.limiter.pause(host, retry_after)
-        raise Transient(f"HTTP {status}", status="http_error", http_status=status, retry_after=retry_after)
+        raise Transient(
+            f"HTTP {status}", status=LinkStatus.HTTP_ERROR, http_status=status, retry_after=retry_after
+        )
 
     def _beyond_the_run(self, host: str, retry_after: float) -> str | None:
         """Return why a wait ``host`` asks for is not waited in this run, or None to wait."""
@@ -182,7 +186,7 @@ class ChainFollower:
         chain = Chain(url, self.now())
         current = url
         if start and start != url:
-            chain.add(url, None, "expanded")
+            chain.add(url, None, Via.EXPANDED)
             chain.seen.add(loop_key(url))
             current = start
         while True:
@@ -190,7 +194,7 @@ class ChainFollower:
             inner = unwrap(current)
             if inner is not None:
                 # A wrapper with its target in the URL: followed without a request.
-                chain.add(current, None, "unwrapped")
+                chain.add(current, None, Via.UNWRAPPED)
                 end = self._end(chain, inner, None, None)
                 if end is not None:
                     return end
@@ -213,7 +217,7 @@ class ChainFollower:
                 chain.add(current, answer.status_code)
                 return _final(chain, current, answer)
             chain.add(current, answer.status_code, answer.via)
-            target, problem = join_url(current, answer.next_url, keep_fragment=answer.via == "location")
+            target, problem = join_url(current, answer.next_url, keep_fragment=answer.via == Via.LOCATION)
             end = self._end(chain, target, problem, answer.status_code)
             if end is not None:
                 return end
@@ -229,14 +233,17 @@ class ChainFollower:
             raw = (problem or "")[:2000]
             chain.add(raw, None)
             return chain.result(
-                "invalid",
+                LinkStatus.INVALID,
                 final_url=last,
                 http_status=status_code,
                 error=f"redirect to an unsupported URL: {raw}",
             )
         if loop_key(target) in chain.seen:
             return chain.result(
-                "redirect_loop", final_url=last, http_status=status_code, error=f"redirects back to {target}"
+                LinkStatus.REDIRECT_LOOP,
+                final_url=last,
+                http_status=status_code,
+                error=f"redirects back to {target}",
             )
         if len(chain.hops) > self.max_hops:
             # The refused next hop is the chain's last row, not its final URL: that is
@@ -244,7 +251,7 @@ class ChainFollower:
             requested = chain.requested()
             chain.add(target, None)
             return chain.result(
-                "too_many_redirects",
+                LinkStatus.TOO_MANY_REDIRECTS,
                 final_url=requested,
                 http_status=status_code,
                 error=f"more than {self.max_hops} redirects",
@@ -261,7 +268,7 @@ def _final(chain: Chain, current: str, answer: Interpreted) -> Resolution:
         if answer.status_code in REDIRECT_STATUS:
             error += " without a usable Location"
     return chain.result(
-        "ok" if ok else "http_error",
+        LinkStatus.OK if ok else LinkStatus.HTTP_ERROR,
         final_url=current,
         http_status=answer.status_code,
         error=error,

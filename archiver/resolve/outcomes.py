@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 
 from ..http import BlockedAddress, NameResolutionError, RequestFailed, RequestTimedOut, UnusableURL
+from ..models import LinkStatus, Via
 
 __all__ = ["HopFailed", "Interpreted", "Transient", "classify"]
 
@@ -16,7 +17,7 @@ log = logging.getLogger("archiver.resolve")
 class HopFailed(Exception):
     """A failure that ends a hop: its status (``dns_error``, ``blocked``...) and message."""
 
-    def __init__(self, status: str, error: str, *, http_status: int | None = None) -> None:
+    def __init__(self, status: LinkStatus, error: str, *, http_status: int | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
@@ -34,7 +35,12 @@ class Transient(Exception):
     """A response or error worth another attempt."""
 
     def __init__(
-        self, error: str, *, status: str, http_status: int | None = None, retry_after: float | None = None
+        self,
+        error: str,
+        *,
+        status: LinkStatus,
+        http_status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(error)
         self.status = status
@@ -48,7 +54,7 @@ class Interpreted:
 
     status_code: int
     next_url: str | None  # raw target, not yet joined
-    via: str | None
+    via: Via | None
     title: str | None
 
 
@@ -57,20 +63,22 @@ def classify(error: Exception) -> Exception:
     chain = causes(error)
     if any(isinstance(e, BlockedAddress) for e in chain):
         blocked = next(e for e in chain if isinstance(e, BlockedAddress))
-        return HopFailed("blocked", f"refused: {blocked.reason}")
+        return HopFailed(LinkStatus.BLOCKED, f"refused: {blocked.reason}")
     if any(isinstance(e, NameResolutionError) for e in chain):
-        return HopFailed("dns_error", str(next(e for e in chain if isinstance(e, NameResolutionError))))
+        return HopFailed(
+            LinkStatus.DNS_ERROR, str(next(e for e in chain if isinstance(e, NameResolutionError)))
+        )
     if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
         detail = next(e for e in chain if isinstance(e, ssl.SSLError | ssl.CertificateError))
-        return HopFailed("tls_error", f"TLS: {detail}")
+        return HopFailed(LinkStatus.TLS_ERROR, f"TLS: {detail}")
     if isinstance(error, RequestTimedOut):
-        return Transient(f"timed out ({error})", status="timeout")
+        return Transient(f"timed out ({error})", status=LinkStatus.TIMEOUT)
     if isinstance(error, UnusableURL):
-        return HopFailed("invalid", f"invalid URL: {error}")
+        return HopFailed(LinkStatus.INVALID, f"invalid URL: {error}")
     if isinstance(error, RequestFailed):
-        return Transient(str(error), status="connect_error")
+        return Transient(str(error), status=LinkStatus.CONNECT_ERROR)
     log.warning("unexpected error resolving a link: %r", error)
-    return HopFailed("connect_error", f"unexpected {type(error).__name__}: {error}")
+    return HopFailed(LinkStatus.CONNECT_ERROR, f"unexpected {type(error).__name__}: {error}")
 
 
 def causes(error: BaseException) -> list[BaseException]:

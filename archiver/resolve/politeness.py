@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
+from ..models import LinkStatus
 from ..urls import hostname
 from .outcomes import HopFailed
 
@@ -39,7 +40,7 @@ class HostLimiter:
             # got a 429 also waits (or gives up) as the host asked.
             if host in self._deferred:
                 raise HopFailed(
-                    "http_error",
+                    LinkStatus.HTTP_ERROR,
                     f"{host} asked to wait {self._deferred[host]:.0f} s (Retry-After); left for a later run",
                 )
             wait = self._resume_at.get(host, 0.0) - self._clock()

@@ -10,6 +10,7 @@ import contextlib
 from urllib.parse import urljoin, urlsplit
 
 from ..http import Answer, BodyTooLarge
+from ..models import LinkStatus, Via
 from ..urls import is_shortener, normalise_url
 from .htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
 from .outcomes import HopFailed, Interpreted
@@ -33,15 +34,15 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
     if status in REDIRECT_STATUS and targets:
         if len(set(targets)) > 1:
             raise HopFailed(
-                "invalid",
+                LinkStatus.INVALID,
                 f"conflicting Location headers: {' | '.join(targets)[:500]}",
                 http_status=status,
             )
         await _drain(answer)
-        return Interpreted(status, targets[0], "location", None)
+        return Interpreted(status, targets[0], Via.LOCATION, None)
     refresh = parse_refresh(answer.header("refresh"))
     if refresh:
-        return Interpreted(status, refresh, "refresh", None)
+        return Interpreted(status, refresh, Via.REFRESH, None)
     if not (200 <= status < 300) or "html" not in answer.header("content-type", "html"):
         return Interpreted(status, None, None, None)
     try:
@@ -52,11 +53,11 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
     title = find_title(page)
     meta = find_meta_refresh(page)
     if meta:
-        return Interpreted(status, meta, "meta", title)
+        return Interpreted(status, meta, Via.META, title)
     if len(body) <= JS_REDIRECT_MAX_BODY or is_shortener(url):
         script = find_js_redirect(page)
         if script:
-            return Interpreted(status, script, "js", title)
+            return Interpreted(status, script, Via.JS, title)
     return Interpreted(status, None, None, title)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..extract import extract_text_parts
-from ..models import FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import source, streamer
 from .html import merge_links
@@ -270,4 +270,4 @@ def _links_in(value: str) -> list[FoundLink]:
 
 def _plain_link(value: Any) -> FoundLink | None:
     url = normalise_url(value) if isinstance(value, str) and "://" in value else None
-    return FoundLink(url=url, display=value, found_by="entity", position=0) if url else None
+    return FoundLink(url=url, display=value, found_by=FoundBy.ENTITY, position=0) if url else None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..extract import extract_links, extract_text_parts
-from ..models import FoundLink
+from ..models import FoundBy, FoundLink
 from ..urls import normalise_url
 
 __all__ = [
@@ -223,7 +223,7 @@ def anchor_links(
         url = normalise_url(anchor.href, base=base) if anchor.href else None
         if url is not None:
             links.append(
-                FoundLink(url=url, display=shown or anchor.href, found_by="href", position=len(links))
+                FoundLink(url=url, display=shown or anchor.href, found_by=FoundBy.HREF, position=len(links))
             )
     return links
 

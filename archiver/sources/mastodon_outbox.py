@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..models import FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
@@ -73,7 +73,9 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
         activity_id = text_of(activity.get("id"))
         if not activity_id:
             return None
-        links = (FoundLink(url=boosted, display=boosted, found_by="entity", position=0),) if boosted else ()
+        links = (
+            (FoundLink(url=boosted, display=boosted, found_by=FoundBy.ENTITY, position=0),) if boosted else ()
+        )
         return Post(
             id=activity_id,
             platform="mastodon",

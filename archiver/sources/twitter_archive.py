@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..extract import extract_links
-from ..models import FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
@@ -212,7 +212,7 @@ def entity_link(entity: Any) -> FoundLink | None:
     return FoundLink(
         url=url,
         display=str(display or url),
-        found_by="entity",
+        found_by=FoundBy.ENTITY,
         position=0,
         expanded_url=expanded if expanded != url else None,
     )
