@@ -242,6 +242,10 @@ class Handler(BaseHTTPRequestHandler):
             self.recorder.counters[path] += 1
             name = "blog.xml" if self.recorder.counters[path] == 1 else "error-page.html"
             self._send(200, (FIXTURES / "feed" / name).read_bytes())
+        elif path == "/feeds/moved":
+            self._redirect("/feeds/moved-again", 301)
+        elif path == "/feeds/moved-again":
+            self._redirect("/feeds/blog.xml", 302)
         elif path == "/feed-page":
             self._send(200, (FIXTURES / "page" / "embedded.html").read_bytes())
         else:

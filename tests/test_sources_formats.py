@@ -914,3 +914,31 @@ def test_an_archive_is_opened_once_per_ingest(tmp_path, monkeypatch):
     assert outcome.posts_added > 0 and not outcome.failed
     assert opened == [target]
     assert db.execute("select format from sources").fetchall() == [("mastodon-outbox",)]
+
+
+@pytest.mark.parametrize(
+    ("path", "outcome"),
+    [
+        ("/feeds/moved", "read"),  # two redirects, then the feed
+        ("/loop-a", "redirects back to"),
+        ("/to-javascript", "redirect to an unsupported URL: javascript:alert(1)"),
+        ("/hop/12", "more than 10 redirects"),
+        ("/to-mapped", "refused"),  # the guard, as for a link
+    ],
+)
+def test_a_feed_url_follows_redirects_by_the_rules_links_follow(server, path, outcome):
+    from archiver.models import SourceUnavailable
+    from archiver.resolve import ResolverSettings
+    from archiver.sources.fetch import fetch_source
+
+    base, recorder = server
+    port = int(base.rsplit(":", 1)[1])
+    settings = ResolverSettings(exempt=frozenset({("127.0.0.1", port)}), max_hops=10)
+    if outcome == "read":
+        fetched = asyncio.run(fetch_source(f"{base}{path}", settings=settings))
+        assert fetched.url == f"{base}/feeds/blog.xml" and fetched.body and b"<rss" in fetched.body
+        assert recorder.paths() == ["/feeds/moved", "/feeds/moved-again", "/feeds/blog.xml"]
+        return
+    with pytest.raises(SourceUnavailable) as raised:
+        asyncio.run(fetch_source(f"{base}{path}", settings=settings))
+    assert outcome in str(raised.value) and f"{base}{path}" in str(raised.value)

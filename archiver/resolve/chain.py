@@ -23,7 +23,7 @@ from .retries import RETRYABLE_STATUS, parse_retry_after, with_retries
 from .settings import ResolverSettings
 from .wrappers import unwrap
 
-__all__ = ["Chain", "ChainFollower", "Requester"]
+__all__ = ["Chain", "ChainFollower", "Requester", "end_of_chain"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -227,36 +227,47 @@ class ChainFollower:
     def _end(
         self, chain: Chain, target: str | None, problem: str | None, status_code: int | None
     ) -> Resolution | None:
-        """Return the resolution when the chain cannot go on to ``target``, or None."""
-        last = chain.hops[-1].url
-        if target is None:
-            raw = (problem or "")[:2000]
-            chain.add(raw, None)
-            return chain.result(
-                LinkStatus.INVALID,
-                final_url=last,
-                http_status=status_code,
-                error=f"redirect to an unsupported URL: {raw}",
-            )
-        if loop_key(target) in chain.seen:
-            return chain.result(
-                LinkStatus.REDIRECT_LOOP,
-                final_url=last,
-                http_status=status_code,
-                error=f"redirects back to {target}",
-            )
-        if len(chain.hops) > self.max_hops:
-            # The refused next hop is the chain's last row, not its final URL: that is
-            # the last URL actually requested (none, for a chain of wrappers alone).
-            requested = chain.requested()
-            chain.add(target, None)
-            return chain.result(
-                LinkStatus.TOO_MANY_REDIRECTS,
-                final_url=requested,
-                http_status=status_code,
-                error=f"more than {self.max_hops} redirects",
-            )
-        return None
+        return end_of_chain(chain, target, problem, status_code, self.max_hops)
+
+
+def end_of_chain(
+    chain: Chain, target: str | None, problem: str | None, status_code: int | None, max_hops: int
+) -> Resolution | None:
+    """Return the resolution when a chain cannot go on to ``target``, or None to go on.
+
+    The rules every redirect archiver follows (a link's, a feed's) obey: a target that is
+    no http(s) URL ends it ``invalid``, one seen before ``redirect_loop``, one past
+    ``max_hops`` ``too_many_redirects``.
+    """
+    last = chain.hops[-1].url
+    if target is None:
+        raw = (problem or "")[:2000]
+        chain.add(raw, None)
+        return chain.result(
+            LinkStatus.INVALID,
+            final_url=last,
+            http_status=status_code,
+            error=f"redirect to an unsupported URL: {raw}",
+        )
+    if loop_key(target) in chain.seen:
+        return chain.result(
+            LinkStatus.REDIRECT_LOOP,
+            final_url=last,
+            http_status=status_code,
+            error=f"redirects back to {target}",
+        )
+    if len(chain.hops) > max_hops:
+        # The refused next hop is the chain's last row, not its final URL: that is
+        # the last URL actually requested (none, for a chain of wrappers alone).
+        requested = chain.requested()
+        chain.add(target, None)
+        return chain.result(
+            LinkStatus.TOO_MANY_REDIRECTS,
+            final_url=requested,
+            http_status=status_code,
+            error=f"more than {max_hops} redirects",
+        )
+    return None
 
 
 def _final(chain: Chain, current: str, answer: Interpreted) -> Resolution:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ..clock import utc_now
 from ..http import BodyTooLarge, HTTPClient, Resolver, build_client, get
-from ..models import SourceUnavailable
+from ..models import SourceUnavailable, Via
 from ..resolve import ResolverSettings
+from ..resolve.chain import Chain, end_of_chain
 from ..resolve.outcomes import classify
-from ..resolve.response import REDIRECT_STATUS, join_url
+from ..resolve.response import REDIRECT_STATUS, join_url, loop_key
 from ..urls import normalise_url
 
 __all__ = ["Fetched", "fetch_source"]
@@ -55,23 +57,37 @@ async def fetch_source(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    current: str | None = normalise_url(url)
+    current = normalise_url(url)
+    if current is None:
+        raise SourceUnavailable(f"{url}: not a usable http(s) URL")
+    # Redirects are followed by the rules a link's chain follows (resolve.chain).
+    chain = Chain(url, utc_now())
     try:
-        for _ in range(settings.max_hops + 1):
-            if current is None:
-                raise SourceUnavailable(f"{url}: not a usable http(s) URL")
-            answer = await _fetch_source_hop(client, current, settings, headers)
+        while True:
+            chain.seen.add(loop_key(current))
+            try:
+                answer = await _fetch_source_hop(client, current, settings, headers)
+            except SourceUnavailable as ex:
+                if current == url:
+                    raise
+                raise SourceUnavailable(f"{url}: redirected to {ex}") from ex
             if isinstance(answer, Fetched):
                 return answer
-            current = answer
-        raise SourceUnavailable(f"{url}: more than {settings.max_hops} redirects")
+            status, target, problem = answer
+            chain.add(current, status, Via.LOCATION)
+            end = end_of_chain(chain, target, problem, status, settings.max_hops)
+            if end is not None:
+                raise SourceUnavailable(f"{url}: {end.error}")
+            assert target is not None
+            current = target
     finally:
         await client.aclose()
 
 
 async def _fetch_source_hop(
     client: HTTPClient, url: str, settings: ResolverSettings, headers: dict[str, str]
-) -> Fetched | str:
+) -> Fetched | tuple[int, str | None, str | None]:
+    """Return the source as fetched, or a redirect's status, target (joined) and raw target."""
     reason = settings.refusal(url)
     if reason:
         raise SourceUnavailable(f"{url}: refused: {reason}")
@@ -80,10 +96,8 @@ async def _fetch_source_hop(
             targets = answer.locations
             status = answer.status
             if status in REDIRECT_STATUS and targets:
-                target, problem = join_url(url, targets[0])
-                if target is None:
-                    raise SourceUnavailable(f"{url}: redirect to an unsupported URL: {problem}")
-                return target
+                target, problem = join_url(url, targets[0], keep_fragment=True)
+                return status, target, problem
             validators = {
                 "etag": answer.header("etag") or None,
                 "last_modified": answer.header("last-modified") or None,
