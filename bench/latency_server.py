@@ -4,8 +4,11 @@ It listens on one port of many 127.0.0.x addresses, so that each address is a ho
 its own: 20 shorteners (127.0.0.10-29) and 50 final hosts (127.0.0.100-149).  Every
 response waits ``--delay`` seconds.  A link ``/s/<i>`` on a shortener redirects to
 ``/r/<i>`` on its final host, which redirects to ``/p/<i>``, a 200 page: three responses
-a link.  ``GET /__stats`` on 127.0.0.2 reports requests and the peak in flight per host;
-``GET /__reset`` clears them.  It prints ``ready <port>`` once listening.
+a link.  With ``--cpu-ms`` every response also costs that much CPU in the server's
+one process, as a real web server or proxy spends on each request, so the server
+competes with the client for the machine's cores.  ``GET /__stats`` on 127.0.0.2
+reports requests and the peak in flight per host; ``GET /__reset`` clears them.  It
+prints ``ready <port>`` once listening.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import asyncio
 import json
 import signal
+import time
 from collections import Counter
 
 SHORTENERS = [f"127.0.0.{10 + i}" for i in range(20)]
@@ -61,10 +65,11 @@ class Stats:
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, stats: Stats, delay: float, port: int) -> None:
+    def __init__(self, stats: Stats, delay: float, port: int, cpu: float = 0.0) -> None:
         self.stats = stats
         self.delay = delay
         self.port = port
+        self.cpu = cpu
         self.buffer = b""
         self.busy = False
         self.transport: asyncio.Transport | None = None
@@ -102,6 +107,10 @@ class Connection(asyncio.Protocol):
     def _respond(self, path: str) -> None:
         self.stats.leave(self.host)
         self.busy = False
+        if self.cpu:
+            done = time.process_time() + self.cpu
+            while time.process_time() < done:
+                pass
         kind, _, number = path.strip("/").partition("/")
         try:
             i = int(number)
@@ -136,13 +145,13 @@ class Connection(asyncio.Protocol):
             self.stats.leave(self.host)
 
 
-async def serve(port: int, delay: float) -> None:
+async def serve(port: int, delay: float, cpu: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
     servers = []
     for host in [CONTROL, *SHORTENERS, *FINALS]:
         server = await loop.create_server(
-            lambda: Connection(stats, delay, port), host, port, backlog=1024, reuse_address=True
+            lambda: Connection(stats, delay, port, cpu), host, port, backlog=1024, reuse_address=True
         )
         servers.append(server)
     print(f"ready {port}", flush=True)
@@ -158,8 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--cpu-ms", type=float, default=0.0, help="CPU milliseconds each response costs")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay))
+    asyncio.run(serve(args.port, args.delay, args.cpu_ms / 1000))
 
 
 if __name__ == "__main__":

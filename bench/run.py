@@ -39,9 +39,14 @@ sys.path.insert(0, str(HERE))
 
 from latency_server import SHORTENERS, final_url, link  # noqa: E402
 
+# The kinds of server every setting is measured against: the latency server alone, and
+# the same server spending CPU on each response as a real web server or proxy does.
+SERVERS = {"latency": 0.0, "cpu 0.5 ms": 0.5}
+
 
 @dataclass
 class Result:
+    server: str
     tool: str
     setting: str
     links: int
@@ -56,7 +61,8 @@ class Result:
 
     def row(self) -> str:
         return (
-            f"| {self.tool} | {self.setting} | {self.links:,} | {self.wall:.1f} | {self.floor:.2f} | "
+            f"| {self.server} | {self.tool} | {self.setting} | {self.links:,} | "
+            f"{self.wall:.1f} | {self.floor:.2f} | "
             f"{self.wall / self.floor:.2f} | {self.links / self.wall:,.0f} | {self.correct:.1%} | "
             f"{self.cpu:.1f} | {self.peak_rss_mb:.0f} | {self.requests:,} | {self.peak_per_host} | "
             f"{self.peak_total} |"
@@ -68,9 +74,9 @@ class Result:
 REFERENCE = "raw asyncio streams (reference)"
 
 HEADER = (
-    "| tool | in flight : per host | links | wall s | floor s | wall / floor | links/s | correct final URLs "
-    "| CPU s | peak RSS MB | requests | peak per host | peak in flight |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| server | tool | in flight : per host | links | wall s | floor s | wall / floor | links/s "
+    "| correct final URLs | CPU s | peak RSS MB | requests | peak per host | peak in flight |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -86,11 +92,20 @@ def control(port: int, path: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def latency_server(delay: float) -> Iterator[int]:
+def latency_server(delay: float, cpu_ms: float = 0.0) -> Iterator[int]:
     """Start bench/latency_server.py on a free port; yield the port."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "latency_server.py"), "--port", str(port), "--delay", str(delay)],
+        [
+            sys.executable,
+            str(HERE / "latency_server.py"),
+            "--port",
+            str(port),
+            "--delay",
+            str(delay),
+            "--cpu-ms",
+            str(cpu_ms),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -264,6 +279,7 @@ def main() -> None:
         "--delay", type=float, default=0.05, help="seconds the server waits before each response"
     )
     parser.add_argument("--settings", default="20:2,64:8", help="in flight:per host pairs")
+    parser.add_argument("--servers", default=",".join(SERVERS), help=f"kinds of server: {', '.join(SERVERS)}")
     parser.add_argument(
         "--tools",
         default=f"archiver,urlexpander,minet resolve,asyncio + httpx (one pool),{REFERENCE},sequential loop",
@@ -279,40 +295,49 @@ def main() -> None:
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        for number, setting in enumerate(args.settings.split(",")):
-            concurrency, per_host = (int(x) for x in setting.split(":"))
-            for tool in tools:
-                if tool == "sequential loop" and number > 0:
-                    continue  # one link at a time whatever the setting: measured once
-                # A fresh server for each tool: no tool inherits another's connections.
-                with latency_server(args.delay) as port:
-                    count = args.sequential_links if tool == "sequential loop" else args.links
-                    indices = list(range(count))
-                    effective = (
-                        1 if tool == "sequential loop" else min(concurrency, per_host * len(SHORTENERS))
-                    )
-                    floor = count * 3 * args.delay / effective
-                    if tool == "archiver":
-                        measured, resolved = bench_archiver(work, indices, port, concurrency, per_host)
-                    else:
-                        measured, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
-                    stats = control(port, "/__stats")
-                    result = Result(
-                        tool,
-                        setting if tool != "sequential loop" else "1:1",
-                        count,
-                        measured.wall,
-                        floor,
-                        correct_fraction(resolved, indices, port),
-                        measured.cpu,
-                        measured.rss_mb,
-                        stats["requests"],
-                        stats["peak_per_host"],
-                        stats["peak_total"],
-                    )
-                    results.append(result)
-                    print(result.row(), flush=True)
+        for server in [name.strip() for name in args.servers.split(",") if name.strip()]:
+            for number, setting in enumerate(args.settings.split(",")):
+                results += bench_setting(args, work, tools, server, number, setting)
     write_report(results, args)
+
+
+def bench_setting(
+    args: argparse.Namespace, work: Path, tools: list[str], server: str, number: int, setting: str
+) -> list[Result]:
+    """Measure every tool at one setting against one kind of server."""
+    results: list[Result] = []
+    concurrency, per_host = (int(x) for x in setting.split(":"))
+    for tool in tools:
+        if tool == "sequential loop" and (number > 0 or server != next(iter(SERVERS))):
+            continue  # one link at a time whatever the setting: measured once
+        # A fresh server for each tool: no tool inherits another's connections.
+        with latency_server(args.delay, SERVERS[server]) as port:
+            count = args.sequential_links if tool == "sequential loop" else args.links
+            indices = list(range(count))
+            effective = 1 if tool == "sequential loop" else min(concurrency, per_host * len(SHORTENERS))
+            floor = count * 3 * args.delay / effective
+            if tool == "archiver":
+                measured, resolved = bench_archiver(work, indices, port, concurrency, per_host)
+            else:
+                measured, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
+            stats = control(port, "/__stats")
+            result = Result(
+                server,
+                tool,
+                setting if tool != "sequential loop" else "1:1",
+                count,
+                measured.wall,
+                floor,
+                correct_fraction(resolved, indices, port),
+                measured.cpu,
+                measured.rss_mb,
+                stats["requests"],
+                stats["peak_per_host"],
+                stats["peak_total"],
+            )
+            results.append(result)
+            print(result.row(), flush=True)
+    return results
 
 
 def write_report(results: list[Result], args: argparse.Namespace) -> None:
@@ -329,7 +354,9 @@ def write_report(results: list[Result], args: argparse.Namespace) -> None:
         "",
         f"Command: `{command.strip()}`",
         "",
-        "The floor is N × 3 × L / (links in flight): no tool can finish sooner.",
+        "The floor is N × 3 × L / (links in flight): no tool can finish sooner. Servers: "
+        "`latency` waits L before each response; `cpu 0.5 ms` also spends 0.5 ms of CPU on each, "
+        "competing with the client for the machine's cores.",
         "",
         HEADER,
         *(r.row() for r in results),
