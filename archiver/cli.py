@@ -14,7 +14,7 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from . import __version__, pipeline, publish, store
+from . import __version__, pipeline, store
 from .clock import utc_now
 from .export import EXPORT_FORMATS, write_rows
 from .http import WEB_PORTS
@@ -390,6 +390,8 @@ def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool
     \b
         archiver serve --port 8001
     """
+    from . import publish  # YAML, only for the commands that publish
+
     db = _existing(db_path)  # also brings the schema up to date before serving
     fitted = _metadata_for(db_path, metadata)
     with tempfile.TemporaryDirectory(prefix="archiver-serve-") as scratch:
@@ -419,6 +421,8 @@ def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool
 
 def _metadata_for(db_path: str, metadata: str | None) -> dict[str, Any]:
     """Return the metadata to serve ``db_path`` with: ``metadata`` or archiver's own, fitted to its name."""
+    from . import publish  # YAML, only for the commands that publish
+
     try:
         loaded = publish.load_metadata(metadata)
     except ArchiverError as ex:
@@ -520,6 +524,8 @@ def export(table: str, db_path: str, fmt: str, output: Any, metadata: str | None
     try:
         columns, rows = store.table_rows(db, table)
     except KeyError as ex:
+        from . import publish  # YAML, only for the commands that publish
+
         queries = publish.canned_queries(_metadata_for(db_path, metadata), publish.database_name(db_path))
         if table not in queries:
             known = f"; canned queries: {', '.join(sorted(queries))}" if queries else ""
