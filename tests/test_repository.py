@@ -20,7 +20,7 @@ HOMES = {
     "click": {"cli.py"},
     "tenacity": {"retries.py"},
     "httpx": {"client.py"},
-    "httpcore": {"client.py", "backend.py"},
+    "httpcore": {"client.py", "backend.py", "pool.py"},
     "certifi": {"client.py"},
     "anyio": set(),
     "tldextract": {"domains.py"},

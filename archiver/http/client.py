@@ -23,6 +23,7 @@ import httpcore
 import httpx
 
 from .backend import AsyncioBackend, GuardedBackend, Resolver
+from .pool import KeepAlivePool
 
 __all__ = [
     "Answer",
@@ -94,10 +95,11 @@ async def get(client: HTTPClient, url: str, headers: dict[str, str] | None = Non
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool whose connections go through ``backend``.
+    """An httpx transport whose connections go through ``backend`` (the guard).
 
-    Built from public parts only: httpcore's pool takes a network backend (the guard),
-    and httpx takes any ``AsyncBaseTransport``.  It also keeps the cookies of a run
+    Built from public parts only: connections are httpcore's ``AsyncHTTP11Connection``
+    kept by ``KeepAlivePool`` (or httpcore's ``AsyncHTTPProxy`` with a proxy, which takes a
+    network backend too), and httpx takes any ``AsyncBaseTransport``.  It also keeps the cookies of a run
     (see ``CookieJar``), so the client's own jar never sees a Set-Cookie header.
     """
 
@@ -117,10 +119,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             "retries": 0,
             "network_backend": backend,
         }
-        self._pool: httpcore.AsyncConnectionPool = (
+        self._pool: httpcore.AsyncHTTPProxy | KeepAlivePool = (
             httpcore.AsyncHTTPProxy(proxy_url=proxy, **common)
             if proxy
-            else httpcore.AsyncConnectionPool(**common)
+            else KeepAlivePool(backend=backend, ssl_context=verify, max_idle=max_connections)
         )
         self.cookies = CookieJar()
 
