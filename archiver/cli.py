@@ -40,8 +40,6 @@ SOURCES_TEMPLATE = """\
 #   https://mastodon.social/@someone.rss
 """
 
-log = logging.getLogger("archiver")
-
 # A run stopped by Ctrl-C or SIGTERM exits as a shell reports a process those signals
 # ended, after recording and printing how far it got.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
