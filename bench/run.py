@@ -119,6 +119,29 @@ def latency_server(delay: float, cpu_ms: float = 0.0) -> Iterator[int]:
         server.wait()
 
 
+@contextlib.contextmanager
+def forward_proxy() -> Iterator[str]:
+    """Start bench/forward_proxy.py on a free port of 127.0.0.3; yield its URL."""
+    port = free_port()
+    proxy = subprocess.Popen(
+        [sys.executable, str(HERE / "forward_proxy.py"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proxy.stdout is not None
+        if not proxy.stdout.readline().startswith("ready"):
+            raise RuntimeError("the forward proxy did not start")
+        yield f"http://127.0.0.3:{port}"
+    finally:
+        proxy.terminate()
+        proxy.wait()
+
+
+# The tools that can send their requests through a proxy.
+PROXY_TOOLS = ("archiver", "minet resolve")
+
+
 def ensure_peers() -> None:
     """Install the peer tools into bench/.venv, once."""
     stamp = PEERS_VENV / ".installed"
@@ -165,7 +188,9 @@ def correct_fraction(results: dict[str, str], indices: list[int], port: int) -> 
     return good / len(indices)
 
 
-def resolve_command(db: Path, concurrency: int, per_host: int, *, verbosity: str = "-q") -> list[str]:
+def resolve_command(
+    db: Path, concurrency: int, per_host: int, *, verbosity: str = "-q", proxy: str | None = None
+) -> list[str]:
     """The `archiver resolve` command line every benchmark of archiver runs."""
     return [
         str(PROJECT_PYTHON),
@@ -180,11 +205,12 @@ def resolve_command(db: Path, concurrency: int, per_host: int, *, verbosity: str
         str(concurrency),
         "--per-host",
         str(per_host),
+        *(["--proxy", proxy] if proxy else []),
     ]
 
 
 def bench_archiver(
-    work: Path, indices: list[int], port: int, concurrency: int, per_host: int
+    work: Path, indices: list[int], port: int, concurrency: int, per_host: int, proxy: str | None = None
 ) -> tuple[Measured, dict[str, str]]:
     db = work / "archiver.db"
     for suffix in ("", "-wal", "-shm"):
@@ -196,14 +222,20 @@ def bench_archiver(
         [*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
     )
     control(port, "/__reset")
-    measured = run_measured(resolve_command(db, concurrency, per_host), cwd=work)
+    measured = run_measured(resolve_command(db, concurrency, per_host, proxy=proxy), cwd=work)
     with sqlite3.connect(db) as conn:
         results = dict(conn.execute("select url, final_url from links"))
     return measured, results
 
 
 def bench_peer(
-    tool: str, work: Path, indices: list[int], port: int, concurrency: int, per_host: int
+    tool: str,
+    work: Path,
+    indices: list[int],
+    port: int,
+    concurrency: int,
+    per_host: int,
+    proxy: str | None = None,
 ) -> tuple[Measured, dict[str, str]]:
     urls = work / "urls.txt"
     urls.write_text("".join(link(i, port) + "\n" for i in indices))
@@ -238,6 +270,7 @@ def bench_peer(
             "--silent",
             "-o",
             str(output),
+            *(["-x", proxy] if proxy else []),
         ]
     elif tool == "asyncio + httpx (one pool)":
         command = [
@@ -281,6 +314,11 @@ def main() -> None:
     parser.add_argument("--settings", default="20:2,64:8", help="in flight:per host pairs")
     parser.add_argument("--servers", default=",".join(SERVERS), help=f"kinds of server: {', '.join(SERVERS)}")
     parser.add_argument(
+        "--routes",
+        default="direct,proxy",
+        help="direct, and/or through a forward proxy (archiver and minet only)",
+    )
+    parser.add_argument(
         "--tools",
         default=f"archiver,urlexpander,minet resolve,asyncio + httpx (one pool),{REFERENCE},sequential loop",
     )
@@ -295,34 +333,46 @@ def main() -> None:
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        for server in [name.strip() for name in args.servers.split(",") if name.strip()]:
-            for number, setting in enumerate(args.settings.split(",")):
-                results += bench_setting(args, work, tools, server, number, setting)
+        routes = [name.strip() for name in args.routes.split(",") if name.strip()]
+        for route in routes:
+            for server in [name.strip() for name in args.servers.split(",") if name.strip()]:
+                for number, setting in enumerate(args.settings.split(",")):
+                    chosen = tools if route == "direct" else [t for t in tools if t in PROXY_TOOLS]
+                    results += bench_setting(args, work, chosen, server, number, setting, route)
     write_report(results, args)
 
 
 def bench_setting(
-    args: argparse.Namespace, work: Path, tools: list[str], server: str, number: int, setting: str
+    args: argparse.Namespace,
+    work: Path,
+    tools: list[str],
+    server: str,
+    number: int,
+    setting: str,
+    route: str = "direct",
 ) -> list[Result]:
-    """Measure every tool at one setting against one kind of server."""
+    """Measure every tool at one setting against one kind of server, directly or through a proxy."""
     results: list[Result] = []
     concurrency, per_host = (int(x) for x in setting.split(":"))
     for tool in tools:
-        if tool == "sequential loop" and (number > 0 or server != next(iter(SERVERS))):
+        if tool == "sequential loop" and (number > 0 or server != next(iter(SERVERS)) or route != "direct"):
             continue  # one link at a time whatever the setting: measured once
         # A fresh server for each tool: no tool inherits another's connections.
-        with latency_server(args.delay, SERVERS[server]) as port:
+        with (
+            latency_server(args.delay, SERVERS[server]) as port,
+            forward_proxy() if route == "proxy" else contextlib.nullcontext(None) as proxy,
+        ):
             count = args.sequential_links if tool == "sequential loop" else args.links
             indices = list(range(count))
             effective = 1 if tool == "sequential loop" else min(concurrency, per_host * len(SHORTENERS))
             floor = count * 3 * args.delay / effective
             if tool == "archiver":
-                measured, resolved = bench_archiver(work, indices, port, concurrency, per_host)
+                measured, resolved = bench_archiver(work, indices, port, concurrency, per_host, proxy)
             else:
-                measured, resolved = bench_peer(tool, work, indices, port, concurrency, per_host)
+                measured, resolved = bench_peer(tool, work, indices, port, concurrency, per_host, proxy)
             stats = control(port, "/__stats")
             result = Result(
-                server,
+                server if route == "direct" else f"{server}, via proxy",
                 tool,
                 setting if tool != "sequential loop" else "1:1",
                 count,
