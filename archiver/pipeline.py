@@ -366,6 +366,7 @@ def run(settings: RunSettings, *, report: Report, progress: Progress | None = No
         finally:
             outcome.seconds = time.monotonic() - started
             _finish(db, run_id, outcome)
+            db.close()
     return outcome
 
 
