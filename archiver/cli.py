@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -160,15 +162,56 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "weekly; good ones after --recheck-after days), or every link now",
         ),
     ]
+
+    @functools.wraps(function)
+    def with_resolving(*args: Any, **values: Any) -> Any:
+        # The options arrive one by one from click and leave as one typed object.
+        picked = {name: values.pop(name) for name in RESOLVER_OPTIONS}
+        return function(*args, resolving=_resolving(picked), **values)
+
+    command: Callable[..., Any] = with_resolving
     for option in reversed(options):
-        function = option(function)
-    return function
+        command = option(command)
+    return command
 
 
-def _resolving(options: dict[str, Any]) -> dict[str, Any]:
-    """Return the RunSettings fields the resolver options of archive and resolve give."""
-    return {
-        "resolver": ResolverSettings(
+# The parameters _resolver_options adds, in the order click names them.
+RESOLVER_OPTIONS = (
+    "concurrency",
+    "per_host",
+    "timeout",
+    "max_hops",
+    "allow_private",
+    "allow_ports",
+    "proxy",
+    "user_agent",
+    "recheck_after",
+    "time_limit",
+    "due_only",
+)
+
+
+@dataclass(frozen=True)
+class Resolving:
+    """The resolver options of archive and resolve, as the RunSettings fields they set."""
+
+    resolver: ResolverSettings
+    recheck_after_days: float
+    recheck_all: bool
+    time_limit_minutes: float | None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "resolver": self.resolver,
+            "recheck_after_days": self.recheck_after_days,
+            "recheck_all": self.recheck_all,
+            "time_limit_minutes": self.time_limit_minutes,
+        }
+
+
+def _resolving(options: dict[str, Any]) -> Resolving:
+    return Resolving(
+        resolver=ResolverSettings(
             concurrency=options["concurrency"],
             per_host=options["per_host"],
             timeout=options["timeout"],
@@ -178,10 +221,10 @@ def _resolving(options: dict[str, Any]) -> dict[str, Any]:
             proxy=options["proxy"] or None,
             user_agent=options["user_agent"],
         ),
-        "recheck_after_days": options["recheck_after"],
-        "recheck_all": not options["due_only"],
-        "time_limit_minutes": options["time_limit"],
-    }
+        recheck_after_days=options["recheck_after"],
+        recheck_all=not options["due_only"],
+        time_limit_minutes=options["time_limit"],
+    )
 
 
 @click.group()
@@ -247,7 +290,7 @@ def archive(
     text_column: str | None,
     limit: int | None,
     sources_file: str | None,
-    **options: Any,
+    resolving: Resolving,
 ) -> None:
     """Ingest every SOURCE, then resolve every link that is new or due.
 
@@ -272,7 +315,7 @@ def archive(
             fmt=fmt,
             text_column=text_column,
             limit=limit,
-            **_resolving(options),
+            **resolving.fields(),
         ),
     )
     if outcome.unavailable and named:
@@ -344,7 +387,7 @@ def ingest(
 @_resolver_options
 @click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
 @click.pass_context
-def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: Any) -> None:
+def resolve(ctx: click.Context, /, db_path: str, limit: int | None, resolving: Resolving) -> None:
     """Resolve links that are new or due for another check.
 
     Example:
@@ -355,7 +398,7 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, **options: A
     _run_command(
         ctx,
         pipeline.RunSettings(
-            db_path=db_path, command="resolve", limit=limit, ingest=False, **_resolving(options)
+            db_path=db_path, command="resolve", limit=limit, ingest=False, **resolving.fields()
         ),
     )
 

@@ -6,6 +6,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .domains import domain_or_host
+from .models import LinkStatus
 from .postkeys import post_key
 from .urls import hostname
 
@@ -25,31 +26,31 @@ join post_links on post_links.post_id = posts.id
 join links on links.id = post_links.link_id
 order by posts.posted_at desc, posts.id, post_links.position
 """,
-    "failed_links": """
+    "failed_links": f"""
 select id, url, status, http_status, error, final_url, consecutive_failures,
   first_failed_at, last_checked_at, next_check_at
 from links
-where status not in ('ok', 'pending')
+where status not in ('{LinkStatus.OK}', '{LinkStatus.PENDING}')
 order by last_checked_at desc
 """,
-    "dead_links": """
+    "dead_links": f"""
 select id, url, status, http_status, error, final_url, final_domain, last_ok_at,
   first_failed_at, consecutive_failures, last_checked_at
 from links
-where last_ok_at is not null and status != 'ok'
+where last_ok_at is not null and status != '{LinkStatus.OK}'
 order by first_failed_at desc
 """,
-    "domain_changes": """
+    "domain_changes": f"""
 select links.id, links.url, earlier.final_domain as earlier_domain,
   links.final_domain as current_domain, earlier.checked_at as earlier_checked_at,
   links.resolved_at as current_resolved_at
 from links
 join checks as earlier on earlier.link_id = links.id
-where earlier.status = 'ok' and links.status = 'ok'
+where earlier.status = '{LinkStatus.OK}' and links.status = '{LinkStatus.OK}'
   and earlier.final_domain is not null and links.final_domain is not null
   and earlier.final_domain != links.final_domain
   and earlier.id = (
-    select min(c.id) from checks c where c.link_id = links.id and c.status = 'ok'
+    select min(c.id) from checks c where c.link_id = links.id and c.status = '{LinkStatus.OK}'
   )
 """,
     "link_chains": """

@@ -123,6 +123,18 @@ def test_every_value_of_the_vocabulary_has_a_meaning():
         assert set(MEANINGS[vocabulary]) == set(vocabulary), vocabulary.__name__
 
 
+def test_commands_take_typed_options_not_a_bag_of_keywords():
+    tree = ast.parse((ROOT / "archiver" / "cli.py").read_text(encoding="utf-8"))
+    commands = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and any("command" in ast.unparse(d) for d in node.decorator_list)
+    ]
+    assert len(commands) >= 8
+    for command in commands:
+        assert command.args.kwarg is None, f"{command.name} takes **{command.args.kwarg.arg}"
+
+
 def test_models_import_nothing_third_party():
     assert imported_modules(ROOT / "archiver" / "models.py") <= {"__future__", "dataclasses", "enum"}
 
