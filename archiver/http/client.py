@@ -23,7 +23,7 @@ import httpcore
 import httpx
 
 from .backend import AsyncioBackend, GuardedBackend, Resolver
-from .pool import KeepAlivePool
+from .pool import KeepAlivePool, ProxiedPool
 
 __all__ = [
     "Answer",
@@ -111,16 +111,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         max_connections: int,
         proxy: str | None,
     ) -> None:
-        common: dict[str, Any] = {
-            "ssl_context": verify,
-            "max_connections": max_connections,
-            "max_keepalive_connections": max_connections,
-            "keepalive_expiry": 5.0,
-            "retries": 0,
-            "network_backend": backend,
-        }
-        self._pool: httpcore.AsyncHTTPProxy | KeepAlivePool = (
-            httpcore.AsyncHTTPProxy(proxy_url=proxy, **common)
+        self._pool: ProxiedPool | KeepAlivePool = (
+            ProxiedPool(proxy, backend=backend, ssl_context=verify, max_idle=max_connections)
             if proxy
             else KeepAlivePool(backend=backend, ssl_context=verify, max_idle=max_connections)
         )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httpcore
 
-__all__ = ["KeepAlivePool"]
+__all__ = ["KeepAlivePool", "ProxiedPool"]
 
 
 class KeepAlivePool:
@@ -109,3 +110,45 @@ class _ReleasedOnClose:
             await self._response.aclose()
         finally:
             await self._pool.release(self._connection)
+
+
+class ProxiedPool:
+    """Requests through a forward proxy: plain http ones on kept-alive connections to it.
+
+    An http URL goes to the proxy in absolute form over ``KeepAlivePool`` connections;
+    an https one needs a CONNECT tunnel and goes through httpcore's ``AsyncHTTPProxy``.
+    """
+
+    def __init__(
+        self, proxy: str, *, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, max_idle: int
+    ) -> None:
+        parts = urlsplit(proxy)
+        self._proxy = httpcore.URL(proxy)
+        self._origin = (parts.scheme.encode("ascii"), (parts.hostname or "").encode("ascii"), parts.port)
+        self._plain = KeepAlivePool(backend=backend, ssl_context=ssl_context, max_idle=max_idle)
+        self._tunnels = httpcore.AsyncHTTPProxy(
+            proxy_url=proxy,
+            ssl_context=ssl_context,
+            max_connections=max_idle,
+            max_keepalive_connections=max_idle,
+            keepalive_expiry=5.0,
+            retries=0,
+            network_backend=backend,
+        )
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        if request.url.scheme != b"http":
+            return await self._tunnels.handle_async_request(request)
+        scheme, host, port = self._origin
+        forwarded = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=scheme, host=host, port=port, target=bytes(request.url)),
+            headers=request.headers,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        return await self._plain.handle_async_request(forwarded)
+
+    async def aclose(self) -> None:
+        await self._plain.aclose()
+        await self._tunnels.aclose()
