@@ -3,7 +3,7 @@
 Requests go one at a time to the benchmark's server with no delay, so the time
 measured is the client's own work (and a loopback round trip).  From the bottom:
 asyncio streams with no HTTP library, httpcore's pool on its own network backend and
-on archiver's (archiver/connections.py), a plain httpx client, archiver's client
+on archiver's (archiver/http/backend.py), a plain httpx client, archiver's client
 (http.build_client) and archiver's resolver, per hop of a three-hop chain.
 At 64 links in flight against 50 ms answers a client sees 1,280 answers a second,
 so every 100 µs here is an eighth of a core.
