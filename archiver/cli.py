@@ -69,6 +69,13 @@ def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
+def _metadata_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add -m/--metadata, the Datasette metadata serve and export use instead of archiver's own."""
+    return click.option(
+        "-m", "--metadata", default=None, type=click.Path(dir_okay=False, exists=True), help=help_text
+    )
+
+
 def _source_format_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """Add --format and --text-column, how the sources of archive and ingest are read."""
     function = click.option(
@@ -407,13 +414,7 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, resolving: R
 @_db_option
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on")
-@click.option(
-    "-m",
-    "--metadata",
-    default=None,
-    type=click.Path(dir_okay=False, exists=True),
-    help="Datasette metadata file to use instead of archiver's own",
-)
+@_metadata_option("Datasette metadata file to use instead of archiver's own")
 @click.option(
     "--public",
     is_flag=True,
@@ -543,13 +544,7 @@ def sources_(db_path: str) -> None:
     default="-",
     help="File to write (default: stdout)",
 )
-@click.option(
-    "-m",
-    "--metadata",
-    default=None,
-    type=click.Path(dir_okay=False, exists=True),
-    help="Datasette metadata file whose canned queries TABLE may name (default: archiver's own)",
-)
+@_metadata_option("Datasette metadata file whose canned queries TABLE may name (default: archiver's own)")
 def export(table: str, db_path: str, fmt: str, output: Any, metadata: str | None) -> None:
     """Write a table, view or canned query as CSV, JSON or JSON Lines, without a server.
 
