@@ -1,11 +1,11 @@
-"""The HTTP client archiver uses for every request: httpx over a guarded httpcore pool.
+"""The HTTP client archiver uses for every request: httpx requests over guarded httpcore connections.
 
 ``build_client`` returns an ``HTTPClient`` that sends each GET to its transport
-(``GuardedTransport``): an httpcore connection pool on archiver's network backend
-(``backend.py``), the one place that sees every TCP connection, redirect hops included,
-and checks every address it dials (``guard.py``).  Only public APIs of httpx and httpcore
-are used: a transport is any ``httpx.AsyncBaseTransport``, it is sent ``httpx.Request``s,
-and httpcore's pools take a ``network_backend``.
+(``GuardedTransport``), whose connections (``pool.py``) are dialled through archiver's
+network backend (``backend.py``), the one place that sees every TCP connection, redirect
+hops included, and checks every address it dials (``guard.py``).  Only public APIs of
+httpx and httpcore are used: a transport is any ``httpx.AsyncBaseTransport``, it is sent
+``httpx.Request``s, and httpcore's connections take a network stream or backend.
 """
 
 from __future__ import annotations
@@ -98,9 +98,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport whose connections go through ``backend`` (the guard).
 
     Built from public parts only: connections are httpcore's ``AsyncHTTP11Connection``
-    kept by ``KeepAlivePool`` (or httpcore's ``AsyncHTTPProxy`` with a proxy, which takes a
-    network backend too), and httpx takes any ``AsyncBaseTransport``.  It also keeps the cookies of a run
-    (see ``CookieJar``), so the client's own jar never sees a Set-Cookie header.
+    kept by ``KeepAlivePool`` (``ProxiedPool`` with a proxy), and httpx takes any
+    ``AsyncBaseTransport``.  It also keeps the cookies of a run (see ``CookieJar``).
     """
 
     def __init__(
@@ -282,8 +281,7 @@ class CookieJar:
     A chain that sets a cookie on one hop and needs it on the next (a consent or
     session redirect) works; a flood does not: an answer setting more than
     MAX_SET_COOKIES sets none, and a jar past MAX_COOKIES or MAX_COOKIE_BYTES is
-    emptied.  The Set-Cookie headers are taken off the response, so the client's own
-    jar, which parses every response it is shown, never has any to parse.
+    emptied.  Only responses that set a cookie are parsed.
     """
 
     def __init__(self) -> None:
@@ -304,7 +302,6 @@ class CookieJar:
                 or sum(len(c.name) + len(c.value or "") for c in self.jar.jar) > MAX_COOKIE_BYTES
             ):
                 self.jar.clear()  # a host that keeps setting cookies gets none sent back
-        del response.headers["set-cookie"]
 
 
 def _backend(
@@ -322,9 +319,9 @@ def _backend(
 class HostClients:
     """One small client per host, instead of one large pool for every host.
 
-    httpcore's pool looks through all its connections on every request, so one pool
-    for thousands of hosts spends more CPU per request the more it holds
-    (encode/httpcore#1035); a pool per host stays as small as the per-host limit.
+    A pool shared by thousands of hosts spends more CPU per request the more it holds
+    (httpcore's looks through all its connections: encode/httpcore#1035); a pool per
+    host stays as small as the per-host limit.
     The least recently used idle clients are closed beyond ``keep``.
     """
 

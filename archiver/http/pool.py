@@ -123,7 +123,6 @@ class ProxiedPool:
         self, proxy: str, *, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, max_idle: int
     ) -> None:
         parts = urlsplit(proxy)
-        self._proxy = httpcore.URL(proxy)
         self._origin = (parts.scheme.encode("ascii"), (parts.hostname or "").encode("ascii"), parts.port)
         self._plain = KeepAlivePool(backend=backend, ssl_context=ssl_context, max_idle=max_idle)
         self._tunnels = httpcore.AsyncHTTPProxy(
