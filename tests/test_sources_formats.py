@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archiver.models import ParseError, UnknownFormat
-from archiver.sources import SOURCES, detect_format, expand_source, format_of, iter_posts, parse_bytes
+from archiver.sources import SOURCES, detect_format, expand_source, iter_posts, parse_bytes, read_source
 
 TWITTER = FIXTURES / "twitter" / "archive"
 GRAILBIRD = FIXTURES / "twitter" / "grailbird"
@@ -67,7 +67,7 @@ def check_twitter_posts(posts):
 
 def test_twitter_archive_folder():
     assert expand_source(str(TWITTER)) == [str(TWITTER)]
-    assert format_of(TWITTER) == "twitter-archive"
+    assert read_source(TWITTER).format == "twitter-archive"
     check_twitter_posts(list(iter_posts(TWITTER)))
 
 
@@ -106,7 +106,7 @@ def test_old_twitter_archive(tmp_path, where):
     else:
         source = zip_folder(GRAILBIRD, tmp_path / "tweets.zip")
     assert expand_source(str(source)) == [str(source)]
-    assert format_of(source) == "twitter-archive"
+    assert read_source(source).format == "twitter-archive"
     check_grailbird_posts(list(iter_posts(source)))
 
 
@@ -191,7 +191,7 @@ def check_mastodon_posts(posts):
 
 
 def test_mastodon_archive_folder():
-    assert format_of(MASTODON) == "mastodon-outbox"
+    assert read_source(MASTODON).format == "mastodon-outbox"
     check_mastodon_posts(list(iter_posts(MASTODON)))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..models import ArchiverError, ParseError, Post, SourceUnavailable, UnknownFormat
+from ..models import ParseError, Post, SourceUnavailable, UnknownFormat
 from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
 from .records import contained
 
@@ -26,7 +26,6 @@ __all__ = [
     "describe_content",
     "detect_format",
     "expand_source",
-    "format_of",
     "is_url",
     "iter_posts",
     "parse_bytes",
@@ -222,20 +221,6 @@ def _archive_posts(
         raise ParseError(
             f"{path}: no posts in it: not a Twitter or Mastodon archive, and no file in it is a known format"
         )
-
-
-def format_of(path: str | os.PathLike[str]) -> str | None:
-    """Return the name of the format a local source would be read as, or None if unknown."""
-    path = Path(path)
-    try:
-        archive = open_archive(path)
-        if archive is not None:
-            kind = archive_of(archive.names())
-            return kind.name if kind else None
-        with path.open("rb") as handle:
-            return detect_format(str(path), handle.read(8192))
-    except (ArchiverError, OSError):
-        return None
 
 
 def is_url(location: str) -> bool:
