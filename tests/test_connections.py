@@ -16,6 +16,7 @@ import pytest
 import trustme
 
 from archiver.http.backend import HIGH_WATER, AsyncioBackend
+from archiver.http.pool import KeepAlivePool
 from archiver.models import Resolution
 from archiver.resolve import ResolverSettings, resolve_many
 
@@ -170,3 +171,127 @@ def test_https_chain_over_one_verified_connection(tls_server, monkeypatch):
     assert result.title == "over TLS"
     assert [hop.status_code for hop in result.hops] == [301, 200]
     assert len(connections) == 1  # the redirect's connection carried the second request
+
+
+# -- archiver's HTTP/1.1 connections (h11 over these streams) ---------------------------
+
+
+def _pool() -> KeepAlivePool:
+    return KeepAlivePool(backend=AsyncioBackend(), ssl_context=ssl.create_default_context(), max_idle=2)
+
+
+async def _get(pool: KeepAlivePool, port: int, path: str = "/", *, read: bool = True) -> tuple[int, bytes]:
+    request = httpcore.Request(
+        "GET",
+        f"http://127.0.0.1:{port}{path}",
+        headers=[(b"Host", f"127.0.0.1:{port}".encode())],
+        extensions={"timeout": {"connect": 5, "read": 5, "write": 5}},
+    )
+    response = await pool.handle_async_request(request)
+    body = b""
+    if read:
+        body = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
+    await response.stream.aclose()  # type: ignore[union-attr]
+    return response.status, body
+
+
+@contextlib.asynccontextmanager
+async def answering(*answers: bytes) -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A server that answers the n-th request of each connection with answers[n]
+    (the last one again after that); yield its port and the requests' first lines,
+    each prefixed with the number of the connection that carried it."""
+    seen: list[bytes] = []
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        number = connections
+        try:
+            for index in range(100):
+                head = await reader.readuntil(b"\r\n\r\n")
+                seen.append(b"%d " % number + head.split(b"\r\n", 1)[0])
+                writer.write(answers[min(index, len(answers) - 1)])
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client hung up
+        finally:
+            writer.close()
+
+    async with tcp_server(handle) as port:
+        yield port, seen
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.asyncio
+async def test_a_connection_carries_the_next_request_once_its_answer_was_read():
+    pool = _pool()
+    async with answering(OK) as (port, seen):
+        assert await _get(pool, port, "/a") == (200, b"ok")
+        assert await _get(pool, port, "/b") == (200, b"ok")
+        await pool.aclose()
+    assert seen == [b"1 GET /a HTTP/1.1", b"1 GET /b HTTP/1.1"]
+
+
+@pytest.mark.asyncio
+async def test_an_answer_left_unread_or_ending_the_connection_is_never_followed_on_it():
+    long_body = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100_000
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    pool = _pool()
+    async with answering(long_body) as (port, seen):
+        assert await _get(pool, port, "/unread", read=False) == (200, b"")
+        assert (await _get(pool, port, "/next"))[0] == 200
+        await pool.aclose()
+    assert seen == [b"1 GET /unread HTTP/1.1", b"2 GET /next HTTP/1.1"]
+    async with answering(closing) as (port, seen):
+        assert await _get(pool, port, "/a") == (200, b"ok")
+        assert await _get(pool, port, "/b") == (200, b"ok")
+        await pool.aclose()
+    assert seen == [b"1 GET /a HTTP/1.1", b"2 GET /b HTTP/1.1"]
+
+
+@pytest.mark.asyncio
+async def test_interim_answers_are_skipped_for_the_final_one():
+    pool = _pool()
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n"
+    async with answering(interim + OK) as (port, _):
+        assert await _get(pool, port) == (200, b"ok")
+        await pool.aclose()
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"", "Server disconnected without sending a response"),
+        (b"SMTP ready\r\n\r\n", "illegal status line"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * (101 * 1024), "Receive buffer too long"),  # headers past 100 KB
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "peer closed connection"),  # cut off
+    ],
+    ids=["no answer", "not HTTP", "endless headers", "short body"],
+)
+@pytest.mark.asyncio
+async def test_a_broken_answer_is_a_protocol_error_and_its_connection_is_closed(answer, message):
+    pool = _pool()
+
+    async def hang_up_after(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async with tcp_server(hang_up_after) as port:
+        with pytest.raises(httpcore.RemoteProtocolError, match=message):
+            await _get(pool, port)
+        assert await _idle_connections(pool) == 0
+        await pool.aclose()
+
+
+async def _idle_connections(pool: KeepAlivePool) -> int:
+    """How many connections the pool would hand out again (it reuses the newest first)."""
+    count = 0
+    while await pool._reusable(httpcore.Origin(b"http", b"127.0.0.1", 0)) is not None:  # noqa: SLF001
+        count += 1
+    return count

@@ -97,9 +97,10 @@ async def get(client: HTTPClient, url: str, headers: dict[str, str] | None = Non
 class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport whose connections go through ``backend`` (the guard).
 
-    Built from public parts only: connections are httpcore's ``AsyncHTTP11Connection``
-    kept by ``KeepAlivePool`` (``ProxiedPool`` with a proxy), and httpx takes any
-    ``AsyncBaseTransport``.  It also keeps the cookies of a run (see ``CookieJar``).
+    Built from public parts only: connections are archiver's ``HTTP11Connection`` (h11
+    over the backend's streams) kept by ``KeepAlivePool`` (``ProxiedPool`` with a
+    proxy), and httpx takes any ``AsyncBaseTransport``.  It also keeps the cookies of
+    a run (see ``CookieJar``).
     """
 
     def __init__(

@@ -1,19 +1,20 @@
-"""Keep-alive HTTP/1.1 connections for one host's client, built from httpcore's public parts.
+"""Keep-alive HTTP/1.1 connections for one host's client.
 
 httpcore's ``AsyncConnectionPool`` serves thousands of origins and waits on an event for
 every request; archiver's clients each serve one host, with at most ``per_host``
 requests in flight (the resolver's limiter sees to that).  This pool keeps the idle
 connections of that host and hands one out, or dials a new one through the network
-backend (the guard), and wraps it in httpcore's public ``AsyncHTTP11Connection``.
+backend (the guard) as an ``HTTP11Connection``.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import httpcore
+
+from .connection import HTTP11Connection
 
 __all__ = ["KeepAlivePool", "ProxiedPool"]
 
@@ -34,35 +35,25 @@ class KeepAlivePool:
         self._ssl.set_alpn_protocols(["http/1.1"])
         self._max_idle = max_idle
         self._expiry = keepalive_expiry
-        self._idle: list[httpcore.AsyncHTTP11Connection] = []
+        self._idle: list[HTTP11Connection] = []
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         origin = request.url.origin
         connection = await self._reusable(origin)
         if connection is None:
             connection = await self._dial(request)
-        try:
-            response = await connection.handle_async_request(request)
-        except BaseException:
-            await connection.aclose()
-            raise
-        return httpcore.Response(
-            status=response.status,
-            headers=response.headers,
-            content=_ReleasedOnClose(response, self, connection),
-            extensions=response.extensions,
-        )
+        return await connection.send(request, self.release)
 
-    async def _reusable(self, origin: httpcore.Origin) -> httpcore.AsyncHTTP11Connection | None:
+    async def _reusable(self, origin: httpcore.Origin) -> HTTP11Connection | None:
         for connection in reversed(self._idle):
-            if connection.can_handle_request(origin) and connection.is_available():
+            if connection.can_handle_request(origin) and connection.is_idle():
                 self._idle.remove(connection)
                 if not connection.has_expired():
                     return connection
                 await connection.aclose()  # closed by the server, or idle too long
         return None
 
-    async def _dial(self, request: httpcore.Request) -> httpcore.AsyncHTTP11Connection:
+    async def _dial(self, request: httpcore.Request) -> HTTP11Connection:
         origin = request.url.origin
         host = origin.host.decode("ascii")
         timeouts = request.extensions.get("timeout", {})
@@ -75,9 +66,9 @@ class KeepAlivePool:
             except BaseException:
                 await stream.aclose()
                 raise
-        return httpcore.AsyncHTTP11Connection(origin=origin, stream=stream, keepalive_expiry=self._expiry)
+        return HTTP11Connection(origin, stream, keepalive_expiry=self._expiry)
 
-    async def release(self, connection: httpcore.AsyncHTTP11Connection) -> None:
+    async def release(self, connection: HTTP11Connection) -> None:
         """Keep a connection whose response was read to the end; close any other."""
         self._idle = [c for c in self._idle if not c.is_closed()]
         if connection.is_idle() and len(self._idle) < self._max_idle:
@@ -89,27 +80,6 @@ class KeepAlivePool:
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.aclose()
-
-
-class _ReleasedOnClose:
-    """A response body that gives its connection back to the pool once it is closed."""
-
-    def __init__(
-        self, response: httpcore.Response, pool: KeepAlivePool, connection: httpcore.AsyncHTTP11Connection
-    ) -> None:
-        self._response = response
-        self._pool = pool
-        self._connection = connection
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._response.aiter_stream():
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._response.aclose()
-        finally:
-            await self._pool.release(self._connection)
 
 
 class ProxiedPool:
