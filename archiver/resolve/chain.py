@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..http import HostClients
 from ..models import Hop, LinkStatus, Resolution, Via
@@ -23,9 +24,11 @@ from .retries import RETRYABLE_STATUS, parse_retry_after, with_retries
 from .settings import ResolverSettings
 from .wrappers import unwrap
 
-__all__ = ["Chain", "ChainFollower", "Requester", "end_of_chain"]
+__all__ = ["Chain", "ChainFollower", "Onward", "Requester", "end_of_chain", "follow_chain"]
 
 Sleep = Callable[[float], Awaitable[None]]
+# What a chain ends with when its last hop ends it (a Resolution, a fetched feed).
+Ended = TypeVar("Ended")
 
 
 @dataclass
@@ -189,45 +192,65 @@ class ChainFollower:
             chain.add(url, None, Via.EXPANDED)
             chain.seen.add(loop_key(url))
             current = start
-        while True:
-            chain.seen.add(loop_key(current))
-            inner = unwrap(current)
-            if inner is not None:
-                # A wrapper with its target in the URL: followed without a request.
-                chain.add(current, None, Via.UNWRAPPED)
-                end = self._end(chain, inner, None, None)
-                if end is not None:
-                    return end
-                current = inner
-                continue
-            try:
-                answer = await self.requester.answer(current)
-            except HopFailed as failure:
-                chain.add(current, failure.http_status)
-                # The last URL reached: one that answered, or one a redirect led to.
-                reached = len(chain.hops) > 1 or failure.http_status is not None
-                return chain.result(
-                    failure.status,
-                    final_url=current if reached else None,
-                    http_status=failure.http_status,
-                    error=failure.error,
-                    retry_after=failure.retry_after,
-                )
-            if answer.next_url is None:
-                chain.add(current, answer.status_code)
-                return _final(chain, current, answer)
-            chain.add(current, answer.status_code, answer.via)
-            target, problem = join_url(current, answer.next_url, keep_fragment=answer.via == Via.LOCATION)
-            end = self._end(chain, target, problem, answer.status_code)
-            if end is not None:
-                return end
-            assert target is not None
-            current = target
+        return await follow_chain(chain, current, lambda hop_url: self._hop(chain, hop_url), self.max_hops)
 
-    def _end(
-        self, chain: Chain, target: str | None, problem: str | None, status_code: int | None
-    ) -> Resolution | None:
-        return end_of_chain(chain, target, problem, status_code, self.max_hops)
+    async def _hop(self, chain: Chain, current: str) -> Onward | Resolution:
+        """Where one URL of a link's chain leads: further, or to the link's resolution."""
+        inner = unwrap(current)
+        if inner is not None:
+            # A wrapper with its target in the URL: followed without a request.
+            return Onward(None, Via.UNWRAPPED, inner)
+        try:
+            answer = await self.requester.answer(current)
+        except HopFailed as failure:
+            chain.add(current, failure.http_status)
+            # The last URL reached: one that answered, or one a redirect led to.
+            reached = len(chain.hops) > 1 or failure.http_status is not None
+            return chain.result(
+                failure.status,
+                final_url=current if reached else None,
+                http_status=failure.http_status,
+                error=failure.error,
+                retry_after=failure.retry_after,
+            )
+        if answer.next_url is None:
+            chain.add(current, answer.status_code)
+            return _final(chain, current, answer)
+        target, problem = join_url(current, answer.next_url, keep_fragment=answer.via == Via.LOCATION)
+        return Onward(answer.status_code, answer.via, target, problem)
+
+
+@dataclass(frozen=True, slots=True)
+class Onward:
+    """A hop that points further: recorded in the chain, then followed if the rules allow."""
+
+    status_code: int | None
+    via: Via | None
+    target: str | None  # the next URL, absolute; None when it cannot be followed
+    problem: str | None = None  # the raw target that could not be followed
+
+
+async def follow_chain(
+    chain: Chain, current: str, hop: Callable[[str], Awaitable[Onward | Ended]], max_hops: int
+) -> Ended | Resolution:
+    """Follow a chain from ``current`` until ``hop`` ends it or the chain's rules do.
+
+    The one redirect follower: a link's chain and a feed's fetch both walk here.
+    ``hop`` turns a URL into an ``Onward`` or into what the chain ends with; the
+    rules of ``end_of_chain`` (unsupported target, loop, too many hops) end it as a
+    ``Resolution``.
+    """
+    while True:
+        chain.seen.add(loop_key(current))
+        step = await hop(current)
+        if not isinstance(step, Onward):
+            return step
+        chain.add(current, step.status_code, step.via)
+        end = end_of_chain(chain, step.target, step.problem, step.status_code, max_hops)
+        if end is not None:
+            return end
+        assert step.target is not None
+        current = step.target
 
 
 def end_of_chain(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from ..clock import utc_now
 from ..http import BodyTooLarge, HTTPClient, Resolver, build_client, get
-from ..models import SourceUnavailable, Via
+from ..models import Resolution, SourceUnavailable, Via
 from ..resolve import ResolverSettings
-from ..resolve.chain import Chain, end_of_chain
+from ..resolve.chain import Chain, Onward, follow_chain
 from ..resolve.outcomes import classify
-from ..resolve.response import REDIRECT_STATUS, join_url, loop_key
+from ..resolve.response import REDIRECT_STATUS, join_url
 from ..urls import normalise_url
 
 __all__ = ["Fetched", "fetch_source"]
@@ -51,43 +51,39 @@ async def fetch_source(
     and what went wrong.
     """
     settings = settings or ResolverSettings()
-    client = build_client(max_connections=settings.per_host, **settings.client_options(resolver))
+    start = normalise_url(url)
+    if start is None:
+        raise SourceUnavailable(f"{url}: not a usable http(s) URL")
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    current = normalise_url(url)
-    if current is None:
-        raise SourceUnavailable(f"{url}: not a usable http(s) URL")
-    # Redirects are followed by the rules a link's chain follows (resolve.chain).
+    client = build_client(max_connections=settings.per_host, **settings.client_options(resolver))
+    # Redirects are followed by the follower and the rules a link's chain follows.
     chain = Chain(url, utc_now())
+
+    async def hop(hop_url: str) -> Onward | Fetched:
+        try:
+            return await _fetch_source_hop(client, hop_url, settings, headers)
+        except SourceUnavailable as ex:
+            if not chain.hops:  # the URL itself, not a redirect's target
+                raise
+            raise SourceUnavailable(f"{url}: redirected to {ex}") from ex
+
     try:
-        while True:
-            chain.seen.add(loop_key(current))
-            try:
-                answer = await _fetch_source_hop(client, current, settings, headers)
-            except SourceUnavailable as ex:
-                if current == url:
-                    raise
-                raise SourceUnavailable(f"{url}: redirected to {ex}") from ex
-            if isinstance(answer, Fetched):
-                return answer
-            status, target, problem = answer
-            chain.add(current, status, Via.LOCATION)
-            end = end_of_chain(chain, target, problem, status, settings.max_hops)
-            if end is not None:
-                raise SourceUnavailable(f"{url}: {end.error}")
-            assert target is not None
-            current = target
+        fetched = await follow_chain(chain, start, hop, settings.max_hops)
     finally:
         await client.aclose()
+    if isinstance(fetched, Resolution):
+        raise SourceUnavailable(f"{url}: {fetched.error}")
+    return fetched
 
 
 async def _fetch_source_hop(
     client: HTTPClient, url: str, settings: ResolverSettings, headers: dict[str, str]
-) -> Fetched | tuple[int, str | None, str | None]:
-    """Return the source as fetched, or a redirect's status, target (joined) and raw target."""
+) -> Fetched | Onward:
+    """Return the source as fetched, or where its redirect points."""
     reason = settings.refusal(url)
     if reason:
         raise SourceUnavailable(f"{url}: refused: {reason}")
@@ -97,7 +93,7 @@ async def _fetch_source_hop(
             status = answer.status
             if status in REDIRECT_STATUS and targets:
                 target, problem = join_url(url, targets[0], keep_fragment=True)
-                return status, target, problem
+                return Onward(status, Via.LOCATION, target, problem)
             validators = {
                 "etag": answer.header("etag") or None,
                 "last_modified": answer.header("last-modified") or None,
