@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import click
 from sqlite_utils import Database
 
 from . import __version__, pipeline, store
+from .captures import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, CaptureSettings
 from .clock import utc_now
 from .export import EXPORT_FORMATS, write_rows
 from .http import WEB_PORTS
@@ -162,6 +164,63 @@ def _resolver_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "included; sources and links not reached wait for the next run (for a cron slot)",
         ),
         click.option(
+            "--captures",
+            type=click.Choice(["off", "lookup", "save"]),
+            default="off",
+            show_default=True,
+            envvar="ARCHIVER_CAPTURES",
+            help="Ask web archives where links' pages can still be seen: 'lookup' looks up captures "
+            "(telling the archives which URLs you look at), 'save' also asks the Internet Archive to "
+            "capture live pages it has none of (also ARCHIVER_CAPTURES)",
+        ),
+        click.option(
+            "--captures-url",
+            "captures_urls",
+            multiple=True,
+            metavar="URL",
+            envvar="ARCHIVER_CAPTURES_URL",
+            help="Where captures are looked up, instead of the Internet Archive's CDX API (repeatable; "
+            "a URL ending in /cdx is a CDX API, any other a TimeMap prefix the link is appended to, "
+            "such as https://host/timemap/link/)",
+        ),
+        click.option(
+            "--captures-save-url",
+            default=DEFAULT_SAVE_URL,
+            show_default=True,
+            metavar="URL",
+            help="The Save Page Now endpoint --captures save asks",
+        ),
+        click.option(
+            "--save-limit",
+            default=100,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Captures --captures save asks for in any 24 hours (keys in ARCHIVER_IA_ACCESS_KEY and "
+            "ARCHIVER_IA_SECRET_KEY also bring the account's own quota)",
+        ),
+        click.option(
+            "--save-spacing",
+            default=5.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            metavar="SECONDS",
+            help="Wait between two capture requests, and between looks at a pending capture",
+        ),
+        click.option(
+            "--lookups-per-run",
+            default=500,
+            show_default=True,
+            type=click.IntRange(0),
+            help="URLs whose captures a run looks up at most (in each archive)",
+        ),
+        click.option(
+            "--probe/--no-probe",
+            default=True,
+            show_default=True,
+            help="Ask each host whose link ended on a deep page, once a run, for a path that does "
+            "not exist, to tell a soft 404 (a 'not found' page served with 200) from the page linked",
+        ),
+        click.option(
             "--due-only/--recheck-all",
             default=True,
             show_default=True,
@@ -194,6 +253,13 @@ RESOLVER_OPTIONS = (
     "user_agent",
     "recheck_after",
     "time_limit",
+    "captures",
+    "captures_urls",
+    "captures_save_url",
+    "save_limit",
+    "save_spacing",
+    "lookups_per_run",
+    "probe",
     "due_only",
 )
 
@@ -206,6 +272,7 @@ class Resolving:
     recheck_after_days: float
     recheck_all: bool
     time_limit_minutes: float | None
+    captures: CaptureSettings
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -213,6 +280,7 @@ class Resolving:
             "recheck_after_days": self.recheck_after_days,
             "recheck_all": self.recheck_all,
             "time_limit_minutes": self.time_limit_minutes,
+            "captures": self.captures,
         }
 
 
@@ -227,11 +295,29 @@ def _resolving(options: dict[str, Any]) -> Resolving:
             ports=WEB_PORTS | frozenset(options["allow_ports"]),
             proxy=options["proxy"] or None,
             user_agent=options["user_agent"],
+            probe=options["probe"],
         ),
         recheck_after_days=options["recheck_after"],
         recheck_all=not options["due_only"],
         time_limit_minutes=options["time_limit"],
+        captures=CaptureSettings(
+            mode=options["captures"],
+            endpoints=_captures_endpoints(options["captures_urls"]),
+            save_url=options["captures_save_url"],
+            save_limit=options["save_limit"],
+            save_spacing=options["save_spacing"],
+            poll_every=options["save_spacing"],
+            lookups_per_run=options["lookups_per_run"],
+            access_key=os.environ.get("ARCHIVER_IA_ACCESS_KEY") or None,
+            secret_key=os.environ.get("ARCHIVER_IA_SECRET_KEY") or None,
+        ),
     )
+
+
+def _captures_endpoints(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the lookup endpoints given (an environment value may list several, space-separated)."""
+    listed = tuple(part for url in urls for part in url.split())
+    return listed or DEFAULT_ENDPOINTS
 
 
 @click.group()
@@ -654,11 +740,25 @@ def _summary(settings: pipeline.RunSettings, outcome: pipeline.RunOutcome) -> st
         notes.append(f"{_count(outcome.sources_left, 'source')} left for the next run (--time-limit)")
     if outcome.links_left:
         notes.append(f"{outcome.links_left} left for the next run (--time-limit)")
+    if outcome.captures is not None:
+        notes.append(_captures_note(outcome.captures))
     if outcome.new_archive:
         notes.append(f"new archive at {settings.db_path}")
     if outcome.status == RunStatus.INTERRUPTED:
         notes.append("interrupted")
     return "; ".join([line, *notes])
+
+
+def _captures_note(counts: pipeline.CaptureCounts) -> str:
+    """Return what a run asked web archives, for the summary line."""
+    note = f"captures: {counts.looked_up} looked up ({counts.found} found, {counts.failed} failed)"
+    if counts.asked or counts.saved:
+        note += f", {counts.asked} asked for, {counts.saved} made"
+    if counts.saves_left is not None:
+        note += f", {_count(counts.saves_left, 'capture')} left of today's quota"
+    if counts.stopped:
+        note += f" (stopped: {counts.stopped})"
+    return note
 
 
 def _count(n: int, noun: str) -> str:

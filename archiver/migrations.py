@@ -6,8 +6,9 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .domains import domain_or_host
-from .models import LinkStatus
+from .models import LinkStatus, Rot
 from .postkeys import post_key
+from .rot import DEAD_STATUSES
 from .urls import hostname
 
 __all__ = ["MIGRATIONS", "VIEWS"]
@@ -75,6 +76,28 @@ left join posts on posts.id = post_links.post_id
 where links.final_domain is not null
 group by links.final_domain
 order by links desc
+""",
+    "links_rotten": f"""
+select id, url, final_url, final_domain, rot, rot_evidence, rot_since, title, archived_url, last_checked_at
+from links
+where rot in ('{Rot.SOFT_404}', '{Rot.PARKED}', '{Rot.FRONT_PAGE}')
+order by rot_since desc
+""",
+    "gone_but_captured": f"""
+select id, url, status, rot, rot_evidence, last_ok_at, final_url, archived_url, archived_at, capture_count
+from links
+where rot in ('{Rot.DEAD}', '{Rot.SOFT_404}', '{Rot.PARKED}', '{Rot.FRONT_PAGE}') and archived_url is not null
+order by rot_since desc
+""",
+    "content_changed": f"""
+select links.id, links.url, links.final_url, links.rot, links.rot_evidence, links.rot_since,
+  first.title as first_title, links.title, first.checked_at as first_checked_at, links.archived_url
+from links
+left join checks as first on first.id = (
+  select min(c.id) from checks c where c.link_id = links.id and c.status = '{LinkStatus.OK}'
+)
+where links.rot in ('{Rot.CONTENT_CHANGED}', '{Rot.DOMAIN_CHANGED}')
+order by links.rot_since desc
 """,
     "top_final_domains": """
 select final_domain, count(*) as links, sum(is_shortener) as via_shortener
@@ -302,3 +325,107 @@ def _published(platform: str, source: str, formats: dict[str, str | None]) -> bo
         return False
     name = source.rsplit("!", 1)[-1].rsplit("/", 1)[-1].lower()
     return "." in name and name[name.rindex(".") :] in PUBLISHED_SUFFIXES
+
+
+@MIGRATIONS()
+def m009_rot_verdicts_and_fingerprints(db: Database) -> None:
+    """Keep what each good check's page showed, and a rot verdict a check and a link."""
+    for column, kind in (
+        ("title", "TEXT"),
+        ("canonical_url", "TEXT"),
+        ("og_title", "TEXT"),
+        ("site_name", "TEXT"),
+        ("language", "TEXT"),
+        ("text_hash", "TEXT"),
+        ("words", "INTEGER"),
+        ("rot", "TEXT"),
+        ("rot_evidence", "TEXT"),
+    ):
+        db.execute(f'ALTER TABLE "checks" ADD COLUMN "{column}" {kind}')
+    for column in ("rot", "rot_evidence", "rot_since"):
+        db.execute(f'ALTER TABLE "links" ADD COLUMN "{column}" TEXT')
+    db.table("links").create_index(["rot"])
+    db.table("checks").create_index(["link_id", "status"], if_not_exists=True)
+    # Links whose check failed are dead; others wait for their next check for a verdict.
+    dead = ", ".join(f"'{status}'" for status in DEAD_STATUSES)
+    db.execute(
+        f"update links set rot = '{Rot.DEAD}', rot_since = coalesce(first_failed_at, last_checked_at)"
+        f" where status in ({dead})"
+    )
+    db.execute(f"update checks set rot = '{Rot.DEAD}' where status in ({dead})")
+    db.table("probes").create(
+        {
+            "id": int,
+            "run_id": int,
+            "origin": str,
+            "url": str,
+            "checked_at": str,
+            "status": str,
+            "http_status": int,
+            "final_url": str,
+            "title": str,
+            "text_hash": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.table("probes").create_index(["origin", "checked_at"])
+
+
+@MIGRATIONS()
+def m010_captures(db: Database) -> None:
+    """Web-archive captures of links' pages: lookups, the captures kept, and capture requests."""
+    db.table("capture_lookups").create(
+        {
+            "link_id": str,
+            "url": str,
+            "archive": str,
+            "looked_up_at": str,
+            "status": str,
+            "captures": int,
+            "capped": int,
+            "near": str,
+            "error": str,
+            "next_lookup_at": str,
+            "run_id": int,
+        },
+        pk=("link_id", "url", "archive"),
+        foreign_keys=[("link_id", "links", "id"), ("run_id", "runs", "id")],
+    )
+    db.table("capture_lookups").create_index(["next_lookup_at"])
+    db.table("captures").create(
+        {
+            "link_id": str,
+            "capture_url": str,
+            "url": str,
+            "archive": str,
+            "captured_at": str,
+            "http_status": int,
+            "roles": str,
+            "found_at": str,
+        },
+        pk=("link_id", "capture_url"),
+        foreign_keys=[("link_id", "links", "id")],
+    )
+    db.table("captures").create_index(["captured_at"])
+    db.table("capture_requests").create(
+        {
+            "id": int,
+            "link_id": str,
+            "url": str,
+            "archive": str,
+            "requested_at": str,
+            "status": str,
+            "job_id": str,
+            "capture_url": str,
+            "captured_at": str,
+            "message": str,
+            "run_id": int,
+        },
+        pk="id",
+        foreign_keys=[("link_id", "links", "id"), ("run_id", "runs", "id")],
+    )
+    db.table("capture_requests").create_index(["requested_at"])
+    db.table("capture_requests").create_index(["link_id"])
+    for column, kind in (("archived_url", "TEXT"), ("archived_at", "TEXT"), ("capture_count", "INTEGER")):
+        db.execute(f'ALTER TABLE "links" ADD COLUMN "{column}" {kind}')

@@ -24,10 +24,15 @@ __all__ = [
     "FoundLink",
     "Hop",
     "LinkStatus",
+    "LookupStatus",
+    "Fingerprint",
     "ParseError",
     "Post",
+    "Probe",
     "Resolution",
+    "Rot",
     "RunStatus",
+    "SaveStatus",
     "SourceStatus",
     "SourceUnavailable",
     "UnknownFormat",
@@ -86,6 +91,34 @@ class SourceStatus(StrEnum):
     ERROR = "error"
 
 
+class Rot(StrEnum):
+    """Whether a link still shows what was linked (links.rot, checks.rot); none for links not checked."""
+
+    NONE = "none"
+    SOFT_404 = "soft_404"
+    FRONT_PAGE = "front_page"
+    PARKED = "parked"
+    DOMAIN_CHANGED = "domain_changed"
+    CONTENT_CHANGED = "content_changed"
+    DEAD = "dead"
+
+
+class LookupStatus(StrEnum):
+    """The outcome of looking up a URL's captures in one web archive (capture_lookups.status)."""
+
+    FOUND = "found"
+    NONE = "none"
+    FAILED = "failed"
+
+
+class SaveStatus(StrEnum):
+    """Where a request to capture a page stands (capture_requests.status)."""
+
+    PENDING = "pending"
+    SAVED = "saved"
+    FAILED = "failed"
+
+
 class RunStatus(StrEnum):
     """How a run ended (runs.status)."""
 
@@ -134,6 +167,28 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         SourceStatus.PARTIAL: "some posts read before an error",
         SourceStatus.NOT_MODIFIED: "a live feed answered 304",
         SourceStatus.ERROR: "could not be read",
+    },
+    Rot: {
+        Rot.NONE: "the page answered and nothing suggests it is not the page that was linked",
+        Rot.SOFT_404: (
+            "answered 2xx, but its title or heading says not found, or it is what the host answers"
+            " for a path that does not exist"
+        ),
+        Rot.FRONT_PAGE: "a deep link now lands on the site's front page, or on a login or consent page",
+        Rot.PARKED: "the page or its chain belongs to a domain-parking or domain-sale service",
+        Rot.DOMAIN_CHANGED: "ends on another registered domain than at its first good check",
+        Rot.CONTENT_CHANGED: "the page's text is unlike what its first good check saw",
+        Rot.DEAD: "the last check failed; see status",
+    },
+    LookupStatus: {
+        LookupStatus.FOUND: "the archive lists captures of the URL",
+        LookupStatus.NONE: "the archive has no capture of the URL",
+        LookupStatus.FAILED: "the archive could not be asked or gave no usable answer; tried again later",
+    },
+    SaveStatus: {
+        SaveStatus.PENDING: "asked; the archive has not said yet whether the capture worked",
+        SaveStatus.SAVED: "captured; see capture_url",
+        SaveStatus.FAILED: "the archive refused or could not capture the page; see message",
     },
     RunStatus: {
         RunStatus.RUNNING: "still going",
@@ -216,6 +271,48 @@ class Hop:
 
 
 @dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What one check of a page saw (archiver.fingerprint takes it)."""
+
+    title: str | None = None
+    heading: str | None = None  # the first <h1>
+    canonical_url: str | None = None
+    og_title: str | None = None
+    site_name: str | None = None  # og:site_name
+    language: str | None = None  # <html lang>
+    text_hash: str | None = None  # 64-bit simhash of the visible text, 16 hex digits
+    words: int = 0  # words of visible text read
+    excerpt: str = ""  # the start of the visible text, for the phrase rules; not stored
+
+    def size(self) -> int:
+        """Return roughly how many characters the fingerprint holds."""
+        return sum(
+            len(v or "")
+            for v in (
+                self.title,
+                self.heading,
+                self.canonical_url,
+                self.og_title,
+                self.site_name,
+                self.excerpt,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What a host answered for a path that does not exist on it (one request a host a run)."""
+
+    origin: str  # scheme://host[:port]
+    url: str  # the path asked for
+    status: LinkStatus
+    checked_at: str
+    http_status: int | None = None
+    final_url: str | None = None
+    fingerprint: Fingerprint | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     """The outcome of one attempt to resolve a link."""
 
@@ -228,6 +325,8 @@ class Resolution:
     error: str | None = None
     title: str | None = None
     retry_after: float | None = None  # seconds the server asked us to wait before trying again
+    fingerprint: Fingerprint | None = None  # of the final page, when it was HTML
+    probe: Probe | None = None  # the final host's answer for a path that does not exist
 
     @property
     def ok(self) -> bool:

@@ -26,16 +26,21 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import store
+from .captures import ArchiveClient, CaptureSettings, Endpoint, LookupJob, LookupResult, SaveJob, SaveResult
+from .clock import add_seconds, utc_now
 from .models import (
     ArchiverError,
     DatabaseError,
     LinkStatus,
+    LookupStatus,
     Resolution,
     RunStatus,
+    SaveStatus,
     SourceStatus,
     SourceUnavailable,
 )
 from .resolve import ResolverSettings, resolve_many
+from .resolve.outcomes import HopFailed
 from .runlock import run_lock
 from .sources import SourceEntry, detect_format, expand_source, is_url, parse_bytes, read_source
 from .sources.fetch import Fetched, fetch_source
@@ -308,6 +313,20 @@ class RunSettings:
     time_limit_minutes: float | None = None
     ingest: bool = True
     resolve: bool = True
+    captures: CaptureSettings = field(default_factory=CaptureSettings)
+
+
+@dataclass
+class CaptureCounts:
+    """What a run asked web archives, and what they said."""
+
+    looked_up: int = 0  # URLs looked up, in each archive
+    found: int = 0
+    failed: int = 0
+    asked: int = 0  # captures asked for
+    saved: int = 0  # captures made (asked in this run or before)
+    saves_left: int | None = None  # of the daily quota, after this run
+    stopped: str | None = None  # why asking for captures stopped early
 
 
 @dataclass
@@ -327,6 +346,7 @@ class RunOutcome:
     links_left: int = 0  # due, not reached: the time limit came first
     seconds: float = 0.0
     stopped_by: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
+    captures: CaptureCounts | None = None  # None: no archive was asked
 
     @property
     def links_checked(self) -> int:
@@ -406,19 +426,137 @@ async def _stages(
             limit=settings.limit,
         )
         outcome.links_due = len(links)
-        if not links:
-            return
-        with progress(len(links)) if progress is not None else nullcontext(lambda _: None) as advance:
-            statuses = await resolve_and_save(
-                settings.db_path,
-                links,
-                run_id=run_id,
-                settings=settings.resolver,
-                recheck_after=settings.recheck_after_days,
-                advance=advance,
-                stop_at=stop_at,
+        if links:
+            with progress(len(links)) if progress is not None else nullcontext(lambda _: None) as advance:
+                statuses = await resolve_and_save(
+                    settings.db_path,
+                    links,
+                    run_id=run_id,
+                    settings=settings.resolver,
+                    recheck_after=settings.recheck_after_days,
+                    advance=advance,
+                    stop_at=stop_at,
+                )
+            outcome.links_left = len(links) - sum(statuses.values())
+        if settings.captures.looks_up and not outcome.links_left:
+            outcome.captures = await ask_archives(
+                db, settings.captures, settings.resolver, run_id=run_id, report=report, stop_at=stop_at
             )
-        outcome.links_left = len(links) - sum(statuses.values())
+
+
+# -- web-archive captures ----------------------------------------------------------------
+
+# Lookups stored in one transaction.
+LOOKUPS_PER_WRITE = 50
+
+
+async def ask_archives(
+    db: Database,
+    settings: CaptureSettings,
+    resolving: ResolverSettings,
+    *,
+    run_id: int | None = None,
+    report: Report = log.warning,
+    stop_at: float | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> CaptureCounts:
+    """Look up the captures of the links due, and with ``save`` ask for the ones missing.
+
+    Within the run's time limit (``stop_at``, a time.monotonic() value): what is not
+    reached waits for the next run.
+    """
+    counts = CaptureCounts()
+    loop = asyncio.get_running_loop()
+    deadline = None if stop_at is None else loop.time() + stop_at - time.monotonic()
+    client = ArchiveClient(replace(resolving, deadline=stop_at), settings, sleep=sleep)
+    batch: list[LookupResult] = []
+    try:
+        async with asyncio.timeout_at(deadline) as limit:
+            due = store.links_due_for_lookup(db, limit=settings.lookups_per_run)
+            jobs = [LookupJob(link, url, near) for link, url, near in due]
+            async for result in client.lookup_many(jobs):
+                batch.append(result)
+                counts.looked_up += 1
+                counts.found += result.status == LookupStatus.FOUND
+                counts.failed += result.status == LookupStatus.FAILED
+                if result.status == LookupStatus.FAILED:
+                    log.info("captures of %s in %s: %s", result.job.url, result.archive, result.error)
+                if len(batch) >= LOOKUPS_PER_WRITE:
+                    store.save_lookups(db, batch, lookup_every_days=settings.lookup_every_days, run_id=run_id)
+                    batch = []
+            store.save_lookups(db, batch, lookup_every_days=settings.lookup_every_days, run_id=run_id)
+            batch = []
+            if settings.saves:
+                await _ask_for_captures(
+                    db, client, settings, counts, run_id=run_id, report=report, sleep=sleep
+                )
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        counts.stopped = "the run's time limit came first"
+    finally:
+        if batch:
+            store.save_lookups(db, batch, lookup_every_days=settings.lookup_every_days, run_id=run_id)
+        await client.aclose()
+    return counts
+
+
+async def _ask_for_captures(
+    db: Database,
+    client: ArchiveClient,
+    settings: CaptureSettings,
+    counts: CaptureCounts,
+    *,
+    run_id: int | None,
+    report: Report,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    """Ask Save Page Now for captures of live links no archive has, within the daily quota."""
+    archive = Endpoint.parse(settings.save_url).archive
+    # Requests of earlier runs the archive had not answered yet.
+    for row in store.pending_saves(db):
+        earlier = SaveResult(
+            SaveJob(row["link_id"], row["url"]), row["requested_at"], SaveStatus.PENDING, job_id=row["job_id"]
+        )
+        now = await client.poll(earlier)
+        if now.status != SaveStatus.PENDING:
+            store.save_capture_request(db, now, archive=archive, run_id=run_id, request_id=row["id"])
+            counts.saved += now.status == SaveStatus.SAVED
+    left = max(0, settings.save_limit - store.saves_since(db, add_seconds(utc_now(), -86400)))
+    account_left = await client.saves_left()
+    if account_left is not None:
+        left = min(left, account_left)
+    asked: list[tuple[int, SaveResult]] = []
+    for link, url in store.links_to_save(db, limit=left) if left else []:
+        if asked or counts.asked:
+            await sleep(settings.save_spacing)
+        try:
+            result = await client.save(SaveJob(link, url))
+        except HopFailed as failure:
+            counts.stopped = f"Save Page Now asked to slow down: {failure.error}"
+            report(f"captures: {counts.stopped}; the rest are asked in a later run")
+            break
+        request_id = store.save_capture_request(db, result, archive=archive, run_id=run_id)
+        counts.asked += 1
+        left -= 1
+        if result.status == SaveStatus.FAILED:
+            log.info("capture of %s not made: %s", url, result.message)
+        else:
+            asked.append((request_id, result))
+    for _ in range(settings.polls):
+        if not asked:
+            break
+        await sleep(settings.poll_every)
+        still: list[tuple[int, SaveResult]] = []
+        for request_id, result in asked:
+            now = await client.poll(result)
+            if now.status == SaveStatus.PENDING:
+                still.append((request_id, now))
+            else:
+                store.save_capture_request(db, now, archive=archive, run_id=run_id, request_id=request_id)
+                counts.saved += now.status == SaveStatus.SAVED
+        asked = still
+    counts.saves_left = left
 
 
 def _finish(db: Database, run_id: int, outcome: RunOutcome) -> None:

@@ -11,16 +11,32 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 
 from sqlite_utils import Database
 
 from .clock import add_seconds, utc_now
 from .domains import domain_or_host
 from .migrations import MIGRATIONS, VIEWS
-from .models import ArchiverError, DatabaseError, LinkStatus, Post, Resolution, RunStatus, SourceStatus
+from .models import (
+    ArchiverError,
+    DatabaseError,
+    Fingerprint,
+    LinkStatus,
+    LookupStatus,
+    Post,
+    Probe,
+    Resolution,
+    RunStatus,
+    SaveStatus,
+    SourceStatus,
+)
 from .postkeys import post_key
+from .rot import FirstGood, Verdict, judge
 from .urls import hostname, is_shortener, link_id
+
+if TYPE_CHECKING:
+    from .captures import LookupResult, SaveResult
 
 __all__ = [
     "RETRY_SPACING",
@@ -526,12 +542,15 @@ def save_resolutions(
     replaced: list[tuple[str]] = []
     hops: list[tuple[Any, ...]] = []
     checks: list[tuple[Any, ...]] = []
+    probes: dict[str, Probe] = {}
     with db.atomic():
         current = _current_links(db, ids)
+        first_good = _first_good_checks(db, ids)
         for lid, resolution in zip(ids, batch, strict=True):
             previous = current.get(lid)
             if previous is None:
                 continue  # a link deleted while it was being resolved
+            verdict = judge(resolution, first_good=first_good.get(lid))
             try:
                 update, keep_chain = _link_update(previous, resolution, recheck_after_days)
             except (ValueError, OverflowError) as ex:
@@ -539,11 +558,15 @@ def save_resolutions(
                 # the link stays as it was, due again.
                 log.warning("%s: result not stored (%s)", resolution.url, ex)
                 continue
+            update.update(_rot_update(previous, verdict, resolution.checked_at))
             updates.append({**previous, **update})
             if not keep_chain:
                 replaced.append((lid,))
                 hops += [(lid, i, h.url, h.status_code, h.via) for i, h in enumerate(resolution.hops)]
+            if resolution.ok and lid not in first_good:
+                first_good[lid] = _first_good_of(resolution)  # a link twice in a batch
             final_domain = domain_or_host(hostname(resolution.final_url or ""))
+            page = resolution.fingerprint or Fingerprint()
             checks.append(
                 (
                     lid,
@@ -555,8 +578,19 @@ def save_resolutions(
                     final_domain,
                     _redirect_count(resolution),
                     resolution.error,
+                    resolution.title if resolution.ok else None,
+                    page.canonical_url,
+                    page.og_title,
+                    page.site_name,
+                    page.language,
+                    page.text_hash,
+                    page.words if resolution.fingerprint is not None else None,
+                    verdict.rot,
+                    verdict.evidence,
                 )
             )
+            if resolution.probe is not None:
+                probes.setdefault(resolution.probe.origin, resolution.probe)
         # One statement a table for the whole batch: the loop never waits long on SQLite.
         db.conn.executemany(
             f"update links set {', '.join(f'{c} = :{c}' for c in _RESOLUTION_COLUMNS)} where id = :id",
@@ -568,9 +602,77 @@ def save_resolutions(
         )
         db.conn.executemany(
             "insert into checks (link_id, run_id, checked_at, status, http_status, final_url, "
-            "final_domain, hops, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "final_domain, hops, error, title, canonical_url, og_title, site_name, language, "
+            "text_hash, words, rot, rot_evidence) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             checks,
         )
+        _save_probes(db, probes.values(), run_id)
+
+
+def _save_probes(db: Database, probes: Iterable[Probe], run_id: int | None) -> None:
+    """Record each host's probe once a run (a probe answers for every link of its host)."""
+    rows = []
+    for probe in probes:
+        if (
+            run_id is not None
+            and db.execute(
+                "select 1 from probes where run_id = ? and origin = ?", [run_id, probe.origin]
+            ).fetchone()
+        ):
+            continue
+        page = probe.fingerprint or Fingerprint()
+        rows.append(
+            (
+                run_id,
+                probe.origin,
+                probe.url,
+                probe.checked_at,
+                probe.status,
+                probe.http_status,
+                probe.final_url,
+                page.title,
+                page.text_hash,
+            )
+        )
+    db.conn.executemany(
+        "insert into probes (run_id, origin, url, checked_at, status, http_status, final_url, title, "
+        "text_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _first_good_checks(db: Database, ids: list[str]) -> dict[str, FirstGood]:
+    """Return what the first good check of each link saw, for the links that had one."""
+    found: dict[str, FirstGood] = {}
+    for chunk in _chunks(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            "select link_id, checked_at, final_domain, title, text_hash from checks where id in ("
+            f"select min(id) from checks where status = ? and link_id in ({marks}) group by link_id)",
+            [LinkStatus.OK, *chunk],
+        )
+        for link, checked_at, final_domain, title, text_hash in rows.fetchall():
+            found[link] = FirstGood(checked_at, final_domain, title, text_hash)
+    return found
+
+
+def _first_good_of(resolution: Resolution) -> FirstGood:
+    page = resolution.fingerprint or Fingerprint()
+    return FirstGood(
+        resolution.checked_at,
+        domain_or_host(hostname(resolution.final_url or "")),
+        resolution.title,
+        page.text_hash,
+    )
+
+
+def _rot_update(previous: dict[str, Any], verdict: Verdict, checked_at: str) -> dict[str, Any]:
+    """Return the link's rot columns after a check: since when it has had its verdict."""
+    if verdict.rot is None:
+        return {"rot": None, "rot_evidence": None, "rot_since": None}
+    since = previous.get("rot_since") if previous.get("rot") == verdict.rot else checked_at
+    return {"rot": verdict.rot, "rot_evidence": verdict.evidence, "rot_since": since or checked_at}
 
 
 # The links columns a resolution may change.
@@ -589,6 +691,9 @@ _RESOLUTION_COLUMNS = (
     "first_failed_at",
     "consecutive_failures",
     "next_check_at",
+    "rot",
+    "rot_evidence",
+    "rot_since",
 )
 
 
@@ -654,6 +759,247 @@ def _next_try(resolution: Resolution, failures: int, recheck_after_days: float) 
     if resolution.retry_after:
         spacing = max(spacing, resolution.retry_after)
     return add_seconds(resolution.checked_at, spacing)
+
+
+# -- web-archive captures ---------------------------------------------------------------
+
+# Links whose captures are never looked up: not requested, or not to be told to anyone.
+NOT_LOOKED_UP = (LinkStatus.PENDING, LinkStatus.BLOCKED, LinkStatus.INVALID, LinkStatus.TRUNCATED)
+# When a URL's captures are looked up again, by what the last lookup found.
+LOOKUP_AGAIN_NONE_DAYS = 7.0  # none yet: a capture may appear (or be asked for)
+LOOKUP_AGAIN_FAILED_SECONDS = 86400.0
+
+
+def links_due_for_lookup(
+    db: Database, *, now: str | None = None, limit: int = 500
+) -> list[tuple[str, str, str | None]]:
+    """Return (link id, URL, near) of the URLs whose captures are due to be looked up.
+
+    A link's final URL, and its own URL too when its check failed (the chain may have
+    died before reaching a page).  ``near`` is the earliest date of the posts carrying
+    the link, else when it was first seen.  Dead links first.
+    """
+    now = now or utc_now()
+    skipped = ", ".join(f"'{s}'" for s in NOT_LOOKED_UP)
+    rows = db.execute(
+        f"""
+        with wanted as (
+          select id, final_url as url, status, first_seen_at from links
+            where status not in ({skipped}) and final_url is not null
+          union
+          select id, url, status, first_seen_at from links
+            where status not in ({skipped}, '{LinkStatus.OK}')
+        )
+        select wanted.id, wanted.url,
+          coalesce((select min(posts.posted_at) from post_links join posts on posts.id = post_links.post_id
+                    where post_links.link_id = wanted.id), wanted.first_seen_at) as near
+        from wanted
+        where not exists (
+          select 1 from capture_lookups l
+          where l.link_id = wanted.id and l.url = wanted.url and l.next_lookup_at > ?
+        )
+        order by wanted.status = '{LinkStatus.OK}', wanted.first_seen_at, wanted.url
+        limit ?
+        """,
+        [now, limit],
+    )
+    return [(row[0], row[1], row[2]) for row in rows.fetchall()]
+
+
+@_writes
+def save_lookups(
+    db: Database,
+    results: Iterable[LookupResult],
+    *,
+    lookup_every_days: float = 30.0,
+    run_id: int | None = None,
+) -> None:
+    """Store what archives said of links' URLs, and the best capture on each link.
+
+    ``results`` are ``captures.LookupResult``; a link keeps as ``archived_url`` the
+    capture closest to its earliest post (of any of its URLs, an archive's good
+    capture before one it got an error for), and the count of captures in all.
+    """
+    touched: set[str] = set()
+    with db.atomic():
+        for result in results:
+            job, summary = result.job, result.summary
+            if result.status == LookupStatus.FAILED:
+                wait = max(LOOKUP_AGAIN_FAILED_SECONDS, result.retry_after or 0.0)
+            elif result.status == LookupStatus.NONE:
+                wait = LOOKUP_AGAIN_NONE_DAYS * 86400
+            else:
+                wait = lookup_every_days * 86400
+            db.execute(
+                "insert or replace into capture_lookups (link_id, url, archive, looked_up_at, status, "
+                "captures, capped, near, error, next_lookup_at, run_id) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    job.link_id,
+                    job.url,
+                    result.archive,
+                    result.looked_up_at,
+                    result.status,
+                    summary.count if summary else None,
+                    int(summary.capped) if summary else None,
+                    job.near,
+                    result.error,
+                    add_seconds(result.looked_up_at, wait),
+                    run_id,
+                ],
+            )
+            if summary is None or result.status == LookupStatus.FAILED:
+                continue
+            db.execute(
+                "delete from captures where link_id = ? and url = ? and archive = ? and roles != 'saved'",
+                [job.link_id, job.url, result.archive],
+            )
+            roles: dict[str, list[str]] = {}
+            kept = {}
+            for role, capture in (
+                ("first", summary.first),
+                ("closest", summary.closest),
+                ("latest", summary.latest),
+            ):
+                if capture is not None:
+                    roles.setdefault(capture.url, []).append(role)
+                    kept[capture.url] = capture
+            for url, capture in kept.items():
+                db.execute(
+                    "insert or replace into captures (link_id, capture_url, url, archive, captured_at, "
+                    "http_status, roles, found_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        job.link_id,
+                        url,
+                        job.url,
+                        result.archive,
+                        capture.captured_at,
+                        capture.http_status,
+                        ",".join(roles[url]),
+                        result.looked_up_at,
+                    ],
+                )
+            touched.add(job.link_id)
+        for link in touched:
+            _summarise_captures(db, link)
+
+
+def _summarise_captures(db: Database, link: str) -> None:
+    """Set a link's archived_url / archived_at / capture_count from its stored captures."""
+    near_row = db.execute(
+        "select min(near) from capture_lookups where link_id = ? and near is not null", [link]
+    ).fetchone()
+    near = near_row[0] if near_row else None
+    best = db.execute(
+        """
+        select capture_url, captured_at from captures where link_id = ?
+        order by (http_status is null or http_status between 200 and 399) desc,
+          (',' || roles || ',') like '%,closest,%' desc,
+          abs(julianday(captured_at) - julianday(coalesce(?, captured_at))), captured_at
+        limit 1
+        """,
+        [link, near],
+    ).fetchone()
+    count = db.execute(
+        "select sum(captures) from capture_lookups where link_id = ? and status = ?",
+        [link, LookupStatus.FOUND],
+    ).fetchone()[0]
+    db.execute(
+        "update links set archived_url = ?, archived_at = ?, capture_count = ? where id = ?",
+        [best[0] if best else None, best[1] if best else None, count or 0, link],
+    )
+
+
+def links_to_save(db: Database, *, now: str | None = None, limit: int = 100) -> list[tuple[str, str]]:
+    """Return (link id, final URL) of live links that no archive has a capture of, not asked lately.
+
+    A link qualifies once every archive looked up its final URL and found none, and no
+    capture of it was asked for in the last 30 days.
+    """
+    now = now or utc_now()
+    rows = db.execute(
+        f"""
+        select links.id, links.final_url from links
+        where links.status = '{LinkStatus.OK}' and links.final_url is not null
+          and exists (select 1 from capture_lookups l where l.link_id = links.id and l.url = links.final_url)
+          and not exists (
+            select 1 from capture_lookups l where l.link_id = links.id and l.url = links.final_url
+              and l.status != '{LookupStatus.NONE}')
+          and not exists (
+            select 1 from capture_requests r where r.link_id = links.id and r.url = links.final_url
+              and (r.requested_at > ? or r.status = '{SaveStatus.PENDING}'))
+        order by links.first_seen_at, links.rowid
+        limit ?
+        """,
+        [add_seconds(now, -30 * 86400), limit],
+    )
+    return [(row[0], row[1]) for row in rows.fetchall()]
+
+
+def saves_since(db: Database, since: str) -> int:
+    """Return how many captures were asked for since ``since``."""
+    return int(
+        db.execute("select count(*) from capture_requests where requested_at > ?", [since]).fetchone()[0]
+    )
+
+
+def pending_saves(db: Database) -> list[dict[str, Any]]:
+    """Return the capture requests the archive has not answered yet, oldest first."""
+    return list(
+        db.query(
+            "select * from capture_requests where status = ? order by requested_at", [SaveStatus.PENDING]
+        )
+    )
+
+
+@_writes
+def save_capture_request(
+    db: Database, result: SaveResult, *, archive: str, run_id: int | None, request_id: int | None = None
+) -> int:
+    """Record a capture request (``captures.SaveResult``) or where it now stands; return its id.
+
+    A capture made is also a capture of the link, and its lookup is due again.
+    """
+    row = {
+        "link_id": result.job.link_id,
+        "url": result.job.url,
+        "archive": archive,
+        "requested_at": result.requested_at,
+        "status": result.status,
+        "job_id": result.job_id,
+        "capture_url": result.capture_url,
+        "captured_at": result.captured_at,
+        "message": result.message,
+        "run_id": run_id,
+    }
+    with db.atomic():
+        if request_id is None:
+            cursor = db.execute(
+                f"insert into capture_requests ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            request_id = int(cursor.lastrowid or 0)
+        else:
+            db.table("capture_requests").update(request_id, {k: v for k, v in row.items() if k != "run_id"})
+        if result.status == SaveStatus.SAVED and result.capture_url:
+            db.execute(
+                "insert or ignore into captures (link_id, capture_url, url, archive, captured_at, "
+                "http_status, roles, found_at) values (?, ?, ?, ?, ?, null, 'saved', ?)",
+                [
+                    result.job.link_id,
+                    result.capture_url,
+                    result.job.url,
+                    archive,
+                    result.captured_at,
+                    utc_now(),
+                ],
+            )
+            db.execute(
+                "update capture_lookups set next_lookup_at = ? where link_id = ? and url = ?",
+                [utc_now(), result.job.link_id, result.job.url],
+            )
+            _summarise_captures(db, result.job.link_id)
+    return request_id
 
 
 def snapshot(db: Database, target: str | os.PathLike[str]) -> None:

@@ -396,7 +396,7 @@ def test_recheck_all_requests_resolved_links_again(tmp_path, server):
     page = write_page(tmp_path / "in", base, ["/final"])
     db = tmp_path / "archive.db"
     runner = CliRunner()
-    args = ["--db", str(db), "--allow-private"]
+    args = ["--db", str(db), "--allow-private", "--no-probe"]
     assert runner.invoke(cli, ["archive", str(page), *args], catch_exceptions=False).exit_code == 0
     assert runner.invoke(cli, ["resolve", "--due-only", *args], catch_exceptions=False).exit_code == 0
     assert recorder.paths() == ["/final"]
@@ -565,7 +565,9 @@ def test_archive_export_links_start_from_their_expansion(tmp_path, server):
     )
     db = tmp_path / "archive.db"
     result = CliRunner().invoke(
-        cli, ["archive", str(tmp_path / "export"), "--db", str(db), "--allow-private"], catch_exceptions=False
+        cli,
+        ["archive", str(tmp_path / "export"), "--db", str(db), "--allow-private", "--no-probe"],
+        catch_exceptions=False,
     )
     assert "1 links checked (ok: 1)" in result.output
     assert recorder.paths() == ["/hop/1", "/hop/0"]  # t.co itself is never asked

@@ -12,9 +12,10 @@ from archiver.resolve import ResolverSettings, parse_retry_after, resolve_many
 
 
 def settings_for(base: str, **overrides: object) -> ResolverSettings:
-    """Guard on, with only the test server's own address and port let through."""
+    """Guard on, with only the test server's own address and port let through; no probe
+    (its request would be in every count of requests; tests/test_rot.py tests it)."""
     port = urlsplit(base).port
-    values: dict[str, object] = {"exempt": frozenset({("127.0.0.1", port)}), "timeout": 5.0}
+    values: dict[str, object] = {"exempt": frozenset({("127.0.0.1", port)}), "timeout": 5.0, "probe": False}
     values.update(overrides)
     return ResolverSettings(**values)  # type: ignore[arg-type]
 

@@ -81,10 +81,17 @@ class Answer:
 
 
 @asynccontextmanager
-async def get(client: HTTPClient, url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Answer]:
-    """Send a GET and lend its answer while the body is being read; errors as archiver's own."""
+async def get(
+    client: HTTPClient,
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
+) -> AsyncIterator[Answer]:
+    """Send a GET (or ``method``) and lend its answer while the body is read; errors as archiver's own."""
     try:
-        async with client.stream(url, headers) as response:
+        async with client.stream(url, headers, method=method, content=content) as response:
             yield Answer(response)
     except httpx.TimeoutException as ex:
         raise RequestTimedOut(type(ex).__name__) from ex
@@ -250,12 +257,20 @@ class HTTPClient:
         self._headers = {"User-Agent": user_agent, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
     @asynccontextmanager
-    async def stream(self, url: str, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.Response]:
-        """Send a GET for ``url`` and lend its response while the body is read."""
+    async def stream(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        method: str = "GET",
+        content: bytes | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Send a GET (or ``method`` with ``content``) and lend its response while the body is read."""
         request = httpx.Request(
-            "GET",
+            method,
             url,
             headers=self._headers if headers is None else self._headers | headers,
+            content=content,
             extensions={"timeout": self._timeouts},
         )
         response = await self._transport.handle_async_request(request)
@@ -369,9 +384,20 @@ class HostClients:
                 await self._prune()
 
     @asynccontextmanager
-    async def get(self, host: str, url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Answer]:
-        """Send a GET for ``url`` with ``host``'s client and lend its answer."""
-        async with self.client_for(host) as client, get(client, url, headers) as answer:
+    async def get(
+        self,
+        host: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        method: str = "GET",
+        content: bytes | None = None,
+    ) -> AsyncIterator[Answer]:
+        """Send a GET (or ``method``) for ``url`` with ``host``'s client and lend its answer."""
+        async with (
+            self.client_for(host) as client,
+            get(client, url, headers, method=method, content=content) as answer,
+        ):
             yield answer
 
     async def _prune(self) -> None:

@@ -64,4 +64,5 @@ def _answer_text_length(answer: asyncio.Future[Interpreted]) -> int:
     if failure is not None:
         return len(str(failure))
     response = answer.result()
-    return len(response.next_url or "") + len(response.via or "") + len(response.title or "")
+    fingerprint = response.fingerprint.size() if response.fingerprint is not None else 0
+    return len(response.next_url or "") + len(response.via or "") + len(response.title or "") + fingerprint

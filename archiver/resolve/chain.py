@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ..http import HostClients
-from ..models import Hop, LinkStatus, Resolution, Via
+from ..models import Fingerprint, Hop, LinkStatus, Resolution, Via
 from ..urls import hostname
 from .answers import ANSWERS_BYTES, AnswerCache
 from .outcomes import HopFailed, Interpreted, Transient, classify
@@ -56,6 +56,7 @@ class Chain:
         error: str | None = None,
         title: str | None = None,
         retry_after: float | None = None,
+        fingerprint: Fingerprint | None = None,
     ) -> Resolution:
         return Resolution(
             url=self.url,
@@ -67,6 +68,7 @@ class Chain:
             error=error,
             title=title,
             retry_after=retry_after,
+            fingerprint=fingerprint,
         )
 
 
@@ -307,4 +309,5 @@ def _final(chain: Chain, current: str, answer: Interpreted) -> Resolution:
         http_status=answer.status_code,
         error=error,
         title=answer.title if ok else None,
+        fingerprint=answer.fingerprint if ok else None,
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from dataclasses import replace
 
 from ..clock import utc_now
 from ..http import HostClients, Resolver
 from ..models import Resolution
 from .chain import ChainFollower, Requester
 from .politeness import Dispatcher, HostLimiter
+from .probe import Prober
 from .settings import ResolverSettings
 
 __all__ = ["resolve_many"]
@@ -36,6 +38,7 @@ async def resolve_many(
     clients = HostClients(per_host=settings.per_host, **settings.client_options(resolver))
     requester = Requester(clients, settings, HostLimiter(settings.per_host, sleep=sleep), sleep)
     follower = ChainFollower(requester, settings.max_hops, now)
+    prober = Prober(follower) if settings.probe else None
     dispatcher = Dispatcher(((u, None) if isinstance(u, str) else u for u in urls), settings.per_host)
     results: asyncio.Queue[Resolution | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
 
@@ -44,6 +47,10 @@ async def resolve_many(
             host, (url, start) = job
             try:
                 resolution = await follower.follow(url, start)
+                if prober is not None:
+                    probe = await prober.probe_for(resolution)
+                    if probe is not None:
+                        resolution = replace(resolution, probe=probe)
             finally:
                 await dispatcher.done(host)
             await results.put(resolution)

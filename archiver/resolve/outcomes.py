@@ -7,7 +7,7 @@ import ssl
 from dataclasses import dataclass
 
 from ..http import BlockedAddress, NameResolutionError, RequestFailed, RequestTimedOut, UnusableURL
-from ..models import LinkStatus, Via
+from ..models import Fingerprint, LinkStatus, Via
 
 __all__ = ["HopFailed", "Interpreted", "Transient", "classify"]
 
@@ -56,6 +56,7 @@ class Interpreted:
     next_url: str | None  # raw target, not yet joined
     via: Via | None
     title: str | None
+    fingerprint: Fingerprint | None = None  # of a final HTML page
 
 
 def classify(error: Exception) -> Exception:

@@ -7,8 +7,10 @@ can carry the next request), a page's up to BODY_CAP.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
+from ..fingerprint import fingerprint
 from ..http import Answer, BodyTooLarge
 from ..models import LinkStatus, Via
 from ..urls import is_shortener, normalise_url
@@ -58,7 +60,7 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
         script = find_js_redirect(page)
         if script:
             return Interpreted(status, script, Via.JS, title)
-    return Interpreted(status, None, None, title)
+    return Interpreted(status, None, None, title, replace(fingerprint(page), title=title))
 
 
 async def _drain(answer: Answer) -> None:

@@ -34,6 +34,9 @@ class ResolverSettings:
     ports: frozenset[int] = WEB_PORTS  # the ports a URL may name (exempt pairs' ports too)
     proxy: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
+    # Ask each host whose link ended on a deep page, once a run, for a path that does
+    # not exist, to tell soft 404s (resolve/probe.py).
+    probe: bool = True
 
     def client_options(self, resolver: Resolver | None = None) -> dict[str, Any]:
         """Return the settings every HTTP client of a run is built with."""

@@ -14,6 +14,8 @@ from ..urls import normalise_url
 
 __all__ = [
     "Anchor",
+    "HTMLTree",
+    "INVISIBLE_TAGS",
     "HtmlPost",
     "Rendered",
     "anchor_links",
@@ -52,7 +54,8 @@ _VOID_TAGS = frozenset(
         "wbr",
     }
 )
-_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "iframe"})
+# Elements whose text a reader never sees.
+INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "iframe"})
 # Mastodon hides the middle of long link texts in these spans; the href is the link.
 _INVISIBLE_CLASSES = frozenset({"invisible"})
 
@@ -85,6 +88,10 @@ class HtmlPost:
     links: tuple[FoundLink, ...]
     hashtags: tuple[str, ...]
     mentions: tuple[str, ...]
+
+
+# A parsed document, as parse_html returns it.
+HTMLTree = LexborHTMLParser
 
 
 def parse_html(html: str) -> LexborHTMLParser:
@@ -156,7 +163,7 @@ def render(root: LexborNode) -> Rendered:
             chunk = re.sub(r"[ \t\r\f\v\n]+", " ", node.text_content or "")
         else:
             tag = node.tag or ""
-            if tag in _SKIPPED_TAGS or (tag.startswith("-") and tag != "-document"):
+            if tag in INVISIBLE_TAGS or (tag.startswith("-") and tag != "-document"):
                 continue  # scripts, styles, comments
             if set((node.attributes.get("class") or "").split()) & _INVISIBLE_CLASSES:
                 continue

@@ -1,0 +1,233 @@
+"""Reading web archives' lists of captures: Memento TimeMaps (RFC 7089) and CDX API answers.
+
+Both come to a list of ``Capture``: where a capture can be seen, when it was taken and,
+for CDX, the status the archive got.  ``summarise`` picks what a link keeps of them: the
+first, the latest, the one closest to a date (the earliest post carrying the link), and
+how many there are.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from ..clock import format_utc
+
+__all__ = [
+    "Capture",
+    "Endpoint",
+    "ListingError",
+    "Summary",
+    "from_timestamp",
+    "parse_cdx",
+    "parse_timemap",
+    "summarise",
+]
+
+# Captures asked of a CDX server in one request; a URL with more (a home page) is
+# summarised from these, and its count says "at least".
+CDX_LIMIT = 10_000
+
+
+class ListingError(ValueError):
+    """An archive's answer is not the list of captures it should be."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One capture of a URL in a web archive."""
+
+    url: str  # where the capture can be seen
+    captured_at: str  # UTC, archiver's timestamp format
+    http_status: int | None = None  # what the archive got, when it says
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a link keeps of a URL's captures in one archive."""
+
+    count: int
+    capped: bool  # the archive had more than it listed
+    first: Capture | None
+    latest: Capture | None
+    closest: Capture | None  # to the date asked for
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where captures are looked up: a CDX API or a TimeMap prefix (the URL is appended)."""
+
+    url: str
+    kind: str  # "cdx" or "timemap"
+
+    @classmethod
+    def parse(cls, url: str) -> Endpoint:
+        """Return the endpoint a URL names: a path ending in ``/cdx`` (or ``/cdx/search/cdx``) is
+        a CDX API; anything else is a TimeMap prefix such as ``https://host/timemap/link/``."""
+        path = urlsplit(url).path.rstrip("/")
+        return cls(url, "cdx" if path.endswith("/cdx") else "timemap")
+
+    @property
+    def archive(self) -> str:
+        """The archive's name as stored: its host, and its port when it names one."""
+        return (urlsplit(self.url).netloc.rpartition("@")[2] or self.url).lower()
+
+    def lookup_url(self, url: str) -> str:
+        """Return the request that lists the captures of ``url``."""
+        if self.kind == "cdx":
+            query = urlencode(
+                {"url": url, "output": "json", "fl": "timestamp,original,statuscode", "limit": CDX_LIMIT}
+            )
+            return f"{self.url}{'&' if '?' in self.url else '?'}{query}"
+        return self.url + quote(url, safe=":/?=&%#+@;,~!$'()*")
+
+    def replay_url(self, timestamp: str, original: str) -> str:
+        """Return where a CDX capture is shown: the replay path beside the CDX API.
+
+        ``/cdx/search/cdx`` (the Wayback Machine) replays under ``/web/``; a pywb
+        collection's ``/coll/cdx`` under ``/coll/``.
+        """
+        parts = urlsplit(self.url)
+        path = parts.path.rstrip("/")
+        if path.endswith("/cdx/search/cdx"):
+            base = path[: -len("/cdx/search/cdx")] + "/web/"
+        else:
+            base = path[: -len("cdx")]
+        return urlunsplit((parts.scheme, parts.netloc, f"{base}{timestamp}/{original}", "", ""))
+
+
+def parse_cdx(body: bytes, endpoint: Endpoint) -> list[Capture]:
+    """Return the captures a CDX API's JSON answer lists (``output=json``; empty body: none)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return []
+    try:
+        rows = json.loads(text)
+    except ValueError as ex:
+        rows = _complete_rows(text)
+        if not rows:
+            raise ListingError(f"not a CDX JSON answer: {text[:80]!r}") from ex
+    if not isinstance(rows, list):
+        raise ListingError("not a CDX JSON answer: not a list")
+    if not rows:
+        return []
+    header = rows[0]
+    if not isinstance(header, list) or "timestamp" not in header or "original" not in header:
+        raise ListingError(f"not a CDX JSON answer: first row {str(header)[:80]}")
+    at = {name: header.index(name) for name in ("timestamp", "original", "statuscode") if name in header}
+    captures = []
+    for row in rows[1:]:
+        if not isinstance(row, list) or len(row) < len(header):
+            continue
+        timestamp, original = str(row[at["timestamp"]]), str(row[at["original"]])
+        when = from_timestamp(timestamp)
+        if when is None:
+            continue
+        status = str(row[at["statuscode"]]) if "statuscode" in at else ""
+        captures.append(
+            Capture(
+                endpoint.replay_url(timestamp, original),
+                when,
+                int(status) if status.isascii() and status.isdigit() and len(status) == 3 else None,
+            )
+        )
+    return captures
+
+
+def _complete_rows(text: str) -> list[object]:
+    """Return the rows of a CDX JSON answer cut off mid-array (a long listing often is)."""
+    if not text.startswith("[["):
+        return []
+    decoder = json.JSONDecoder()
+    rows: list[object] = []
+    position = 1
+    while position < len(text):
+        try:
+            row, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        rows.append(row)
+        while position < len(text) and text[position] in ", \r\n\t":
+            position += 1
+    return rows
+
+
+# One link of a link-format document: <URI>; param; param...
+_LINK = re.compile(r'<([^<>]*)>((?:\s*;\s*[\w*-]+(?:\s*=\s*(?:"[^"]*"|[^;,<>"]*))?)*)')
+_PARAM = re.compile(r'([\w*-]+)\s*=\s*(?:"([^"]*)"|([^;,<>"]*))')
+
+
+def parse_timemap(body: bytes) -> list[Capture]:
+    """Return the mementos a link-format TimeMap lists (RFC 7089, section 5.1)."""
+    text = body.decode("utf-8", errors="replace")
+    # Links with parameters: "<!doctype html>" alone is no link of a TimeMap.
+    links = [match for match in _LINK.finditer(text) if match.group(2).strip()]
+    if text.strip() and not links:
+        raise ListingError(f"not a link-format TimeMap: {text.strip()[:80]!r}")
+    captures = []
+    seen: set[str] = set()
+    for match in links:
+        params = {
+            name.lower(): quoted if quoted is not None and quoted != "" else bare.strip()
+            for name, quoted, bare in _PARAM.findall(match.group(2))
+        }
+        if "memento" not in params.get("rel", "").lower().split():
+            continue
+        when = _from_http_date(params.get("datetime", ""))
+        url = match.group(1).strip()
+        # A memento may be listed twice ("first memento" and "memento"): it is one capture.
+        if when is not None and url and url not in seen:
+            seen.add(url)
+            captures.append(Capture(url, when))
+    return captures
+
+
+def summarise(captures: list[Capture], *, near: str | None, capped: bool = False) -> Summary:
+    """Return the count, the first, the latest and the capture closest to ``near`` (UTC)."""
+    if not captures:
+        return Summary(0, capped, None, None, None)
+    ordered = sorted(captures, key=lambda c: c.captured_at)
+    closest = None
+    target = _parse_utc(near) if near else None
+    if target is not None:
+        # A capture the archive got an error for shows no page: prefer those it got a page for.
+        pool = [c for c in ordered if c.http_status is None or 200 <= c.http_status < 400] or ordered
+        closest = min(pool, key=lambda c: abs((_parse_utc(c.captured_at) or target) - target))
+    return Summary(len(ordered), capped, ordered[0], ordered[-1], closest)
+
+
+def from_timestamp(value: str) -> str | None:
+    """Return a CDX timestamp (``YYYYMMDDhhmmss``, shorter ones padded) as UTC."""
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit()) or not 4 <= len(digits) <= 14:
+        return None
+    digits = digits + "0101000000"[len(digits) - 4 :] if len(digits) < 14 else digits
+    try:
+        return format_utc(datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC))
+    except ValueError:
+        return None
+
+
+def _from_http_date(value: str) -> str | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return format_utc(when)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_utc(value: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
