@@ -16,6 +16,8 @@ __all__ = ["is_top_level_domain", "registered_domain"]
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
 
 
+# Hosts repeat (a run checks many links of one site): their domains are remembered.
+@functools.lru_cache(maxsize=4096)
 def registered_domain(host: str | None) -> str | None:
     """Return the registered domain of a host (``bbc.co.uk``), or None for IPs and bare names."""
     if not host:

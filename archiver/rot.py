@@ -167,8 +167,9 @@ def judge(resolution: Resolution, *, first_good: FirstGood | None = None) -> Ver
 def _parked(resolution: Resolution, page: Fingerprint) -> Verdict | None:
     for hop in resolution.hops:
         host = hostname(hop.url)
-        service = next((d for d in PARKING_DOMAINS if host == d or host.endswith("." + d)), None)
-        if service is not None:
+        labels = host.split(".")
+        # The host, or a domain it is under, is a parking service.
+        if any(".".join(labels[i:]) in PARKING_DOMAINS for i in range(len(labels) - 1)):
             return Verdict(Rot.PARKED, f"the chain passes through {host}, a domain-parking or sale service")
     text = f"{page.title or ''}\n{page.heading or ''}\n{page.excerpt}".lower()
     phrase = next((p for p in PARKING_PHRASES if p in text), None)
@@ -186,10 +187,13 @@ def _says_not_found(resolution: Resolution, page: Fingerprint) -> Verdict | None
 
 def _front_page(resolution: Resolution, page: Fingerprint) -> Verdict | None:
     final_url = resolution.final_url or ""
+    login = _is_login(final_url)
+    if is_deep(final_url) and not login:
+        return None  # the common case, decided without looking for what was linked
     intended = _intended_url(resolution)
     if intended is None or intended == final_url:
         return None
-    if _is_login(final_url) and not _is_login(intended):
+    if login and not _is_login(intended):
         return Verdict(Rot.FRONT_PAGE, f"{intended} now lands on a login or consent page: {final_url}")
     if is_deep(intended) and not is_deep(final_url):
         return Verdict(Rot.FRONT_PAGE, f"{intended} now lands on the front page {final_url}")
