@@ -259,3 +259,62 @@ def test_export_names_a_canned_query_from_any_folder(tmp_path):
         timeout=60,
     )
     assert unknown.returncode == 2 and "top_domains" in unknown.stderr
+
+
+def test_rotten_links_and_their_captures_are_published(tmp_path):
+    from archive_fixture import build_archive, start_server
+
+    from archiver import store
+    from archiver.captures import Capture, LookupJob, LookupResult, summarise
+    from archiver.models import Fingerprint, Hop, LookupStatus, Resolution
+
+    db_path = build_archive(tmp_path / "archive.db")
+    db = store.open_database(db_path)
+    gone = "https://t.co/dXzLm4GKPZ"
+    store.save_resolutions(
+        db,
+        [
+            Resolution(
+                gone,
+                "ok",
+                (Hop(gone, 301, "location"), Hop("https://news.example/2019/story", 200)),
+                "2026-02-01T00:00:00Z",
+                200,
+                "https://news.example/2019/story",
+                title="Page not found",
+                fingerprint=Fingerprint(title="Page not found"),
+            )
+        ],
+    )
+    dead = db.execute("select id from links where url = 'https://t.co/Z9ixm4GsEx'").fetchone()[0]
+    capture = Capture("https://web.archive.org/web/2025/https://t.co/Z9ixm4GsEx", "2025-01-01T00:00:00Z", 200)
+    store.save_lookups(
+        db,
+        [
+            LookupResult(
+                LookupJob(dead, "https://t.co/Z9ixm4GsEx", "2025-06-01T00:00:00Z"),
+                "web.archive.org",
+                "2026-02-01T00:00:00Z",
+                LookupStatus.FOUND,
+                summarise([capture], near="2025-06-01T00:00:00Z"),
+            )
+        ],
+    )
+    db.close()
+    process, base = start_server(db_path)
+    try:
+        rotten = httpx.get(f"{base}/archive/links_rotten.json?_shape=array").json()
+        assert [(r["url"], r["rot"]) for r in rotten] == [(gone, "soft_404")]
+        captured = httpx.get(f"{base}/archive/gone_but_captured.json?_shape=array").json()
+        assert [(r["url"], r["archived_url"]) for r in captured] == [("https://t.co/Z9ixm4GsEx", capture.url)]
+        feed = httpx.get(f"{base}/archive/newly_rotten_links.atom")
+        assert feed.status_code == 200
+        assert "soft_404: " + gone in feed.text and f"Capture: {capture.url}" in feed.text
+        dashboard = httpx.get(f"{base}/-/dashboards/links").text
+        assert "Links by rot verdict" in dashboard
+        chart = METADATA["plugins"]["datasette-dashboards"]["links"]["charts"]["rot-verdicts"]["query"]
+        counts = httpx.get(f"{base}/archive.json", params={"sql": chart, "_shape": "array"}).json()
+        assert {r["rot"]: r["links"] for r in counts} == {"not checked": 7, "none": 1, "dead": 1, "soft_404": 1}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
