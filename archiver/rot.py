@@ -93,8 +93,7 @@ PARKING_PHRASES = (
 )
 # A title or main heading saying the page is not there.
 NOT_FOUND = re.compile(
-    r"(?:^|\W)404(?:\W|$)|"
-    r"page (?:was )?not found|not found|page (?:does not|doesn't|cannot|can't|could not|couldn't) "
+    r"page (?:was )?not found|page (?:does not|doesn't|cannot|can't|could not|couldn't) "
     r"(?:exist|be found)|no longer (?:available|exists)|nothing (?:was )?found|"
     r"page introuvable|page non trouvée|n'existe plus|seite nicht gefunden|nicht gefunden|"
     r"existiert nicht|página no encontrada|no se encontró|pagina non trovata|"
@@ -105,6 +104,14 @@ NOT_FOUND = re.compile(
     r"페이지를 찾을 수 없습니다|الصفحة غير موجودة",
     re.IGNORECASE,
 )
+# "Not found" and "404" say it only as the whole of a title's part ("404 | Shop", "Not
+# Found"): "bash: command not found" and "The 404 Media podcast" are articles.
+_NOT_FOUND_PART = re.compile(
+    r"(?:(?:http |error |erreur |fehler )?404(?: error| erreur| fehler)?[ :.!-]*)?"
+    r"(?:(?:file |page |post |article |content |resource )?not found)?[.!]*",
+    re.IGNORECASE,
+)
+_TITLE_PARTS = re.compile(r"\s+[|–—·•:-]\s+|\s*[|–—·•]\s*")
 # A path that is a site's front page: /, /index.html, /home, /en/, /en-gb/.
 _FRONT_PATH = re.compile(r"/?(?:(?:index|default|home)(?:\.\w{1,5})?|[a-z]{2}(?:[-_][a-z]{2})?/?)?", re.I)
 # A page that asks to sign in or to accept cookies instead of showing the one linked.
@@ -180,9 +187,19 @@ def _parked(resolution: Resolution, page: Fingerprint) -> Verdict | None:
 
 def _says_not_found(resolution: Resolution, page: Fingerprint) -> Verdict | None:
     for name, value in (("title", page.title), ("main heading", page.heading)):
-        if value and NOT_FOUND.search(value.replace("\u2019", "'")):
+        if value and _says_it(value.replace("\u2019", "'")):
             return Verdict(Rot.SOFT_404, f"answered {resolution.http_status} but its {name} says “{value}”")
     return None
+
+
+def _says_it(text: str) -> bool:
+    """Return whether a title or heading says the page is not there."""
+    if NOT_FOUND.search(text):
+        return True
+    return any(
+        part.strip(" !.?") and _NOT_FOUND_PART.fullmatch(part.strip(" ?"))
+        for part in _TITLE_PARTS.split(text.strip())
+    )
 
 
 def _front_page(resolution: Resolution, page: Fingerprint) -> Verdict | None:

@@ -314,7 +314,8 @@ def test_rotten_links_and_their_captures_are_published(tmp_path):
         assert "Links by rot verdict" in dashboard
         chart = METADATA["plugins"]["datasette-dashboards"]["links"]["charts"]["rot-verdicts"]["query"]
         counts = httpx.get(f"{base}/archive.json", params={"sql": chart, "_shape": "array"}).json()
-        assert {r["rot"]: r["links"] for r in counts} == {"not checked": 7, "none": 1, "dead": 1, "soft_404": 1}
+        by_verdict = {r["rot"]: r["links"] for r in counts}
+        assert by_verdict == {"not checked": 7, "none": 1, "dead": 1, "soft_404": 1}
     finally:
         process.terminate()
         process.wait(timeout=10)

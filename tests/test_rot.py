@@ -102,6 +102,8 @@ def resolved(
         ("Page not found – The Daily", None),
         ("404", None),
         ("Error 404 | Shop", None),
+        ("Not Found", None),
+        ("News – 404 Not Found", None),
         (None, "Oops! That page can’t be found."),
         ("Seite nicht gefunden", None),
         ("Page introuvable", None),
@@ -120,7 +122,15 @@ def test_a_page_whose_title_or_heading_says_not_found_is_a_soft_404(title, headi
 
 
 @pytest.mark.parametrize(
-    "title", ["Found at last: a lost manuscript", "The 4040 bus route", "Lost and found"]
+    "title",
+    [
+        "Found at last: a lost manuscript",
+        "The 4040 bus route",
+        "Lost and found",
+        "bash: command not found – fixing your PATH",
+        "The 404 Media podcast",
+        "Why the 404 page of GitHub is cooler",
+    ],
 )
 def test_ordinary_titles_are_not_soft_404s(title):
     assert judge(resolved("https://news.example/a", page=Fingerprint(title=title))).rot == Rot.NONE
