@@ -20,7 +20,8 @@ VIEWS = {
     "post_destinations": """
 select
   posts.id as post_id, posts.platform, posts.author_handle, posts.posted_at,
-  posts.url as post_url, post_links.position, links.url as link_url,
+  substr(posts.text, 1, 140) || case when length(posts.text) > 140 then '…' else '' end as text,
+  posts.url as post_url, post_links.position, links.id as link_id, links.url as link_url,
   links.status, links.final_url, links.final_domain, links.hops
 from posts
 join post_links on post_links.post_id = posts.id

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import yaml
 from archive_fixture import ROOT, served_archive
+from datasette.utils import tilde_encode
 
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
 
@@ -316,6 +317,52 @@ def test_rotten_links_and_their_captures_are_published(tmp_path):
         counts = httpx.get(f"{base}/archive.json", params={"sql": chart, "_shape": "array"}).json()
         by_verdict = {r["rot"]: r["links"] for r in counts}
         assert by_verdict == {"not checked": 7, "none": 1, "dead": 1, "soft_404": 1}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_path):
+    from archive_fixture import build_archive, start_server
+
+    from archiver import store
+    from archiver.models import Hop, Resolution
+    from archiver.urls import link_id
+
+    db_path = build_archive(tmp_path / "archive.db")
+    db = store.open_database(db_path)
+    good = "https://t.co/dLWAZRTC3H"
+    # The link that resolved once now fails: its page keeps and labels the last good chain.
+    store.save_resolutions(
+        db,
+        [Resolution(good, "http_error", (Hop(good, 404),), "2026-03-01T00:00:00Z", 404, good, "HTTP 404")],
+    )
+    post_id = db.execute("select post_id from post_links where link_id = ?", [link_id(good)]).fetchone()[0]
+    db.close()
+    process, base = start_server(db_path)
+    try:
+        page = httpx.get(f"{base}/archive/links/{link_id(good)}").text
+        story = page.split('<section class="story link-story">', 1)[1].split("</section>", 1)[0]
+        assert "Where this link goes" in story
+        assert '<span class="badge failed">http_error</span>' in story
+        assert "last good chain, seen 2026-01-01 00:00:00 UTC" in story
+        chain = story.split('<ol class="chain">', 1)[1].split("</ol>", 1)[0]
+        assert chain.index("https://t.co/dLWAZRTC3H") < chain.index("https://www.bbc.co.uk/news/a")
+        assert "Location header" in chain
+        history = story.split('<table class="timeline">', 1)[1].split("</table>", 1)[0]
+        assert history.index("2026-03-01 00:00:00 UTC") < history.index("2026-01-01 00:00:00 UTC")
+        assert "Michael Novakhov" in story and "Reading list for the day" in story
+        post_page = httpx.get(f"{base}/archive/posts/{tilde_encode(post_id)}").text
+        post = post_page.split('<section class="story post-story">', 1)[1].split("</section>", 1)[0]
+        assert f'<a class="post-link" href="/archive/links/{link_id(good)}">{good}</a>' in post
+        assert '<span class="badge failed">http_error</span>' in post
+        # Ids in views lead to the row pages; the destinations view carries the post's text.
+        failed = httpx.get(f"{base}/archive/failed_links").text
+        assert f'<a href="/archive/links/{link_id(good)}">{link_id(good)}</a>' in failed
+        destinations = httpx.get(f"{base}/archive/post_destinations.json?_shape=array").json()
+        assert destinations and all(0 < len(d["text"]) <= 141 for d in destinations)
+        listing = httpx.get(f"{base}/archive/post_destinations").text
+        assert f'href="/archive/posts/{tilde_encode(post_id)}"' in listing
     finally:
         process.terminate()
         process.wait(timeout=10)

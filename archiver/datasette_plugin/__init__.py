@@ -19,10 +19,20 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from datasette import hookimpl
+from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-__all__ = ["asgi_wrapper", "published_queries", "register_routes", "render_cell"]
+from .pages import ROT_COLOURS, STATUS_COLOURS, Page, link_story, post_story
+
+__all__ = [
+    "asgi_wrapper",
+    "extra_css_urls",
+    "extra_template_vars",
+    "published_queries",
+    "register_routes",
+    "render_cell",
+]
 
 PLUGIN = "archiver"
 # Query-string parameters that carry SQL written by the visitor.
@@ -119,9 +129,73 @@ async def _send_refusal(send: Send, parameter: str) -> None:
 
 @hookimpl
 def register_routes(datasette: Any) -> list[tuple[str, Callable[..., Awaitable[Response]]]]:
-    if datasette is None or not is_public(datasette):
-        return []
-    return [(r"^/-/databases(\.json)?$", _databases_without_paths)]
+    routes: list[tuple[str, Callable[..., Awaitable[Response]]]] = [(r"^/-/archiver\.css$", _stylesheet)]
+    if datasette is not None and is_public(datasette):
+        routes.append((r"^/-/databases(\.json)?$", _databases_without_paths))
+    return routes
+
+
+@hookimpl
+def extra_css_urls() -> list[str]:
+    return ["/-/archiver.css"]
+
+
+async def _stylesheet() -> Response:
+    """The colours by meaning (one palette: pages.py) and the link and post pages' layout."""
+    rules = [STYLE]
+    for vocabulary in (STATUS_COLOURS, ROT_COLOURS):
+        for value, colour in vocabulary.items():
+            # Cells, the link and post pages, and the facets of status and rot.
+            rules.append(f".value-{value} {{ color: {colour}; font-weight: 600; }}")
+            rules.append(
+                f'.facet-info[data-column="status"] a[href$="status={value}"],'
+                f' .facet-info[data-column="rot"] a[href$="rot={value}"] {{ color: {colour}; }}'
+            )
+    return Response("\n".join(rules), content_type="text/css; charset=utf-8")
+
+
+STYLE = """
+.story { margin: 1em 0 2em; max-width: 70em; }
+.story h2 { margin-bottom: 0.3em; }
+.story .where { font-size: 1.1em; overflow-wrap: anywhere; }
+.story dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1em; }
+.story dt { font-weight: 600; }
+.story dd { margin: 0; overflow-wrap: anywhere; }
+.story ol.chain li { margin: 0.3em 0; overflow-wrap: anywhere; }
+.story .code { display: inline-block; min-width: 2.5em; font-family: monospace; font-weight: 600; }
+.story .via { color: #57606a; font-size: 0.9em; }
+.story .label { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 4px; padding: 0 0.4em;
+  font-size: 0.85em; font-weight: normal; }
+.story .badge { border-radius: 4px; padding: 0.1em 0.5em; color: #fff; font-weight: 600; }
+.story .badge.good { background: #1a7f37; } .story .badge.failed { background: #cf222e; }
+.story .badge.warning { background: #e16f24; } .story .badge.waiting { background: #8c959f; }
+.story .badge.changed { background: #8250df; }
+.story table.timeline td { padding: 0.2em 0.8em 0.2em 0; }
+.story .post-text { white-space: pre-wrap; font-size: 1.1em; background: #f6f8fa; padding: 0.8em; }
+.story a.post-link { background: #ddf4ff; border-radius: 3px; padding: 0 2px; }
+.story .excerpt { color: #24292f; }
+td.col-url, td.col-final_url, td.col-link_url, td.col-post_url, td.col-text { max-width: 26em;
+  overflow-wrap: anywhere; }
+"""
+
+
+@hookimpl
+def extra_template_vars(
+    template: str, database: str | None, table: str | None, view_name: str, request: Any, datasette: Any
+) -> Any:
+    """Give a link's and a post's row page their story (templates/row.html shows it)."""
+    if view_name != "row" or table not in ("links", "posts") or request is None or database is None:
+        return {}
+
+    async def story() -> dict[str, Any]:
+        key = tilde_decode(request.url_vars.get("pks", ""))
+        db = datasette.get_database(database)
+        page = Page(datasette.urls.database(database))
+        if table == "links":
+            return {"archiver_link": await link_story(db, page, key)}
+        return {"archiver_post": await post_story(db, page, key)}
+
+    return story
 
 
 async def _databases_without_paths(datasette: Any) -> Response:
@@ -145,11 +219,34 @@ async def _databases_without_paths(datasette: Any) -> Response:
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})Z$")
 
 
+# Views whose ``id`` column is a link's id.
+LINK_VIEWS = frozenset(
+    {
+        "failed_links",
+        "dead_links",
+        "domain_changes",
+        "link_chains",
+        "links_rotten",
+        "gone_but_captured",
+        "content_changed",
+    }
+)
+# Columns that hold a vocabulary value, shown in its colour.
+COLOURED_COLUMNS = frozenset({"status", "rot", "last_status"})
+
+
 @hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Markup | None:
-    """Return the HTML of a cell: URLs as links that pass no referrer or ranking, UTC times readable."""
+    """Return the HTML of a cell: URLs as links that pass no referrer or ranking, UTC times
+    readable, ids leading to their row's page, states in their colour."""
     if not isinstance(value, str):
         return None
+    target = _row_of(value, column, table)
+    if target is not None:
+        href = f"{datasette.urls.database(database)}/{target}/{tilde_encode(value)}"
+        return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+    if column in COLOURED_COLUMNS and (value in STATUS_COLOURS or value in ROT_COLOURS):
+        return Markup(f'<span class="value-{escape(value)}">{escape(value)}</span>')
     if value.startswith(("http://", "https://")) and not any(c.isspace() for c in value):
         # Strangers' URLs: no ranking credit, no access to this page, no referrer.
         url = escape(value)
@@ -157,4 +254,15 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
     match = _TIMESTAMP.match(value)
     if match and column.endswith("_at"):
         return Markup(f'<time datetime="{escape(value)}">{match.group(1)} {match.group(2)} UTC</time>')
+    return None
+
+
+def _row_of(value: str, column: str, table: str | None) -> str | None:
+    """Return the table whose row page an id cell leads to, or None for any other cell."""
+    if column == "post_id" and table != "post_links":  # post_links has foreign keys already
+        return "posts"
+    if column == "link_id" and table not in ("post_links", "redirects", "checks"):
+        return "links"
+    if column == "id" and table in LINK_VIEWS:
+        return "links"
     return None

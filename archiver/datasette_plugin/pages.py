@@ -1,0 +1,196 @@
+"""What a link's page and a post's page show: each link's story, each post with where its links go.
+
+Datasette's row page of ``links`` and of ``posts`` is extended (templates/row.html) with
+what a reader needs without SQL: for a link, where it goes now, its redirect chain as
+numbered steps, its check history, the posts that carry it and its web-archive captures;
+for a post, its text with the links marked and, for each link, where it goes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from datasette.utils import tilde_encode
+from markupsafe import Markup, escape
+
+from ..models import MEANINGS, LinkStatus, Rot, Via
+
+__all__ = [
+    "STATUS_COLOURS",
+    "ROT_COLOURS",
+    "link_story",
+    "post_story",
+    "status_class",
+]
+
+# Colours by meaning, the one palette of every page, facet and chart: good green,
+# failed red, a failure that may pass orange, waiting or never requested grey.
+GREEN, RED, ORANGE, GREY, AMBER, PURPLE = "#1a7f37", "#cf222e", "#e16f24", "#8c959f", "#bf8700", "#8250df"
+STATUS_COLOURS: dict[str, str] = {
+    LinkStatus.OK: GREEN,
+    LinkStatus.PENDING: GREY,
+    LinkStatus.HTTP_ERROR: RED,
+    LinkStatus.DNS_ERROR: RED,
+    LinkStatus.CONNECT_ERROR: RED,
+    LinkStatus.TLS_ERROR: RED,
+    LinkStatus.TOO_MANY_REDIRECTS: RED,
+    LinkStatus.REDIRECT_LOOP: RED,
+    LinkStatus.TIMEOUT: ORANGE,
+    LinkStatus.BLOCKED: GREY,
+    LinkStatus.INVALID: GREY,
+    LinkStatus.TRUNCATED: GREY,
+}
+ROT_COLOURS: dict[str, str] = {
+    Rot.NONE: GREEN,
+    Rot.DEAD: RED,
+    Rot.SOFT_404: ORANGE,
+    Rot.PARKED: ORANGE,
+    Rot.FRONT_PAGE: ORANGE,
+    Rot.DOMAIN_CHANGED: AMBER,
+    Rot.CONTENT_CHANGED: PURPLE,
+}
+VIA_LABELS = {
+    Via.LOCATION: "Location header",
+    Via.REFRESH: "Refresh header",
+    Via.META: "meta refresh",
+    Via.JS: "JavaScript",
+    Via.EXPANDED: "expanded by the source",
+    Via.UNWRAPPED: "unwrapped from the URL",
+}
+# How many checks and posts a link's page lists.
+HISTORY_ROWS = 100
+EXCERPT_CHARS = 280
+
+
+def status_class(status: str | None) -> str:
+    """Return the CSS class of a status or rot value: good, failed, transient or waiting."""
+    colour = STATUS_COLOURS.get(status or "") or ROT_COLOURS.get(status or "")
+    return {GREEN: "good", RED: "failed", ORANGE: "warning", AMBER: "warning", PURPLE: "changed"}.get(
+        colour or "", "waiting"
+    )
+
+
+@dataclass
+class Page:
+    """The path of the archive a page belongs to, to link rows of its tables."""
+
+    base: str  # e.g. /archive
+
+    def link(self, link_id: str) -> str:
+        return f"{self.base}/links/{tilde_encode(link_id)}"
+
+    def post(self, post_id: str) -> str:
+        return f"{self.base}/posts/{tilde_encode(post_id)}"
+
+
+async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None:
+    """Return what a link's page shows above its columns, or None when there is no such link."""
+    rows = await db.execute("select * from links where id = ?", [link_id])
+    link = rows.first()
+    if link is None:
+        return None
+    link = dict(link)
+    chain = [
+        dict(row, via_label=VIA_LABELS.get(row["via"], row["via"] or ""))
+        for row in await db.execute(
+            "select hop, url, status_code, via from redirects where link_id = ? order by hop", [link_id]
+        )
+    ]
+    history = [
+        dict(row, css=status_class(row["status"]))
+        for row in await db.execute(
+            "select checked_at, status, http_status, final_url, final_domain, error, rot from checks "
+            f"where link_id = ? order by id desc limit {HISTORY_ROWS}",
+            [link_id],
+        )
+    ]
+    posts = [
+        dict(row, href=page.post(row["id"]), excerpt=_excerpt(row["text"]))
+        for row in await db.execute(
+            "select posts.id, posts.author_name, posts.author_handle, posts.posted_at, posts.url, posts.text "
+            "from post_links join posts on posts.id = post_links.post_id where post_links.link_id = ? "
+            f"order by posts.posted_at, posts.id limit {HISTORY_ROWS}",
+            [link_id],
+        )
+    ]
+    captures = []
+    if await db.table_exists("captures"):
+        captures = [
+            dict(row)
+            for row in await db.execute(
+                "select capture_url, url, archive, captured_at, http_status, roles from captures "
+                "where link_id = ? order by captured_at",
+                [link_id],
+            )
+        ]
+    status = link["status"]
+    failed_now = status not in (LinkStatus.OK, LinkStatus.PENDING)
+    return {
+        "link": link,
+        "status_meaning": MEANINGS[LinkStatus].get(status, ""),
+        "status_css": status_class(status),
+        "rot_meaning": MEANINGS[Rot].get(link.get("rot") or "", ""),
+        "rot_css": status_class(link.get("rot")),
+        "chain": chain,
+        # A failed check keeps the chain of the last good one: say so.
+        "chain_is_last_good": failed_now and link.get("last_ok_at") is not None and bool(chain),
+        "history": history,
+        "posts": posts,
+        "captures": captures,
+    }
+
+
+async def post_story(db: Any, page: Page, post_id: str) -> dict[str, Any] | None:
+    """Return what a post's page shows above its columns, or None when there is no such post."""
+    rows = await db.execute("select * from posts where id = ?", [post_id])
+    post = rows.first()
+    if post is None:
+        return None
+    post = dict(post)
+    links = [
+        dict(
+            row,
+            href=page.link(row["id"]),
+            css=status_class(row["status"]),
+            status_meaning=MEANINGS[LinkStatus].get(row["status"], ""),
+        )
+        for row in await db.execute(
+            "select links.id, links.url, links.status, links.http_status, links.final_url, "
+            "links.final_domain, links.title, links.rot, links.archived_url, post_links.display_url, "
+            "post_links.position "
+            "from post_links join links on links.id = post_links.link_id where post_links.post_id = ? "
+            "order by post_links.position",
+            [post_id],
+        )
+    ]
+    return {"post": post, "links": links, "text": marked_text(post["text"] or "", links)}
+
+
+def marked_text(text: str, links: list[dict[str, Any]]) -> Markup:
+    """Return a post's text as HTML with each of its links marked, leading to the link's page."""
+    targets: dict[str, str] = {}
+    for link in links:
+        for shown in (link.get("display_url"), link.get("url")):
+            if shown and len(shown) >= 4:
+                targets.setdefault(shown, link["href"])
+    if not targets:
+        return Markup(escape(text))
+    # Longest first, so that a link's full URL wins over its shorter display text.
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(targets, key=len, reverse=True)))
+    out: list[str] = []
+    position = 0
+    for match in pattern.finditer(text):
+        out.append(str(escape(text[position : match.start()])))
+        out.append(
+            f'<a class="post-link" href="{escape(targets[match.group(0)])}">{escape(match.group(0))}</a>'
+        )
+        position = match.end()
+    out.append(str(escape(text[position:])))
+    return Markup("".join(out))
+
+
+def _excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
