@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -430,3 +432,21 @@ def m010_captures(db: Database) -> None:
     db.table("capture_requests").create_index(["link_id"])
     for column, kind in (("archived_url", "TEXT"), ("archived_at", "TEXT"), ("capture_count", "INTEGER")):
         db.execute(f'ALTER TABLE "links" ADD COLUMN "{column}" {kind}')
+
+
+@MIGRATIONS()
+def m011_case_insensitive_facets(db: Database) -> None:
+    """Hashtags and author handles in one case too, so that their facets count #AI and #ai once."""
+
+    db.execute('ALTER TABLE "posts" ADD COLUMN "hashtags_folded" TEXT')
+    db.execute('ALTER TABLE "posts" ADD COLUMN "author_handle_folded" TEXT')
+    rows = db.execute("select rowid, hashtags, author_handle from posts").fetchall()
+    updates = []
+    for rowid, hashtags, handle in rows:
+        try:
+            tags = [str(t) for t in json.loads(hashtags or "[]")]
+        except ValueError:
+            tags = []
+        folded = json.dumps(list(dict.fromkeys(t.casefold() for t in tags)), ensure_ascii=False)
+        updates.append((folded, handle.casefold() if handle else None, rowid))
+    db.conn.executemany("update posts set hashtags_folded = ?, author_handle_folded = ? where rowid = ?", updates)

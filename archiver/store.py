@@ -346,7 +346,14 @@ def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
         "mentions": json.dumps([_clean(name) for name in post.mentions], ensure_ascii=False),
         "first_seen_at": now,
         "run_id": run_id,
+        "hashtags_folded": folded_tags([_clean(tag) for tag in post.hashtags]),
+        "author_handle_folded": _clean(post.author_handle).casefold() if post.author_handle else None,
     }
+
+
+def folded_tags(tags: Iterable[str]) -> str:
+    """Return hashtags as one JSON array in one case (#AI and #ai are one facet value)."""
+    return json.dumps(list(dict.fromkeys(tag.casefold() for tag in tags)), ensure_ascii=False)
 
 
 def _better_link_row(kept: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ def test_facets(served):
     assert status_facet == {"pending": 8, "ok": 1, "dns_error": 1}
     assert {"final_domain", "is_shortener"} <= set(data["facet_results"])
     posts = httpx.get(f"{base}/archive/posts.json").json()
-    assert {"platform", "author_handle"} <= set(posts["facet_results"])
+    assert {"platform", "author_handle_folded"} <= set(posts["facet_results"])
 
 
 @pytest.mark.parametrize("query", sorted(METADATA["databases"]["archive"]["queries"]))
@@ -98,8 +99,8 @@ def test_canned_queries_do_not_hide_tables_or_views():
 def test_array_and_date_facets(served):
     base, _ = served
     posts = httpx.get(f"{base}/archive/posts.json").json()
-    hashtags = {r["value"]: r["count"] for r in posts["facet_results"]["hashtags"]["results"]}
-    assert hashtags["Bloggers"] == 1 and hashtags["OSINT"] == 1
+    hashtags = {r["value"]: r["count"] for r in posts["facet_results"]["hashtags_folded"]["results"]}
+    assert hashtags["bloggers"] == 1 and hashtags["osint"] == 1
     days = {r["value"]: r["count"] for r in posts["facet_results"]["posted_at"]["results"]}
     assert days == {"2024-05-16": 5}
     checks = httpx.get(f"{base}/archive/checks.json").json()
@@ -363,6 +364,36 @@ def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_pa
         assert destinations and all(0 < len(d["text"]) <= 141 for d in destinations)
         listing = httpx.get(f"{base}/archive/post_destinations").text
         assert f'href="/archive/posts/{tilde_encode(post_id)}"' in listing
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_hashtag_and_handle_facets_count_any_case_once(tmp_path):
+    from archive_fixture import start_server
+
+    from archiver import store
+    from archiver.models import Post
+
+    db_path = tmp_path / "archive.db"
+    db = store.open_database(db_path)
+    posts = [
+        Post("1", "twitter", "A", "NewsDesk", "On #AI today", "2026-01-01", None, "a", hashtags=("AI",)),
+        Post("2", "twitter", "A", "newsdesk", "More #ai and #Ai", "2026-01-02", None, "a", hashtags=("ai", "Ai")),
+        Post("3", "mastodon", "B", "other", "#Climate", "2026-01-03", None, "b", hashtags=("Climate",)),
+    ]
+    store.save_posts(db, posts)
+    db.close()
+    process, base = start_server(db_path)
+    try:
+        data = httpx.get(f"{base}/archive/posts.json").json()
+        tags = {r["value"]: r["count"] for r in data["facet_results"]["hashtags_folded"]["results"]}
+        assert tags == {"ai": 2, "climate": 1}
+        handles = {r["value"]: r["count"] for r in data["facet_results"]["author_handle_folded"]["results"]}
+        assert handles == {"newsdesk": 2, "other": 1}
+        spelled = httpx.get(f"{base}/archive/posts.json?_shape=array&_sort=posted_at").json()
+        assert [json.loads(p["hashtags"]) for p in spelled] == [["AI"], ["ai", "Ai"], ["Climate"]]
+        assert [p["author_handle"] for p in spelled] == ["NewsDesk", "newsdesk", "other"]
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -479,3 +479,29 @@ def test_an_older_archive_keeps_no_state_in_error_text(tmp_path):
         ("a", "truncated", None),
         ("b", "invalid", "invalid URL: x"),
     ]
+
+
+def test_an_older_archive_gets_its_hashtags_and_handles_in_one_case(tmp_path):
+    from sqlite_utils import Database
+
+    from archiver.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m011_case_insensitive_facets")
+    old["posts"].insert(
+        {
+            "id": "twitter:1",
+            "platform": "twitter",
+            "author_handle": "NewsDesk",
+            "text": "#AI #ai",
+            "source": "x",
+            "hashtags": '["AI", "ai"]',
+            "first_seen_at": T0,
+        }
+    )
+    old.close()
+    db = store.open_database(path)
+    row = db.execute("select hashtags, hashtags_folded, author_handle_folded from posts").fetchone()
+    assert row == ('["AI", "ai"]', '["ai"]', "newsdesk")
+    db.close()
