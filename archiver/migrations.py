@@ -449,4 +449,6 @@ def m011_case_insensitive_facets(db: Database) -> None:
             tags = []
         folded = json.dumps(list(dict.fromkeys(t.casefold() for t in tags)), ensure_ascii=False)
         updates.append((folded, handle.casefold() if handle else None, rowid))
-    db.conn.executemany("update posts set hashtags_folded = ?, author_handle_folded = ? where rowid = ?", updates)
+    db.conn.executemany(
+        "update posts set hashtags_folded = ?, author_handle_folded = ? where rowid = ?", updates
+    )

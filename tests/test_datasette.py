@@ -379,7 +379,7 @@ def test_hashtag_and_handle_facets_count_any_case_once(tmp_path):
     db = store.open_database(db_path)
     posts = [
         Post("1", "twitter", "A", "NewsDesk", "On #AI today", "2026-01-01", None, "a", hashtags=("AI",)),
-        Post("2", "twitter", "A", "newsdesk", "More #ai and #Ai", "2026-01-02", None, "a", hashtags=("ai", "Ai")),
+        Post("2", "twitter", "A", "newsdesk", "#ai and #Ai", "2026-01-02", None, "a", hashtags=("ai", "Ai")),
         Post("3", "mastodon", "B", "other", "#Climate", "2026-01-03", None, "b", hashtags=("Climate",)),
     ]
     store.save_posts(db, posts)
