@@ -528,7 +528,7 @@ def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool
             # no locking is needed.  The live file is never served that way.
             snapshot = Path(db_path).parent / "public" / Path(db_path).name
             try:
-                store.snapshot(db, snapshot)
+                store.snapshot(db, snapshot, public=True)
             except DatabaseError as ex:
                 raise click.ClickException(str(ex)) from ex
             finally:

@@ -1009,18 +1009,45 @@ def save_capture_request(
     return request_id
 
 
-def snapshot(db: Database, target: str | os.PathLike[str]) -> None:
-    """Write a consistent copy of the archive to ``target``, replacing any older copy at once."""
+def snapshot(db: Database, target: str | os.PathLike[str], *, public: bool = False) -> None:
+    """Write a consistent copy of the archive to ``target``, replacing any older copy at once.
+
+    A ``public`` copy names local sources by their file name only (``posts.source``,
+    ``sources.location``): the folders of the machine that built the archive can say
+    whose it is, or who a source is.  URLs stay.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
         db.execute("VACUUM INTO ?", [str(partial)])
+        if public:
+            _without_local_paths(partial)
         os.replace(partial, target)
     except (sqlite3.Error, OSError) as ex:
         partial.unlink(missing_ok=True)
         raise DatabaseError(f"{target}: cannot write the snapshot: {_describe(ex)}") from ex
+
+
+def public_source_name(location: str | None) -> str | None:
+    """Return how a public copy names a source: a URL as it is, a local file by its name.
+
+    A member of an archive keeps its path inside the archive (``export.zip!data/tweets.js``).
+    """
+    if not location or location.startswith(("http://", "https://")):
+        return location
+    outer, bang, inner = location.partition("!")
+    name = outer.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or outer
+    return f"{name}{bang}{inner}"
+
+
+def _without_local_paths(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.create_function("public_source_name", 1, public_source_name, deterministic=True)
+        conn.execute("update posts set source = public_source_name(source)")
+        conn.execute("update sources set location = public_source_name(location)")
+    conn.close()
 
 
 def table_rows(db: Database, name: str) -> tuple[list[str], Iterator[dict[str, Any]]]:

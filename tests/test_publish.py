@@ -6,7 +6,10 @@ import sqlite3
 
 import httpx
 import pytest
-from archive_fixture import served_archive
+from archive_fixture import ROOT, served_archive
+from datasette.utils import tilde_encode
+
+from archiver import store
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +52,41 @@ def test_a_snapshot_is_served_immutable_not_the_live_file(public):
 
 def test_no_file_path_of_the_machine_is_published(public):
     base, db_path = public
-    folder = str(db_path.parent)
-    for page in ("/-/databases.json", "/-/databases", "/archive", "/archive.json", "/-/metadata.json"):
+    # The archive's folder, and the folder its posts were read from (the test fixtures).
+    folders = (str(db_path.parent), str(ROOT))
+    post = httpx.get(f"{base}/archive/posts.json?_shape=array&_size=1").json()[0]
+    assert post["source"] == "embedded.txt"
+    pages = ["/-/databases.json", "/-/databases", "/archive", "/archive.json", "/-/metadata.json"]
+    pages += ["/archive/posts", "/archive/posts.json", "/archive/post_destinations", "/archive/sources"]
+    pages += [f"/archive/posts/{tilde_encode(post['id'])}"]
+    for page in pages:
         response = httpx.get(f"{base}{page}")
         assert response.status_code == 200, page
-        assert folder not in response.text, page
+        assert not any(folder in response.text for folder in folders), page
+    # The archive served locally keeps the full paths: it is its owner's.
+    db = store.open_database(db_path)
+    assert db.execute("select source from posts limit 1").fetchone()[0].startswith(str(ROOT))
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("location", "public"),
+    [
+        ("/home/reporter/sources/informant-7/export.zip!data/tweets.js", "export.zip!data/tweets.js"),
+        ("/srv/archive/inbox/page.html", "page.html"),
+        ("inbox/notes.txt", "notes.txt"),
+        ("C:\\Users\\me\\feed.xml", "feed.xml"),
+        ("https://example.org/feed.xml", "https://example.org/feed.xml"),
+    ],
+)
+def test_a_public_copy_names_local_sources_by_file_name(tmp_path, location, public):
+    db = store.open_database(tmp_path / "archive.db")
+    db["sources"].insert({"location": location, "format": "page", "first_seen_at": "2026-01-01T00:00:00Z"})
+    store.snapshot(db, tmp_path / "public" / "archive.db", public=True)
+    db.close()
+    copy = store.open_database(tmp_path / "public" / "archive.db")
+    assert copy.execute("select location from sources").fetchone()[0] == public
+    copy.close()
 
 
 @pytest.mark.parametrize(
