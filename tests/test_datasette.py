@@ -397,3 +397,14 @@ def test_hashtag_and_handle_facets_count_any_case_once(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_database_page_starts_with_what_a_reader_starts_from(served):
+    base, _ = served
+    page = httpx.get(f"{base}/archive").text
+    start = page.split('<section class="start-here">', 1)[1].split("</section>", 1)[0]
+    titles = [part.split(">", 1)[1].split("<", 1)[0] for part in start.split('<li><a href="')[1:]]
+    assert titles[:3] == ["Posts", "Links", "Domains"] and "Dashboards" in titles
+    assert "(10)" in start and "Every distinct link found in a post" in start
+    tables = page.split("</section>", 1)[1]
+    assert "_sqlite_migrations" not in tables.split("hidden table", 1)[0]

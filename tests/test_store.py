@@ -505,3 +505,31 @@ def test_an_older_archive_gets_its_hashtags_and_handles_in_one_case(tmp_path):
     row = db.execute("select hashtags, hashtags_folded, author_handle_folded from posts").fetchone()
     assert row == ('["AI", "ai"]', '["ai"]', "newsdesk")
     db.close()
+
+
+def test_an_older_archive_gets_the_links_columns_in_reading_order_and_keeps_its_search(tmp_path):
+    from sqlite_utils import Database
+
+    from archiver.migrations import LINKS_FIRST_COLUMNS, MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m012_links_columns_in_reading_order")
+    for lid, title in (("a", "Budget statement"), ("b", "Election night")):
+        old["links"].insert(
+            {
+                "id": lid,
+                "url": f"https://x.example/{lid}",
+                "host": "x.example",
+                "first_seen_at": T0,
+                "title": title,
+            }
+        )
+    old.close()
+    db = store.open_database(path)
+    assert list(db["links"].columns_dict)[: len(LINKS_FIRST_COLUMNS)] == list(LINKS_FIRST_COLUMNS)
+    assert [r["id"] for r in db["links"].search("budget")] == ["a"]
+    db.execute("update links set title = 'Budget night' where id = 'b'")  # the triggers are back
+    assert sorted(r["id"] for r in db["links"].search("budget")) == ["a", "b"]
+    assert db["links"].count == 2 and db.execute("pragma foreign_key_check").fetchall() == []
+    db.close()

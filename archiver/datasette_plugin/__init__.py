@@ -23,7 +23,7 @@ from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from .pages import ROT_COLOURS, STATUS_COLOURS, Page, link_story, post_story
+from .pages import ROT_COLOURS, STATUS_COLOURS, Page, link_story, post_story, start_here
 
 __all__ = [
     "asgi_wrapper",
@@ -183,7 +183,14 @@ td.col-url, td.col-final_url, td.col-link_url, td.col-post_url, td.col-text { ma
 def extra_template_vars(
     template: str, database: str | None, table: str | None, view_name: str, request: Any, datasette: Any
 ) -> Any:
-    """Give a link's and a post's row page their story (templates/row.html shows it)."""
+    """Give a link's and a post's row page their story (templates/row.html shows it), and
+    the database page the tables and views a reader starts from (templates/database.html)."""
+    if view_name == "database" and database is not None:
+
+        async def start() -> dict[str, Any]:
+            return {"archiver_start": await start_here(datasette, database)}
+
+        return start
     if view_name != "row" or table not in ("links", "posts") or request is None or database is None:
         return {}
 

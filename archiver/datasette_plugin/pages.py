@@ -22,6 +22,7 @@ __all__ = [
     "ROT_COLOURS",
     "link_story",
     "post_story",
+    "start_here",
     "status_class",
 ]
 
@@ -166,6 +167,51 @@ async def post_story(db: Any, page: Page, post_id: str) -> dict[str, Any] | None
         )
     ]
     return {"post": post, "links": links, "text": marked_text(post["text"] or "", links)}
+
+
+# The tables and views a reader starts from, in the order the database page lists them.
+START_HERE = (
+    ("posts", "Posts"),
+    ("links", "Links"),
+    ("domains", "Domains"),
+    ("failed_links", "Failed links"),
+    ("dead_links", "Dead links"),
+    ("links_rotten", "Links that look alive but are not"),
+    ("gone_but_captured", "Gone, but captured"),
+    ("content_changed", "Pages that changed"),
+)
+COUNTED = ("posts", "links")
+
+
+async def start_here(datasette: Any, database: str) -> list[dict[str, Any]]:
+    """Return the tables and views a reader starts from, with their descriptions."""
+    db = datasette.get_database(database)
+    names = set(await db.table_names()) | set(await db.view_names())
+    items = []
+    for name, title in START_HERE:
+        if name not in names:
+            continue
+        count = None
+        if name in COUNTED:
+            count = (await db.execute(f"select count(*) from [{name}]")).first()[0]
+        items.append(
+            {
+                "href": f"{datasette.urls.database(database)}/{name}",
+                "title": title,
+                "count": count,
+                "description": datasette.metadata("description", database=database, table=name) or "",
+            }
+        )
+    if datasette.plugin_config("datasette-dashboards"):
+        items.append(
+            {
+                "href": datasette.urls.path("/-/dashboards"),
+                "title": "Dashboards",
+                "count": None,
+                "description": "charts of where the links go and how their checks turn out",
+            }
+        )
+    return items
 
 
 def marked_text(text: str, links: list[dict[str, Any]]) -> Markup:
