@@ -507,7 +507,13 @@ def resolve(ctx: click.Context, /, db_path: str, limit: int | None, resolving: R
     help="Serve a read-only snapshot with the limits a public deployment needs "
     "(no database download, no SQL but the published queries, 1 s time limit, 1000 rows at most)",
 )
-def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool) -> None:
+@click.option(
+    "--write-only",
+    is_flag=True,
+    help="With --public: write the public snapshot and its metadata beside the archive (public/), "
+    "for datasette publish or datasette package, and serve nothing",
+)
+def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool, write_only: bool) -> None:
     """Serve the archive with Datasette, with archiver's descriptions, queries and dashboards.
 
     Any database file, from any folder: the metadata is fitted to the name the
@@ -520,6 +526,8 @@ def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool
     """
     from . import publish  # YAML, only for the commands that publish
 
+    if write_only and not public:
+        raise click.UsageError("--write-only writes the public snapshot: use it with --public")
     db = _existing(db_path)  # also brings the schema up to date before serving
     fitted = _metadata_for(db_path, metadata)
     with tempfile.TemporaryDirectory(prefix="archiver-serve-") as scratch:
@@ -534,6 +542,9 @@ def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool
             finally:
                 db.close()
             written = publish.write_metadata(fitted, snapshot.parent / "metadata.json", public=True)
+            if write_only:
+                click.echo(f"{snapshot}\n{written}")
+                return
             args = ["serve", "--immutable", str(snapshot)] + [
                 arg for name, value in PUBLIC_SETTINGS.items() for arg in ("--setting", name, value)
             ]

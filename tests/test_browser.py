@@ -117,3 +117,156 @@ def test_csv_download_matches_the_database(site, page):
     with sqlite3.connect(db_path) as conn:
         urls = sorted(row[0] for row in conn.execute("select url from links"))
     assert sorted(row["url"] for row in downloaded) == urls
+
+
+# -- a reporter's path through the published archive (#16) --------------------------------
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+GREEN, RED = "#1a7f37", "#cf222e"
+
+
+def readme_screenshot(page, name: str) -> None:
+    """A screenshot the README shows: retaken by every run of the browser tests."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def story_archive(folder: Path) -> Path:
+    """The fixture archive, with a link that resolved once and fails now, and posts tagged in two cases."""
+    from archive_fixture import build_archive
+
+    from archiver import store
+    from archiver.models import Hop, Post, Resolution
+
+    db_path = build_archive(folder / "archive.db")
+    db = store.open_database(db_path)
+    good = "https://t.co/dLWAZRTC3H"
+    failed = Resolution(good, "http_error", (Hop(good, 404),), "2026-03-01T00:00:00Z", 404, good, "HTTP 404")
+    store.save_resolutions(db, [failed])
+    store.save_posts(
+        db,
+        [
+            Post(
+                "a1",
+                "mastodon",
+                "Desk",
+                "desk",
+                "Notes on #AI",
+                "2026-02-01",
+                None,
+                "notes.txt",
+                hashtags=("AI",),
+            ),
+            Post(
+                "a2",
+                "mastodon",
+                "Desk",
+                "Desk",
+                "More on #ai",
+                "2026-02-02",
+                None,
+                "notes.txt",
+                hashtags=("ai",),
+            ),
+        ],
+    )
+    db.close()
+    return db_path
+
+
+@pytest.fixture(scope="module")
+def story_site(tmp_path_factory):
+    from archive_fixture import start_server
+
+    db_path = story_archive(tmp_path_factory.mktemp("story"))
+    # Public, as a reporter would see it published (and the README's screenshots show no
+    # folder of the machine that took them).
+    process, base = start_server(db_path, "--public")
+    try:
+        yield base, db_path
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_from_the_home_page_to_a_post_and_a_links_story_without_sql(story_site, page):
+    base, _ = story_site
+    page.goto(base)
+    page.click("a:has-text('archive')")
+    page.click(".start-here a:has-text('Posts')")
+    page.fill("input#_search", "delegations")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**_search=delegations**")
+    page.click("table.rows-and-columns tbody tr td.col-id a")
+    story = page.locator("section.post-story")
+    assert "Michael Novakhov" in story.inner_text()
+    readme_screenshot(page, "post-page")
+    page.click("section.post-story a.post-link:has-text('t.co/dLWAZRTC3H')")
+    link = page.locator("section.link-story")
+    text = link.inner_text()
+    assert "Where this link goes" in text and "http_error" in text
+    # The latest check failed: the chain shown is the last good one, and says so.
+    assert "last good chain, seen 2026-01-01 00:00:00 UTC" in text
+    steps = page.locator("section.link-story ol.chain li")
+    assert steps.count() == 2 and "Location header" in steps.first.inner_text()
+    history = page.locator("section.link-story table.timeline tr")
+    assert history.count() == 3  # a header and two checks, the failure first
+    assert "2026-03-01" in history.nth(1).inner_text()
+    # The outcome reads in its colour: failed red.
+    badge = page.locator("section.link-story p.outcome .badge")
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(207, 34, 46)"
+    readme_screenshot(page, "link-page")
+
+
+def test_check_outcomes_are_coloured_by_meaning_in_the_chart(story_site, page):
+    base, _ = story_site
+    page.goto(f"{base}/-/dashboards/links")
+    page.wait_for_selector(".vega-embed svg, .vega-embed canvas", timeout=20000)
+    page.wait_for_timeout(1000)
+    chart = page.locator(".dashboard-card", has_text="Check outcomes per day")
+    fills = chart.locator("svg path[fill], svg rect[fill]").evaluate_all(
+        "marks => marks.map(m => m.getAttribute('fill').toLowerCase())"
+    )
+    assert GREEN in fills and RED in fills  # ok green, http_error and dns_error red
+    readme_screenshot(page, "dashboard")
+
+
+def test_the_hashtag_facet_counts_any_case_once(story_site, page):
+    base, _ = story_site
+    page.goto(f"{base}/archive/posts")
+    facet = page.locator(".facet-info[data-column='hashtags_folded']")
+    assert "ai 2" in " ".join(facet.inner_text().split())
+    facet.locator("a:has-text('ai')").first.click()
+    page.wait_for_url("**hashtags_folded**")
+    assert page.locator("table.rows-and-columns tbody tr").count() == 2
+
+
+def test_public_pages_show_no_path_of_the_machine(tmp_path_factory, page):
+    from archive_fixture import start_server
+
+    db_path = story_archive(tmp_path_factory.mktemp("public-story"))
+    process, base = start_server(db_path, "--public")
+    try:
+        for path in ("/archive/posts", "/archive/sources", "/archive/post_destinations", "/archive"):
+            page.goto(f"{base}{path}")
+            content = page.content()
+            assert str(ROOT) not in content and str(db_path.parent) not in content, path
+        page.goto(f"{base}/archive/posts")
+        page.click("table.rows-and-columns tbody tr td.col-id a")
+        assert "from embedded.txt" in page.locator("section.post-story").inner_text() or "from notes.txt" in (
+            page.locator("section.post-story").inner_text()
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_links_table_shows_url_status_and_destination_at_laptop_width(story_site, page):
+    base, _ = story_site
+    page.goto(f"{base}/archive/links")
+    for column in ("url", "status", "final_url", "final_domain"):
+        header = page.locator(f"table.rows-and-columns th.col-{column}")
+        box = header.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280, column
+        assert box["y"] + box["height"] <= 900, column  # on the first screen, too
+    screenshot(page, "links-table")

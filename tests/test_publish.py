@@ -181,3 +181,21 @@ def test_metadata_is_fitted_to_the_served_name_unless_it_names_it_already(tmp_pa
     own = tmp_path / "own.yml"
     own.write_text("title: Mine\ndatabases:\n  mine:\n    description: my own\n", encoding="utf-8")
     assert for_database(load_metadata(own), "mine")["databases"] == {"mine": {"description": "my own"}}
+
+
+def test_the_public_snapshot_can_be_written_for_datasette_publish(tmp_path):
+    from archive_fixture import build_archive
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    db_path = build_archive(tmp_path / "archive.db")
+    result = CliRunner().invoke(cli, ["serve", "--db", str(db_path), "--public", "--write-only"])
+    assert result.exit_code == 0, result.output
+    snapshot, metadata = (tmp_path / "public" / "archive.db"), (tmp_path / "public" / "metadata.json")
+    assert result.output.split() == [str(snapshot), str(metadata)]
+    with sqlite3.connect(snapshot) as conn:
+        assert {row[0] for row in conn.execute("select source from posts")} == {"embedded.txt"}
+    assert '"public": true' in metadata.read_text()
+    refused = CliRunner().invoke(cli, ["serve", "--db", str(db_path), "--write-only"])
+    assert refused.exit_code == 2 and "--public" in refused.output

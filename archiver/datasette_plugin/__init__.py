@@ -174,8 +174,11 @@ STYLE = """
 .story .post-text { white-space: pre-wrap; font-size: 1.1em; background: #f6f8fa; padding: 0.8em; }
 .story a.post-link { background: #ddf4ff; border-radius: 3px; padding: 0 2px; }
 .story .excerpt { color: #24292f; }
-td.col-url, td.col-final_url, td.col-link_url, td.col-post_url, td.col-text { max-width: 26em;
-  overflow-wrap: anywhere; }
+td.col-url, td.col-final_url, td.col-link_url, td.col-post_url, td.col-archived_url { min-width: 13em;
+  max-width: 24em; overflow-wrap: anywhere; }
+td.col-text { min-width: 24em; }
+/* Column descriptions stay on the page without pushing the rows below the first screen. */
+dl.column-descriptions { max-height: 9em; overflow-y: auto; border: 1px solid #d0d7de; padding: 0.3em 0.6em; }
 """
 
 
