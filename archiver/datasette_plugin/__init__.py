@@ -1,4 +1,4 @@
-"""How archiver's tables look in Datasette, and what a public instance refuses.
+"""How an archive reads in Datasette: link and post pages, colours, and what a public instance refuses.
 
 Registered as a Datasette plugin through the package's entry point, so it is active
 whenever archiver is installed.  Cells: links that open safely, readable timestamps.
