@@ -128,6 +128,8 @@ GREEN, RED = "#1a7f37", "#cf222e"
 def readme_screenshot(page, name: str) -> None:
     """A screenshot the README shows: retaken by every run of the browser tests."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # Without the footer, whose query timings would change the picture at every run.
+    page.add_style_tag(content="footer.ft { display: none; }")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
