@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["add_seconds", "format_utc", "utc_now"]
+__all__ = ["add_seconds", "format_utc", "parse_http_date", "utc_now"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -29,3 +30,12 @@ def add_seconds(timestamp: str, seconds: float) -> str:
     moment = datetime.strptime(timestamp, _FORMAT).replace(tzinfo=UTC)
     seconds = min(max(seconds, -MAX_SECONDS), MAX_SECONDS) if seconds == seconds else 0.0
     return (moment + timedelta(seconds=seconds)).strftime(_FORMAT)
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """Return an HTTP date (``Sun, 01 Mar 2015 12:00:00 GMT``) as an aware datetime, or None."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -378,25 +377,12 @@ class ArchiveClient:
             raise classify(ex) from ex
 
     def _slow_down(self, host: str, status: int, header: str) -> None:
-        retry_after = parse_retry_after(header)
-        deadline = self.resolving.deadline
-        too_long = retry_after is not None and (
-            retry_after + self._limiter.asked(host) > self.resolving.max_retry_after
-            or (deadline is not None and time.monotonic() + retry_after > deadline)
-        )
-        if retry_after is not None and too_long:
-            self._limiter.defer(host, retry_after)
-            failure = HopFailed(
-                LinkStatus.HTTP_ERROR,
-                f"HTTP {status}; Retry-After {retry_after:.0f} s is longer than this run waits",
-                http_status=status,
-            )
-            failure.retry_after = retry_after
-            raise failure
-        if retry_after is not None:
-            self._limiter.pause(host, retry_after)
-        raise Transient(
-            f"HTTP {status}", status=LinkStatus.HTTP_ERROR, http_status=status, retry_after=retry_after
+        self._limiter.slow_down(
+            host,
+            status,
+            parse_retry_after(header),
+            max_wait=self.resolving.max_retry_after,
+            deadline=self.resolving.deadline,
         )
 
 

@@ -8,14 +8,13 @@ how many there are.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from ..clock import format_utc
+from ..clock import format_utc, parse_http_date
 
 __all__ = [
     "Capture",
@@ -213,12 +212,9 @@ def from_timestamp(value: str) -> str | None:
 
 
 def _from_http_date(value: str) -> str | None:
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = parse_http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     try:
         return format_utc(when)
     except (ValueError, OverflowError):

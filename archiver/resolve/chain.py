@@ -8,7 +8,6 @@ retries); ``ChainFollower`` walks a link's chain over it and records every hop i
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -139,36 +138,13 @@ class Requester:
 
     def _retryable(self, host: str, status: int, retry_after_header: str) -> None:
         """Raise for an answer worth another try, waiting as the host asks if the run can."""
-        retry_after = parse_retry_after(retry_after_header)
-        # The waits a host asks for add up: once they pass what a run waits for one host,
-        # its other links are left for the next run (100 links each answered
-        # "Retry-After: 120" would otherwise hold a run for hours).
-        beyond = None if retry_after is None else self._beyond_the_run(host, retry_after)
-        if retry_after is not None and beyond is not None:
-            self.limiter.defer(host, retry_after)
-            failure = HopFailed(
-                LinkStatus.HTTP_ERROR,
-                f"HTTP {status}; Retry-After {retry_after:.0f} s{beyond}",
-                http_status=status,
-            )
-            failure.retry_after = retry_after
-            raise failure
-        if retry_after is not None:
-            self.limiter.pause(host, retry_after)
-        raise Transient(
-            f"HTTP {status}", status=LinkStatus.HTTP_ERROR, http_status=status, retry_after=retry_after
+        self.limiter.slow_down(
+            host,
+            status,
+            parse_retry_after(retry_after_header),
+            max_wait=self.settings.max_retry_after,
+            deadline=self.settings.deadline,
         )
-
-    def _beyond_the_run(self, host: str, retry_after: float) -> str | None:
-        """Return why a wait ``host`` asks for is not waited in this run, or None to wait."""
-        asked = self.limiter.asked(host)
-        if retry_after + asked > self.settings.max_retry_after:
-            before = f" after {asked:.0f} s asked before" if asked else ""
-            return f"{before} is longer than this run waits"
-        deadline = self.settings.deadline
-        if deadline is not None and time.monotonic() + retry_after > deadline:
-            return " is longer than what is left of the run's time limit"
-        return None
 
 
 @dataclass

@@ -7,10 +7,11 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 from ..models import LinkStatus
 from ..urls import hostname
-from .outcomes import HopFailed
+from .outcomes import HopFailed, Transient
 
 __all__ = ["Dispatcher", "HostLimiter"]
 
@@ -60,6 +61,44 @@ class HostLimiter:
     def defer(self, host: str, seconds: float) -> None:
         """Send no more requests to ``host`` in this run."""
         self._deferred[host] = seconds
+
+    def slow_down(
+        self, host: str, status: int, retry_after: float | None, *, max_wait: float, deadline: float | None
+    ) -> NoReturn:
+        """Raise for an answer asking to slow down (429, 503...), waiting as the host asks if the run can.
+
+        Transient (tried again after the wait, which holds the host's other requests
+        too), or HopFailed when the waits the host asked for add up past ``max_wait``
+        or past the run's ``deadline``: its other requests are then left for the next run
+        (100 links each answered "Retry-After: 120" would otherwise hold a run for hours).
+        """
+        beyond = None if retry_after is None else self._beyond_the_run(host, retry_after, max_wait, deadline)
+        if retry_after is not None and beyond is not None:
+            self.defer(host, retry_after)
+            failure = HopFailed(
+                LinkStatus.HTTP_ERROR,
+                f"HTTP {status}; Retry-After {retry_after:.0f} s{beyond}",
+                http_status=status,
+            )
+            failure.retry_after = retry_after
+            raise failure
+        if retry_after is not None:
+            self.pause(host, retry_after)
+        raise Transient(
+            f"HTTP {status}", status=LinkStatus.HTTP_ERROR, http_status=status, retry_after=retry_after
+        )
+
+    def _beyond_the_run(
+        self, host: str, retry_after: float, max_wait: float, deadline: float | None
+    ) -> str | None:
+        """Return why a wait ``host`` asks for is not waited in this run, or None to wait."""
+        asked = self.asked(host)
+        if retry_after + asked > max_wait:
+            before = f" after {asked:.0f} s asked before" if asked else ""
+            return f"{before} is longer than this run waits"
+        if deadline is not None and self._clock() + retry_after > deadline:
+            return " is longer than what is left of the run's time limit"
+        return None
 
 
 class Dispatcher:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC
 from typing import TypeVar
 
 from tenacity import (
@@ -16,6 +14,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from ..clock import parse_http_date
 from .outcomes import HopFailed, Transient
 
 __all__ = ["MAX_SERVER_WAIT", "RETRYABLE_STATUS", "parse_retry_after", "with_retries"]
@@ -39,12 +38,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     value = value.strip()
     if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to HTTP
         return min(float(value), MAX_SERVER_WAIT)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = parse_http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     current = now if now is not None else time.time()
     return min(max(0.0, when.timestamp() - current), MAX_SERVER_WAIT)
 
