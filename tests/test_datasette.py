@@ -408,3 +408,44 @@ def test_the_database_page_starts_with_what_a_reader_starts_from(served):
     assert "(10)" in start and "Every distinct link found in a post" in start
     tables = page.split("</section>", 1)[1]
     assert "_sqlite_migrations" not in tables.split("hidden table", 1)[0]
+
+
+def test_a_strangers_javascript_url_is_never_a_link_on_the_pages(tmp_path):
+    from archive_fixture import build_archive, start_server
+
+    from archiver import store
+    from archiver.captures import parse_timemap
+    from archiver.urls import link_id
+
+    hostile = "javascript:alert(document.cookie)"
+    # A TimeMap is an archive's text: its mementos must be web addresses.
+    timemap = f'<{hostile}>; rel="memento"; datetime="Sun, 01 Mar 2015 12:00:00 GMT"'.encode()
+    assert (
+        parse_timemap(
+            timemap + b',\n<https://a.example/1>; rel="memento"; datetime="Sun, 01 Mar 2015 12:00:00 GMT"'
+        )[0].url
+        == "https://a.example/1"
+    )
+    db_path = build_archive(tmp_path / "archive.db")
+    db = store.open_database(db_path)
+    good = "https://t.co/dLWAZRTC3H"
+    # What a feed or an export claimed, stored as it came.
+    db.execute("update posts set url = ?", [hostile])
+    db.execute(
+        "insert into captures (link_id, capture_url, url, archive, captured_at, roles, found_at) "
+        "values (?, ?, ?, 'x', '2025-01-01T00:00:00Z', 'closest', '2025-01-01T00:00:00Z')",
+        [link_id(good), hostile, good],
+    )
+    db.execute("update links set archived_url = ? where id = ?", [hostile, link_id(good)])
+    db.conn.commit()
+    post_id = db.execute("select id from posts limit 1").fetchone()[0]
+    db.close()
+    process, base = start_server(db_path)
+    try:
+        for path in (f"/archive/links/{link_id(good)}", f"/archive/posts/{tilde_encode(post_id)}"):
+            page = httpx.get(f"{base}{path}").text
+            story = page.split('<section class="story', 1)[1].split("</section>", 1)[0]
+            assert 'href="javascript' not in story, path
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

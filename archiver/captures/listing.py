@@ -179,7 +179,8 @@ def parse_timemap(body: bytes) -> list[Capture]:
         when = _from_http_date(params.get("datetime", ""))
         url = match.group(1).strip()
         # A memento may be listed twice ("first memento" and "memento"): it is one capture.
-        if when is not None and url and url not in seen:
+        # Only web addresses are kept: a TimeMap is a stranger's text.
+        if when is not None and url.lower().startswith(("http://", "https://")) and url not in seen:
             seen.add(url)
             captures.append(Capture(url, when))
     return captures

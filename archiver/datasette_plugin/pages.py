@@ -65,6 +65,17 @@ HISTORY_ROWS = 100
 EXCERPT_CHARS = 280
 
 
+def web_href(url: str | None) -> str | None:
+    """Return a URL fit for a link on a page, or None: only http(s), never ``javascript:``.
+
+    Archives, feeds and exports are strangers' text; a page of the archive links only
+    to the web.
+    """
+    if url and url.lower().startswith(("http://", "https://")) and not any(c.isspace() for c in url):
+        return url
+    return None
+
+
 def status_class(status: str | None) -> str:
     """Return the CSS class of a status or rot value: good, failed, transient or waiting."""
     colour = STATUS_COLOURS.get(status or "") or ROT_COLOURS.get(status or "")
@@ -93,6 +104,8 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
     if link is None:
         return None
     link = dict(link)
+    for column in ("url", "final_url", "archived_url"):
+        link[f"{column}_href"] = web_href(link.get(column))
     chain = [
         dict(row, via_label=VIA_LABELS.get(row["via"], row["via"] or ""))
         for row in await db.execute(
@@ -108,7 +121,7 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
         )
     ]
     posts = [
-        dict(row, href=page.post(row["id"]), excerpt=_excerpt(row["text"]))
+        dict(row, href=page.post(row["id"]), permalink=web_href(row["url"]), excerpt=_excerpt(row["text"]))
         for row in await db.execute(
             "select posts.id, posts.author_name, posts.author_handle, posts.posted_at, posts.url, posts.text "
             "from post_links join posts on posts.id = post_links.post_id where post_links.link_id = ? "
@@ -119,7 +132,7 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
     captures = []
     if await db.table_exists("captures"):
         captures = [
-            dict(row)
+            dict(row, href=web_href(row["capture_url"]))
             for row in await db.execute(
                 "select capture_url, url, archive, captured_at, http_status, roles from captures "
                 "where link_id = ? order by captured_at",
@@ -150,6 +163,7 @@ async def post_story(db: Any, page: Page, post_id: str) -> dict[str, Any] | None
     if post is None:
         return None
     post = dict(post)
+    post["permalink"] = web_href(post.get("url"))
     links = [
         dict(
             row,
