@@ -253,6 +253,11 @@ def test_public_pages_show_no_path_of_the_machine(tmp_path_factory, page):
             page.goto(f"{base}{path}")
             content = page.content()
             assert str(ROOT) not in content and str(db_path.parent) not in content, path
+        # No SQL box or "edit SQL" link: a public instance would refuse what they send.
+        page.goto(f"{base}/archive")
+        assert page.locator("form.sql").count() == 1 and not page.locator("form.sql").is_visible()
+        page.goto(f"{base}/archive/links")
+        assert not page.locator("a:has-text('View and edit SQL')").is_visible()
         page.goto(f"{base}/archive/posts")
         page.click("table.rows-and-columns tbody tr td.col-id a")
         assert "from embedded.txt" in page.locator("section.post-story").inner_text() or "from notes.txt" in (
@@ -272,3 +277,9 @@ def test_the_links_table_shows_url_status_and_destination_at_laptop_width(story_
         assert box is not None and box["x"] + box["width"] <= 1280, column
         assert box["y"] + box["height"] <= 900, column  # on the first screen, too
     screenshot(page, "links-table")
+
+
+def test_the_owner_of_a_local_instance_keeps_the_sql_box(site, page):
+    base, _ = site
+    page.goto(f"{base}/archive")
+    assert page.locator("form.sql").is_visible()

@@ -140,9 +140,15 @@ def extra_css_urls() -> list[str]:
     return ["/-/archiver.css"]
 
 
-async def _stylesheet() -> Response:
-    """The colours by meaning (one palette: pages.py) and the link and post pages' layout."""
+async def _stylesheet(datasette: Any) -> Response:
+    """The colours by meaning (one palette: pages.py) and the link and post pages' layout.
+
+    A public instance runs no SQL of a visitor's, so it shows no SQL box and no "edit SQL"
+    link either (they would only lead to its refusal).
+    """
     rules = [STYLE]
+    if is_public(datasette):
+        rules.append('form.sql, a[href*="?sql="], a[href*="&sql="] { display: none !important; }')
     for vocabulary in (STATUS_COLOURS, ROT_COLOURS):
         for value, colour in vocabulary.items():
             # Cells, the link and post pages, and the facets of status and rot.
