@@ -58,7 +58,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     try:
         yield page
@@ -275,7 +275,7 @@ def test_the_links_table_shows_url_status_and_destination_at_laptop_width(story_
         header = page.locator(f"table.rows-and-columns th.col-{column}")
         box = header.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1280, column
-        assert box["y"] + box["height"] <= 900, column  # on the first screen, too
+        assert box["y"] + box["height"] <= 800, column  # on the first screen, too
     screenshot(page, "links-table")
 
 

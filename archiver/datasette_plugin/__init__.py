@@ -184,7 +184,7 @@ td.col-url, td.col-final_url, td.col-link_url, td.col-post_url, td.col-archived_
   max-width: 24em; overflow-wrap: anywhere; }
 td.col-text { min-width: 24em; }
 /* Column descriptions stay on the page without pushing the rows below the first screen. */
-dl.column-descriptions { max-height: 9em; overflow-y: auto; border: 1px solid #d0d7de; padding: 0.3em 0.6em; }
+dl.column-descriptions { max-height: 5em; overflow-y: auto; border: 1px solid #d0d7de; padding: 0.3em 0.6em; }
 """
 
 
