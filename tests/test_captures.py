@@ -439,3 +439,28 @@ def test_lookups_go_through_the_guard_and_skip_links_never_requested(tmp_path):
     assert lookup["status"] == "failed" and "refused" in lookup["error"]
     assert archive.requests == []
     db.close()
+
+
+def test_lookups_go_through_the_runs_proxy(tmp_path, forward_proxy):
+    proxy, seen = forward_proxy
+    db = store.open_database(tmp_path / "archive.db")
+    db["links"].insert(
+        {
+            "id": "a",
+            "url": "https://news.example/a",
+            "host": "news.example",
+            "status": "ok",
+            "final_url": "https://news.example/a",
+            "first_seen_at": "2026-01-01T00:00:00Z",
+        }
+    )
+    port = int(proxy.rsplit(":", 1)[1])
+    # A name that resolves nowhere here: only the proxy can reach it (it sends everything to
+    # the test server, which has no CDX API and answers 404).
+    settings = CaptureSettings(mode="lookup", endpoints=("http://archive.test:8080/cdx",))
+    resolving = ResolverSettings(proxy=proxy, ports=frozenset({80, 443, 8080, port}))
+    counts = asyncio.run(ask_archives(db, settings, resolving, report=lambda m: None))
+    assert counts.looked_up == 1
+    assert [url for url in seen if url.startswith("http://archive.test:8080/cdx?")]
+    assert db.execute("select error from capture_lookups").fetchone()[0] == "HTTP 404"
+    db.close()
