@@ -363,3 +363,27 @@ def test_an_older_archive_gets_verdict_columns_and_its_failing_links_are_dead(tm
         ("c", None),
     ]
     db.close()
+
+
+def test_a_page_the_fingerprint_cannot_read_costs_only_its_fingerprint(monkeypatch):
+    import asyncio
+
+    from archiver.resolve import response
+
+    class Page:
+        status = 200
+        locations: list[str] = []
+        charset = "utf-8"
+
+        def header(self, name: str, default: str = "") -> str:
+            return "text/html" if name == "content-type" else default
+
+        async def read(self, cap: int) -> tuple[bytes, bool]:
+            return b"<title>Kept</title><p>" + b"word " * 40, False
+
+    def choke(html: str) -> Fingerprint:
+        raise RecursionError("a page too deep for the reader")
+
+    monkeypatch.setattr(response, "fingerprint", choke)
+    answer = asyncio.run(response.interpret(Page(), "https://example.org/a"))  # type: ignore[arg-type]
+    assert (answer.status_code, answer.title, answer.fingerprint) == (200, "Kept", None)

@@ -7,17 +7,20 @@ can carry the next request), a page's up to BODY_CAP.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 from ..fingerprint import fingerprint
 from ..http import Answer, BodyTooLarge
-from ..models import LinkStatus, Via
+from ..models import Fingerprint, LinkStatus, Via
 from ..urls import is_shortener, normalise_url
 from .htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
 from .outcomes import HopFailed, Interpreted
 
 __all__ = ["BODY_CAP", "REDIRECT_STATUS", "interpret", "join_url", "loop_key"]
+
+log = logging.getLogger("archiver.resolve")
 
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # Enough of a page to find a meta refresh, a JavaScript redirect and the title.
@@ -60,7 +63,16 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
         script = find_js_redirect(page)
         if script:
             return Interpreted(status, script, Via.JS, title)
-    return Interpreted(status, None, None, title, replace(fingerprint(page), title=title))
+    return Interpreted(status, None, None, title, _fingerprint(page, title, url))
+
+
+def _fingerprint(page: str, title: str | None, url: str) -> Fingerprint | None:
+    """Return what a final page shows; a page the reader chokes on costs its fingerprint only."""
+    try:
+        return replace(fingerprint(page), title=title)
+    except Exception as ex:  # noqa: BLE001 - a page of a stranger's; the link's outcome stands
+        log.info("%s: no fingerprint of the page (%s)", url, ex)
+        return None
 
 
 async def _drain(answer: Answer) -> None:
