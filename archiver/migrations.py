@@ -469,3 +469,9 @@ def m012_links_columns_in_reading_order(db: Database) -> None:
     db.table("links").transform(column_order=order)
     # The rebuilt table lost its full-text triggers, and its rows may have new rowids.
     db.table("links").enable_fts(["url", "final_url", "title"], create_triggers=True, replace=True)
+
+
+@MIGRATIONS()
+def m013_source_names(db: Database) -> None:
+    """A name for a source that a public copy shows instead of its path (sources.txt: as "NAME")."""
+    db.execute('ALTER TABLE "sources" ADD COLUMN "public_name" TEXT')

@@ -116,6 +116,7 @@ async def ingest_sources(
             if stop_at is not None and time.monotonic() >= stop_at:
                 outcome.sources_left += 1
                 continue
+            public_name = _public_name(entry, unit)
             try:
                 saved = await _ingest_one(
                     db,
@@ -125,10 +126,13 @@ async def ingest_sources(
                     fetch=fetch,
                     text_column=text_column,
                     stop_at=stop_at,
+                    public_name=public_name,
                 )
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
-                store.record_source(db, unit, status=SourceStatus.ERROR, error=str(ex))
+                store.record_source(
+                    db, unit, status=SourceStatus.ERROR, error=str(ex), public_name=public_name
+                )
                 outcome.unavailable = True
                 outcome.failed.append(str(ex))
                 continue
@@ -136,7 +140,9 @@ async def ingest_sources(
                 raise
             except ArchiverError as ex:
                 report(f"warning: {ex}")
-                store.record_source(db, unit, status=SourceStatus.ERROR, error=str(ex))
+                store.record_source(
+                    db, unit, status=SourceStatus.ERROR, error=str(ex), public_name=public_name
+                )
                 outcome.failed.append(str(ex))
                 continue
             if saved is None:
@@ -153,6 +159,18 @@ async def ingest_sources(
     if outcome.sources_left:
         report(f"time limit reached: {outcome.sources_left} source(s) left for the next run")
     return outcome
+
+
+def _public_name(entry: SourceEntry, unit: str) -> str | None:
+    """Return the name a public copy gives one file of a named source (a folder's files by
+    their path inside it), or None when the sources file names none."""
+    if entry.name is None or unit == entry.location:
+        return entry.name
+    try:
+        inside = Path(unit).relative_to(entry.location).as_posix()
+    except ValueError:
+        return entry.name
+    return f"{entry.name}/{inside}"
 
 
 def _own_files(db: Database) -> set[str]:
@@ -176,12 +194,13 @@ async def _ingest_one(
     fetch: Fetch,
     text_column: str | None,
     stop_at: float | None = None,
+    public_name: str | None = None,
 ) -> store.Saved | None:
     """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
     if not is_url(unit):
         reading = read_source(unit, fmt, text_column=text_column)  # opened once, format and posts
         saved = store.save_posts(db, reading.posts, run_id=run_id)
-        _record(db, unit, reading.format, saved)
+        _record(db, unit, reading.format, saved, public_name=public_name)
         return saved
     previous = store.source_state(db, unit) or {}
     fetching = fetch(unit, etag=previous.get("etag"), last_modified=previous.get("last_modified"))
@@ -192,7 +211,13 @@ async def _ingest_one(
     except TimeoutError:
         raise ArchiverError(f"{unit}: not fetched before the time limit; the next run fetches it") from None
     if fetched.not_modified or fetched.body is None:
-        store.record_source(db, unit, status=SourceStatus.NOT_MODIFIED, http_status=fetched.status_code)
+        store.record_source(
+            db,
+            unit,
+            status=SourceStatus.NOT_MODIFIED,
+            http_status=fetched.status_code,
+            public_name=public_name,
+        )
         return None
     # A URL read as a feed before is a feed still: a maintenance page it serves one day
     # is a failed read, not a post.
@@ -209,6 +234,7 @@ async def _ingest_one(
         http_status=fetched.status_code,
         etag=fetched.etag,
         last_modified=fetched.last_modified,
+        public_name=public_name,
     )
     return saved
 

@@ -463,8 +463,13 @@ def record_source(
     etag: str | None = None,
     last_modified: str | None = None,
     saved: Saved | None = None,
+    public_name: str | None = None,
 ) -> None:
-    """Record the outcome of reading a source; keep its validators when none came back."""
+    """Record the outcome of reading a source; keep its validators when none came back.
+
+    ``public_name`` is what a public copy shows instead of the location (a name the
+    sources file gives it); None shows the file name.
+    """
     now = utc_now()
     previous = source_state(db, location) or {}
     row: dict[str, Any] = {
@@ -478,6 +483,7 @@ def record_source(
         "etag": etag if etag is not None else previous.get("etag"),
         "last_modified": last_modified if last_modified is not None else previous.get("last_modified"),
         "posts_added": saved.posts_added if saved is not None else 0,
+        "public_name": public_name,
     }
     db.table("sources").upsert(row, pk="location")
 
@@ -1044,9 +1050,19 @@ def public_source_name(location: str | None) -> str | None:
 
 def _without_local_paths(path: Path) -> None:
     with sqlite3.connect(path) as conn:
-        conn.create_function("public_source_name", 1, public_source_name, deterministic=True)
-        conn.execute("update posts set source = public_source_name(source)")
-        conn.execute("update sources set location = public_source_name(location)")
+        names = dict(conn.execute("select location, public_name from sources where public_name is not null"))
+
+        def public(location: str | None) -> str | None:
+            if location in names:
+                return names[location]
+            outer, bang, inner = (location or "").partition("!")
+            if bang and outer in names:  # a member of a named archive
+                return f"{names[outer]}!{inner}"
+            return public_source_name(location)
+
+        conn.create_function("public_source", 1, public, deterministic=True)
+        conn.execute("update posts set source = public_source(source)")
+        conn.execute("update sources set location = public_source(location), public_name = null")
     conn.close()
 
 

@@ -199,3 +199,45 @@ def test_the_public_snapshot_can_be_written_for_datasette_publish(tmp_path):
     assert '"public": true' in metadata.read_text()
     refused = CliRunner().invoke(cli, ["serve", "--db", str(db_path), "--write-only"])
     assert refused.exit_code == 2 and "--public" in refused.output
+
+
+def test_a_public_copy_shows_the_names_the_sources_file_gives(tmp_path):
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+    from archiver.sources import SourceEntry, read_source_list
+
+    folder = tmp_path / "reporting" / "informant-7"
+    (folder / "dropbox" / "day1").mkdir(parents=True)
+    (folder / "dropbox" / "day1" / "x.txt").write_text("Seen https://a.invalid/x\n", encoding="utf-8")
+    (folder / "tips.txt").write_text("A tip https://a.invalid/tip\n", encoding="utf-8")
+    (folder / "plain.txt").write_text("Plain https://a.invalid/plain\n", encoding="utf-8")
+    listing = folder / "sources.txt"
+    listing.write_text(
+        'page tips.txt as "Tip line"   # a comment\ndropbox as "Dropbox"\nplain.txt\n',
+        encoding="utf-8",
+    )
+    assert read_source_list(listing) == [
+        SourceEntry(str(folder / "tips.txt"), "page", "Tip line"),
+        SourceEntry(str(folder / "dropbox"), None, "Dropbox"),
+        SourceEntry(str(folder / "plain.txt"), None, None),
+    ]
+    db_path = folder / "archive.db"
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["archive", "--db", str(db_path), "--sources", str(listing), "--timeout", "1"])
+    assert ran.exit_code == 0, ran.output
+    written = runner.invoke(cli, ["serve", "--db", str(db_path), "--public", "--write-only"])
+    assert written.exit_code == 0, written.output
+    with sqlite3.connect(folder / "public" / "archive.db") as conn:
+        assert {r[0] for r in conn.execute("select source from posts")} == {
+            "Tip line",
+            "Dropbox/day1/x.txt",
+            "plain.txt",
+        }
+        assert {r[0] for r in conn.execute("select location from sources")} == {
+            "Tip line",
+            "Dropbox/day1/x.txt",
+            "plain.txt",
+        }
+        dump = "\n".join(conn.iterdump())
+    assert "informant-7" not in dump and str(tmp_path) not in dump

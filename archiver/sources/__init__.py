@@ -267,10 +267,12 @@ def _is_archive_folder(path: Path) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SourceEntry:
-    """A source to read: a path or URL, and the format it must be read as (None: detect it)."""
+    """A source to read: a path or URL, the format it must be read as (None: detect it), and
+    the name a public copy of the archive gives it instead of its path (None: the file name)."""
 
     location: str
     fmt: str | None = None
+    name: str | None = None
 
 
 def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
@@ -278,8 +280,10 @@ def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
 
     A line may start with a format that the source must be read as (``feed
     https://example.org/rss``): a feed URL that one day serves an HTML page is then a
-    failed read, not a post.  Relative paths are relative to the sources file's own
-    directory, so the list means the same whatever directory cron starts in.
+    failed read, not a post.  A line may end with the name a public copy shows instead
+    of the path (``inbox/tips.zip as "Tip line export"``).  Relative paths are relative
+    to the sources file's own directory, so the list means the same whatever directory
+    cron starts in.
     """
     path = Path(path)
     try:
@@ -292,14 +296,22 @@ def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
         if not entry or entry.startswith("#"):
             continue
         entry = entry.split(" #", 1)[0].strip()
+        name = None
+        named = _NAMED.search(entry)
+        if named is not None:
+            name, entry = named.group(1).strip() or None, entry[: named.start()].strip()
         fmt = None
         first, _, rest = entry.partition(" ")
         if rest.strip() and (first in SOURCES or first in {a.name for a in ARCHIVE_FORMATS}):
             fmt, entry = first, rest.strip()
         if not is_url(entry) and not Path(entry).is_absolute():
             entry = str(path.parent / entry)
-        entries.append(SourceEntry(entry, fmt))
+        entries.append(SourceEntry(entry, fmt, name))
     return entries
+
+
+# The end of a sources file line that names the source: as "Tip line export".
+_NAMED = re.compile(r'\s+as\s+"([^"]*)"\s*$')
 
 
 # Register the built-in formats; the catch-all page format last.
