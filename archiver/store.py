@@ -1050,7 +1050,8 @@ def public_source_name(location: str | None) -> str | None:
 
 def _without_local_paths(path: Path) -> None:
     with sqlite3.connect(path) as conn:
-        names = dict(conn.execute("select location, public_name from sources where public_name is not null"))
+        rows = conn.execute("select location, public_name from sources where public_name is not null")
+        names: dict[str, str] = {str(location): str(name) for location, name in rows}
 
         def public(location: str | None) -> str | None:
             if location in names:
