@@ -17,10 +17,13 @@ from click.testing import CliRunner
 
 from archiver import store
 from archiver.captures import (
+    ArchiveClient,
     Capture,
     CaptureSettings,
     Endpoint,
     ListingError,
+    LookupJob,
+    LookupResult,
     parse_cdx,
     parse_timemap,
     summarise,
@@ -464,3 +467,80 @@ def test_lookups_go_through_the_runs_proxy(tmp_path, forward_proxy):
     assert [url for url in seen if url.startswith("http://archive.test:8080/cdx?")]
     assert db.execute("select error from capture_lookups").fetchone()[0] == "HTTP 404"
     db.close()
+
+
+def test_a_paged_timemap_is_read_page_by_page():
+    from archiver.captures.listing import timemap_pages
+
+    first = (
+        b'<http://a.example/>; rel="original",\n'
+        b'<http://arch.example/tm/1/http://a.example/>; rel="self"; type="application/link-format";'
+        b' from="Tue, 20 Jun 2000 18:02:59 GMT",\n'
+        b'<http://arch.example/tm/2/http://a.example/>; rel="timemap"; type="application/link-format";'
+        b' from="Wed, 21 Jun 2000 00:00:00 GMT",\n'
+        b'<http://arch.example/tm/json/http://a.example/>; rel="timemap"; type="application/json";'
+        b' from="Wed, 21 Jun 2000 00:00:00 GMT",\n'
+        b'<javascript:alert(1)>; rel="timemap"; from="Wed, 21 Jun 2000 00:00:00 GMT",\n'
+        b'<http://arch.example/20000620180259/http://a.example/>; rel="memento";'
+        b' datetime="Tue, 20 Jun 2000 18:02:59 GMT"'
+    )
+    assert timemap_pages(first, "http://arch.example/tm/1/http://a.example/") == [
+        "http://arch.example/tm/2/http://a.example/"
+    ]
+
+    pages: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = pages.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/link-format")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), Handler)) as base:
+        port = int(base.rsplit(":", 1)[1])
+
+        def page(number: int, stamps: list[str], next_page: int | None) -> bytes:
+            lines = [f'<{base}/tm/{number}/https://a.example/>; rel="self"; type="application/link-format"']
+            if next_page:
+                lines.append(
+                    f'<{base}/tm/{next_page}/https://a.example/>; rel="timemap";'
+                    ' type="application/link-format"; from="Sat, 01 Jan 2011 00:00:00 GMT"'
+                )
+            for stamp in stamps:
+                lines.append(
+                    f'<{base}/{stamp}/https://a.example/>; rel="memento"; datetime="{stamp_date(stamp)}"'
+                )
+            return ",\n".join(lines).encode()
+
+        pages["/tm/link/https://a.example/"] = page(1, ["20100101000000"], 2)
+        pages["/tm/2/https://a.example/"] = page(2, ["20110101000000", "20120101000000"], 3)
+        pages["/tm/3/https://a.example/"] = page(3, ["20130101000000"], 2)  # back to page 2: read once
+        client = ArchiveClient(
+            ResolverSettings(exempt=frozenset({("127.0.0.1", port)}), ports=frozenset({port})),
+            CaptureSettings(mode="lookup", endpoints=(f"{base}/tm/link/",)),
+        )
+
+        async def look() -> LookupResult:
+            try:
+                return await client.lookup(
+                    LookupJob("a", "https://a.example/", None), Endpoint.parse(f"{base}/tm/link/")
+                )
+            finally:
+                await client.aclose()
+
+        result = asyncio.run(look())
+    assert result.summary is not None
+    assert (result.summary.count, result.summary.capped) == (4, False)
+    assert result.summary.latest.captured_at == "2013-01-01T00:00:00Z"
+
+
+def stamp_date(stamp: str) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.strptime(stamp, "%Y%m%d%H%M%S"))

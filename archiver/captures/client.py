@@ -29,6 +29,7 @@ from ..resolve.settings import ResolverSettings
 from ..urls import hostname
 from .listing import (
     CDX_LIMIT,
+    Capture,
     Endpoint,
     ListingError,
     Summary,
@@ -36,6 +37,7 @@ from .listing import (
     parse_cdx,
     parse_timemap,
     summarise,
+    timemap_pages,
 )
 
 __all__ = [
@@ -53,6 +55,8 @@ DEFAULT_ENDPOINTS = ("https://web.archive.org/cdx/search/cdx",)
 DEFAULT_SAVE_URL = "https://web.archive.org/save"
 # A TimeMap or CDX answer longer than this is cut (and its count says "at least").
 LISTING_CAP = 16 * 1024 * 1024
+# Pages of one paged TimeMap read at most.
+TIMEMAP_PAGES = 10
 # Save Page Now's answers are short JSON or a short page.
 SAVE_ANSWER_CAP = 1024 * 1024
 _JOB_ID = re.compile(r"spn2-[0-9a-f]{8,64}")
@@ -217,8 +221,7 @@ class ArchiveClient:
                 captures = parse_cdx(answer.body, endpoint)
                 capped = answer.cut or len(captures) >= CDX_LIMIT
             else:
-                captures = parse_timemap(answer.body)
-                capped = answer.cut
+                captures, capped = await self._timemap_pages(endpoint.lookup_url(job.url), answer)
         except ListingError as ex:
             if answer.cut:
                 return LookupResult(
@@ -228,6 +231,30 @@ class ArchiveClient:
         summary = summarise(captures, near=job.near, capped=capped)
         status = LookupStatus.FOUND if summary.count else LookupStatus.NONE
         return LookupResult(job, archive, looked_up_at, status, summary)
+
+    async def _timemap_pages(self, first_url: str, first: _Answer) -> tuple[list[Capture], bool]:
+        """Return the mementos of a TimeMap and of the pages it leads to (RFC 7089, 4.3: an
+        archive may page a long TimeMap), at most TIMEMAP_PAGES pages; and whether some were left."""
+        captures = parse_timemap(first.body)
+        capped = first.cut
+        seen = {first_url}
+        pending = [u for u in timemap_pages(first.body, first_url) if u not in seen]
+        while pending:
+            if len(seen) >= TIMEMAP_PAGES:
+                return captures, True
+            url = pending.pop(0)
+            seen.add(url)
+            try:
+                answer = await self._request(url, cap=LISTING_CAP)
+                if not 200 <= answer.status < 300:
+                    return captures, True  # the pages read so far stand; the count is a lower bound
+                captures += parse_timemap(answer.body)
+            except (HopFailed, ListingError):
+                return captures, True
+            capped = capped or answer.cut
+            pending += [u for u in timemap_pages(answer.body, url) if u not in seen and u not in pending]
+        unique = list({capture.url: capture for capture in captures}.values())
+        return unique, capped
 
     # -- saving -------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ __all__ = [
     "parse_cdx",
     "parse_timemap",
     "summarise",
+    "timemap_pages",
 ]
 
 # Captures asked of a CDX server in one request; a URL with more (a home page) is
@@ -160,6 +161,14 @@ _LINK = re.compile(r'<([^<>]*)>((?:\s*;\s*[\w*-]+(?:\s*=\s*(?:"[^"]*"|[^;,<>"]*)
 _PARAM = re.compile(r'([\w*-]+)\s*=\s*(?:"([^"]*)"|([^;,<>"]*))')
 
 
+def _params(text: str) -> dict[str, str]:
+    """Return a link's parameters (``; rel="memento"; datetime="..."``), names in lower case."""
+    return {
+        name.lower(): quoted if quoted is not None and quoted != "" else bare.strip()
+        for name, quoted, bare in _PARAM.findall(text)
+    }
+
+
 def parse_timemap(body: bytes) -> list[Capture]:
     """Return the mementos a link-format TimeMap lists (RFC 7089, section 5.1)."""
     text = body.decode("utf-8", errors="replace")
@@ -170,10 +179,7 @@ def parse_timemap(body: bytes) -> list[Capture]:
     captures = []
     seen: set[str] = set()
     for match in links:
-        params = {
-            name.lower(): quoted if quoted is not None and quoted != "" else bare.strip()
-            for name, quoted, bare in _PARAM.findall(match.group(2))
-        }
+        params = _params(match.group(2))
         if "memento" not in params.get("rel", "").lower().split():
             continue
         when = _from_http_date(params.get("datetime", ""))
@@ -184,6 +190,30 @@ def parse_timemap(body: bytes) -> list[Capture]:
             seen.add(url)
             captures.append(Capture(url, when))
     return captures
+
+
+def timemap_pages(body: bytes, current: str) -> list[str]:
+    """Return the other pages of a paged TimeMap that ``body`` links to (RFC 7089, 4.3).
+
+    A page is a link with rel "timemap" in link format and a ``from`` or ``until``
+    bound; the TimeMap itself, other formats of it (JSON, HTML) and other archives'
+    TimeMaps without bounds are not pages.  Only web addresses.
+    """
+    text = body.decode("utf-8", errors="replace")
+    pages = []
+    for match in _LINK.finditer(text):
+        params = _params(match.group(2))
+        url = match.group(1).strip()
+        if (
+            "timemap" in params.get("rel", "").lower().split()
+            and params.get("type", "application/link-format").lower() == "application/link-format"
+            and ("from" in params or "until" in params)
+            and url.lower().startswith(("http://", "https://"))
+            and url != current
+            and url not in pages
+        ):
+            pages.append(url)
+    return pages
 
 
 def summarise(captures: list[Capture], *, near: str | None, capped: bool = False) -> Summary:
