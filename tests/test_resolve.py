@@ -491,3 +491,48 @@ async def test_a_wait_past_the_runs_time_limit_leaves_the_host_for_the_next_run(
     settings = settings_for(base, deadline=time.monotonic() + 600)
     result = await resolve_one(f"{base}/retry-after/in-time?fail=1&value=30", settings, sleep=sleep)
     assert result.status == "ok" and 30 in sleep.calls
+
+
+@pytest.mark.asyncio
+async def test_results_come_as_workers_hand_them_over_and_a_caller_may_stop_early():
+    import asyncio
+    import contextlib
+
+    from archiver.resolve.many import as_they_come
+
+    todo = list(range(20))
+
+    async def worker(hand_over) -> None:
+        while todo:
+            item = todo.pop()
+            await asyncio.sleep(0)
+            await hand_over(item)
+
+    assert sorted([n async for n in as_they_come(worker, workers=3)]) == list(range(20))
+
+    # A caller that stops while the buffer is full ends the workers at once.
+    busy = 0
+
+    async def endless(hand_over) -> None:
+        nonlocal busy
+        busy += 1
+        try:
+            while True:
+                await hand_over(None)  # a result may be None too
+        finally:
+            busy -= 1
+
+    started = time.monotonic()
+    async with asyncio.timeout(5), contextlib.aclosing(as_they_come(endless, workers=4, buffer=2)) as results:
+        async for result in results:
+            assert result is None
+            await asyncio.sleep(0.01)  # let the workers fill the buffer
+            break
+    assert busy == 0
+    assert time.monotonic() - started < 2  # not held until something else cancels it
+
+    async def failing(hand_over) -> None:
+        raise ValueError("a worker's error")
+
+    with pytest.raises(ExceptionGroup):
+        [n async for n in as_they_come(failing, workers=2)]

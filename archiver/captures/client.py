@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from ..clock import utc_now
 from ..http import HostClients, Resolver
 from ..models import LinkStatus, LookupStatus, SaveStatus
+from ..resolve.many import as_they_come
 from ..resolve.outcomes import HopFailed, Transient, classify
 from ..resolve.politeness import HostLimiter
 from ..resolve.retries import RETRYABLE_STATUS, parse_retry_after, with_retries
@@ -167,32 +168,18 @@ class ArchiveClient:
         queue: asyncio.Queue[LookupJob] = asyncio.Queue()
         for job in jobs:
             queue.put_nowait(job)
-        results: asyncio.Queue[LookupResult | None] = asyncio.Queue()
 
-        async def worker() -> None:
+        async def worker(hand_over: Callable[[LookupResult], Awaitable[None]]) -> None:
             while not queue.empty():
                 job = queue.get_nowait()
                 for endpoint in self.settings.endpoints:
-                    await results.put(await self.lookup(job, Endpoint.parse(endpoint)))
+                    await hand_over(await self.lookup(job, Endpoint.parse(endpoint)))
 
-        async def run() -> None:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(max(1, min(workers, queue.qsize()))):
-                        group.create_task(worker())
-            finally:
-                await results.put(None)
-
-        runner = asyncio.create_task(run())
-        try:
-            while (result := await results.get()) is not None:
+        async with contextlib.aclosing(
+            as_they_come(worker, workers=max(1, min(workers, queue.qsize())))
+        ) as results:
+            async for result in results:
                 yield result
-            await runner
-        finally:
-            if not runner.done():
-                runner.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await runner
 
     async def lookup(self, job: LookupJob, endpoint: Endpoint) -> LookupResult:
         """Return what one archive lists for one URL; never raises for a failed lookup."""
