@@ -101,6 +101,9 @@ async def ingest_sources(
     """
     outcome = Ingested()
     own = _own_files(db)
+    # A file listed in the sources file and lying in the inbox too is read once, as the
+    # first entry that names it says (its format, its public name).
+    read: set[str] = set()
     for entry in sources:
         location, source_fmt = entry.location, entry.fmt or fmt
         try:
@@ -111,8 +114,10 @@ async def ingest_sources(
             outcome.failed.append(str(ex))
             continue
         for unit in units:
-            if not is_url(unit) and _resolved(unit) in own:
-                continue  # the archive's own database files are never sources
+            key = unit if is_url(unit) else _resolved(unit)
+            if key in own or key in read:
+                continue  # the archive's own database files are never sources; none is read twice
+            read.add(key)
             if stop_at is not None and time.monotonic() >= stop_at:
                 outcome.sources_left += 1
                 continue

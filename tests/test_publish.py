@@ -241,3 +241,22 @@ def test_a_public_copy_shows_the_names_the_sources_file_gives(tmp_path):
         }
         dump = "\n".join(conn.iterdump())
     assert "informant-7" not in dump and str(tmp_path) not in dump
+
+
+def test_a_named_file_in_the_inbox_is_read_once_and_keeps_its_name(tmp_path):
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    folder = tmp_path / "mine"
+    (folder / "inbox").mkdir(parents=True)
+    (folder / "inbox" / "note.txt").write_text("Read https://a.invalid/story\n", encoding="utf-8")
+    (folder / "sources.txt").write_text('inbox/note.txt as "Notebook"\n', encoding="utf-8")
+    runner = CliRunner()
+    # The sources file lists the file, and the inbox beside it holds it too.
+    ran = runner.invoke(cli, ["archive", "--db", str(folder / "archive.db"), "--timeout", "1"])
+    assert ran.exit_code == 0, ran.output
+    written = runner.invoke(cli, ["serve", "--db", str(folder / "archive.db"), "--public", "--write-only"])
+    assert written.exit_code == 0, written.output
+    with sqlite3.connect(folder / "public" / "archive.db") as conn:
+        assert conn.execute("select source from posts").fetchall() == [("Notebook",)]
