@@ -329,7 +329,7 @@ def test_deeply_nested_html_is_read_in_linear_time_and_keeps_its_text():
 
 
 def test_tags_in_scripts_and_comments_do_not_count_as_nesting():
-    from archiver.sources.html import MAX_DEPTH, _flatten
+    from archiver.sources.nesting import MAX_DEPTH, cap_nesting
 
     noise = (
         "<script>" + "var t = '<div>';" * (MAX_DEPTH * 4) + "</script><!--" + "<div>" * MAX_DEPTH * 2 + "-->"
@@ -339,6 +339,6 @@ def test_tags_in_scripts_and_comments_do_not_count_as_nesting():
         + '<blockquote class="twitter-tweet"><p>Hi https://t.co/AbCdEfGhIj</p>'
         + "&mdash; A (@a) May 1, 2024</blockquote>"
     )
-    assert _flatten(html) == html
+    assert cap_nesting(html) == html
     (post,) = [p for p in parse_bytes(html.encode(), source="p.html") if p.platform == "twitter"]
     assert post.author_handle == "a"

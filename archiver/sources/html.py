@@ -11,6 +11,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ..extract import extract_links, extract_text_parts
 from ..models import FoundBy, FoundLink
 from ..urls import normalise_url
+from .nesting import MAX_DEPTH, cap_nesting
 
 __all__ = [
     "Anchor",
@@ -30,28 +31,6 @@ _BLOCK_TAGS = frozenset(
         *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption"),
         *("figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main"),
         *("nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"),
-    }
-)
-# Elements nested deeper than this lose their deeper tags (not their text) before parsing.
-MAX_DEPTH = 256
-_TAG = re.compile(r"<!--|<(/?)([A-Za-z][A-Za-z0-9-]{0,63})\b[^<>]{0,4096}>")
-_RAW_TEXT_TAGS = frozenset({"script", "style", "template", "textarea", "title", "xmp", "noscript"})
-_VOID_TAGS = frozenset(
-    {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
     }
 )
 # Elements whose text a reader never sees.
@@ -96,49 +75,9 @@ HTMLTree = LexborHTMLParser
 
 def parse_html(html: str) -> LexborHTMLParser:
     """Return the parsed document, its elements nested at most MAX_DEPTH deep."""
-    return LexborHTMLParser(_flatten(html) if html.count("<") > MAX_DEPTH else html)
-
-
-def _flatten(html: str) -> str:
-    """Return the HTML without the tags nested deeper than MAX_DEPTH; their text stays.
-
-    The parser takes time that grows with the square of the nesting (300,000 nested
-    ``<div>`` took 217 s); no page anyone reads nests more than a few dozen deep.
-    Comments and the insides of scripts and styles are stepped over, not counted.
-    """
-    parts: list[str] = []
-    position = depth = 0
-    scan = 0
-    while (tag := _TAG.search(html, scan)) is not None:
-        scan = tag.end()
-        if tag.group(0) == "<!--":
-            end = html.find("-->", scan)
-            if end < 0:
-                break
-            scan = end + 3
-            continue
-        closing, name = tag.group(1), tag.group(2).lower()
-        if not closing and name in _RAW_TEXT_TAGS:
-            end_tag = re.compile(rf"</{name}\s*>", re.IGNORECASE).search(html, scan)
-            if end_tag is None:
-                break
-            scan = end_tag.end()
-            continue
-        if name in _VOID_TAGS or tag.group(0).endswith("/>"):
-            continue
-        if closing:
-            deep = depth > MAX_DEPTH
-            depth = max(0, depth - 1)
-        else:
-            depth += 1
-            deep = depth > MAX_DEPTH
-        if deep:
-            parts += [html[position : tag.start()], " "]
-            position = tag.end()
-    if not parts:
-        return html
-    parts.append(html[position:])
-    return "".join(parts)
+    # A page of so few tags cannot nest past the cap, whatever the parser adds.
+    few = html.count("<") <= MAX_DEPTH // 4
+    return LexborHTMLParser(html if few else cap_nesting(html))
 
 
 def render(root: LexborNode) -> Rendered:
