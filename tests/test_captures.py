@@ -155,6 +155,7 @@ class Archive:
     saves_made: int = 0
     requests: list[tuple[float, str, str]] = field(default_factory=list)  # (time, method, path)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answer_all: bytes | None = None  # a hostile archive's one answer to every request
 
 
 @contextlib.contextmanager
@@ -168,6 +169,8 @@ def local_archive(archive: Archive) -> Iterator[str]:
             pass
 
         def send(self, status: int, body: bytes, kind: str = "application/json", **headers: str) -> None:
+            if archive.answer_all is not None:
+                status, body, headers = 200, archive.answer_all, {}
             self.send_response(status)
             self.send_header("Content-Type", kind)
             for name, value in headers.items():
@@ -343,6 +346,37 @@ def test_lookups_in_a_cdx_api_and_a_timemap_keep_the_capture_closest_to_the_post
     # The cut-off link was never looked up, nor requested.
     assert not any("cut-off" in path for _, _, path in cdx.requests + timemap.requests)
     db.close()
+
+
+def test_a_deeply_nested_answer_is_a_failed_lookup_and_save_and_the_run_goes_on(tmp_path):
+    # 400 KB of "[" took the standard library's decoder past Python's recursion limit: the
+    # RecursionError ended the run (interrupted, exit 1) and every later run the same way.
+    hostile = Archive(answer_all=b"[" * 400_000)
+    with links_site() as site, local_archive(hostile) as base:
+        options = (
+            "--captures-url",
+            f"{base}/cdx",
+            "--captures-save-url",
+            f"{base}/save",
+            "--save-spacing",
+            "0",
+        )
+        keys = {"ARCHIVER_IA_ACCESS_KEY": "key", "ARCHIVER_IA_SECRET_KEY": "secret"}
+        result, db = archive_run(tmp_path, site, "--captures", "save", *options, env=keys)
+    assert result.exit_code == 0, result.output
+    assert "captures: 3 looked up (0 found, 3 failed)" in result.output
+    lookups = list(db.query("select status, error from capture_lookups"))
+    assert len(lookups) == 3
+    assert all(row["status"] == "failed" and "not a CDX JSON answer" in row["error"] for row in lookups)
+    [run] = list(db.query("select status from runs"))
+    assert run["status"] == "completed"
+    db.close()
+
+
+def test_a_saves_answer_nested_too_deep_is_a_failed_save():
+    from archiver.captures.client import _job_of
+
+    assert _job_of("[" * 400_000) == (None, None)
 
 
 def test_a_recent_lookup_is_not_repeated_until_it_is_due(tmp_path):
@@ -544,3 +578,78 @@ def test_a_paged_timemap_is_read_page_by_page():
 
 def stamp_date(stamp: str) -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.strptime(stamp, "%Y%m%d%H%M%S"))
+
+
+def test_a_paged_timemap_is_read_within_one_budget_for_the_whole_lookup(monkeypatch):
+    # Ten pages of 16 MB, 4 lookups at once, held over 1 GiB: the byte cap was per page and
+    # every memento was kept.  Now the pages share one budget and the mementos one limit.
+    import archiver.captures.client as client_module
+
+    monkeypatch.setattr(client_module, "LISTING_CAP", 200_000)
+    monkeypatch.setattr(client_module, "MEMENTO_LIMIT", 2_500)
+    pages: dict[str, bytes] = {}
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.path)
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/link-format")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), Handler)) as base:
+        port = int(base.rsplit(":", 1)[1])
+
+        def page(number: int, mementos: int) -> bytes:
+            lines = [
+                f'<{base}/tm/{number + 1}/https://a.example/>; rel="timemap";'
+                ' type="application/link-format"; from="Sat, 01 Jan 2011 00:00:00 GMT"'
+            ]
+            for n in range(mementos):
+                stamp = f"2011{1 + n % 12:02d}{1 + n % 28:02d}{n % 24:02d}{n % 60:02d}{number:02d}"
+                lines.append(
+                    f'<{base}/{stamp}/{n}/https://a.example/>; rel="memento"; datetime="{stamp_date(stamp)}"'
+                )
+            return ",\n".join(lines).encode()
+
+        pages["/tm/link/https://a.example/"] = page(1, 600)  # about 75 KB a page
+        for number in range(2, 11):
+            pages[f"/tm/{number}/https://a.example/"] = page(number, 600)
+        client = ArchiveClient(
+            ResolverSettings(exempt=frozenset({("127.0.0.1", port)}), ports=frozenset({port})),
+            CaptureSettings(mode="lookup", endpoints=(f"{base}/tm/link/",)),
+        )
+
+        async def look() -> LookupResult:
+            try:
+                return await client.lookup(
+                    LookupJob("a", "https://a.example/", None), Endpoint.parse(f"{base}/tm/link/")
+                )
+            finally:
+                await client.aclose()
+
+        result = asyncio.run(look())
+    assert result.summary is not None and result.summary.capped
+    # 200 KB in all: two whole pages and the start of a third, never the ten.
+    assert len(asked) == 3
+    assert 1_200 <= result.summary.count < 1_800
+
+
+def test_a_timemap_keeps_at_most_the_memento_limit(monkeypatch):
+    import archiver.captures.client as client_module
+
+    monkeypatch.setattr(client_module, "MEMENTO_LIMIT", 3)
+    body = ",\n".join(
+        f'<http://arch.example/2010010{n}000000/https://a.example/>; rel="memento"; '
+        f'datetime="{stamp_date(f"2010010{n}000000")}"'
+        for n in range(1, 8)
+    ).encode()
+    assert len(parse_timemap(body, limit=client_module.MEMENTO_LIMIT)) == 3

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import urlencode
 
 from ..clock import utc_now
 from ..http import HostClients, Resolver
+from ..jsontext import load_json
 from ..models import LinkStatus, LookupStatus, SaveStatus
 from ..resolve.many import as_they_come
 from ..resolve.outcomes import HopFailed, Transient, classify
@@ -54,10 +54,16 @@ __all__ = [
 
 DEFAULT_ENDPOINTS = ("https://web.archive.org/cdx/search/cdx",)
 DEFAULT_SAVE_URL = "https://web.archive.org/save"
-# A TimeMap or CDX answer longer than this is cut (and its count says "at least").
+# What one lookup reads in all, every page of a paged TimeMap together: an answer longer
+# than this is cut (and its count says "at least").  With MEMENTO_LIMIT it bounds what a
+# lookup holds in memory however a server pages or pads its answers.
 LISTING_CAP = 16 * 1024 * 1024
-# Pages of one paged TimeMap read at most.
+# Mementos one lookup keeps; like a CDX answer's CDX_LIMIT rows, more make "at least".
+MEMENTO_LIMIT = CDX_LIMIT
+# Pages of one paged TimeMap read at most, and how long following them may take, in
+# request timeouts.
 TIMEMAP_PAGES = 10
+TIMEMAP_TIMEOUTS = 8
 # Save Page Now's answers are short JSON or a short page.
 SAVE_ANSWER_CAP = 1024 * 1024
 _JOB_ID = re.compile(r"spn2-[0-9a-f]{8,64}")
@@ -221,27 +227,35 @@ class ArchiveClient:
 
     async def _timemap_pages(self, first_url: str, first: _Answer) -> tuple[list[Capture], bool]:
         """Return the mementos of a TimeMap and of the pages it leads to (RFC 7089, 4.3: an
-        archive may page a long TimeMap), at most TIMEMAP_PAGES pages; and whether some were left."""
-        captures = parse_timemap(first.body)
-        capped = first.cut
+        archive may page a long TimeMap); and whether some were left.
+
+        All the pages together are read within LISTING_CAP bytes, MEMENTO_LIMIT mementos,
+        TIMEMAP_PAGES pages and TIMEMAP_TIMEOUTS request timeouts.
+        """
+        found = {capture.url: capture for capture in parse_timemap(first.body, limit=MEMENTO_LIMIT)}
+        capped = first.cut or len(found) >= MEMENTO_LIMIT
+        left = LISTING_CAP - len(first.body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.resolving.timeout * TIMEMAP_TIMEOUTS
         seen = {first_url}
         pending = [u for u in timemap_pages(first.body, first_url) if u not in seen]
-        while pending:
-            if len(seen) >= TIMEMAP_PAGES:
-                return captures, True
+        while pending and not capped:
+            if len(seen) >= TIMEMAP_PAGES or left <= 0 or loop.time() >= deadline:
+                return list(found.values()), True
             url = pending.pop(0)
             seen.add(url)
             try:
-                answer = await self._request(url, cap=LISTING_CAP)
+                answer = await self._request(url, cap=left)
                 if not 200 <= answer.status < 300:
-                    return captures, True  # the pages read so far stand; the count is a lower bound
-                captures += parse_timemap(answer.body)
+                    return list(found.values()), True  # the pages read so far stand; a lower bound
+                for capture in parse_timemap(answer.body, limit=MEMENTO_LIMIT - len(found)):
+                    found.setdefault(capture.url, capture)
             except (HopFailed, ListingError):
-                return captures, True
-            capped = capped or answer.cut
+                return list(found.values()), True
+            left -= len(answer.body)
+            capped = answer.cut or len(found) >= MEMENTO_LIMIT
             pending += [u for u in timemap_pages(answer.body, url) if u not in seen and u not in pending]
-        unique = list({capture.url: capture for capture in captures}.values())
-        return unique, capped
+        return list(found.values()), capped or bool(pending)
 
     # -- saving -------------------------------------------------------------------------
 
@@ -265,7 +279,7 @@ class ArchiveClient:
                 headers=self._save_headers(),
                 cap=SAVE_ANSWER_CAP,
             )
-            status = json.loads(answer.body)
+            status = load_json(answer.body)
         except (HopFailed, ValueError):
             return None
         if not isinstance(status, dict):
@@ -318,7 +332,7 @@ class ArchiveClient:
                 headers=self._save_headers(),
                 cap=SAVE_ANSWER_CAP,
             )
-            status = json.loads(answer.body) if 200 <= answer.status < 300 else None
+            status = load_json(answer.body) if 200 <= answer.status < 300 else None
         except (HopFailed, ValueError):
             return result
         if not isinstance(status, dict):
@@ -403,7 +417,7 @@ class ArchiveClient:
 def _job_of(text: str) -> tuple[str | None, str | None]:
     """Return the job id and message of a Save Page Now answer (JSON, or the page it shows)."""
     try:
-        answer = json.loads(text)
+        answer = load_json(text)
     except ValueError:
         answer = None
     if isinstance(answer, dict):

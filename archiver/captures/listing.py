@@ -8,13 +8,13 @@ how many there are.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from ..clock import format_utc, parse_http_date
+from ..jsontext import decode_json_at, load_json
 
 __all__ = [
     "Capture",
@@ -106,7 +106,7 @@ def parse_cdx(body: bytes, endpoint: Endpoint) -> list[Capture]:
     if not text:
         return []
     try:
-        rows = json.loads(text)
+        rows = load_json(text)
     except ValueError as ex:
         rows = _complete_rows(text)
         if not rows:
@@ -142,12 +142,11 @@ def _complete_rows(text: str) -> list[object]:
     """Return the rows of a CDX JSON answer cut off mid-array (a long listing often is)."""
     if not text.startswith("[["):
         return []
-    decoder = json.JSONDecoder()
     rows: list[object] = []
     position = 1
     while position < len(text):
         try:
-            row, position = decoder.raw_decode(text, position)
+            row, position = decode_json_at(text, position)
         except ValueError:
             break
         rows.append(row)
@@ -169,8 +168,8 @@ def _params(text: str) -> dict[str, str]:
     }
 
 
-def parse_timemap(body: bytes) -> list[Capture]:
-    """Return the mementos a link-format TimeMap lists (RFC 7089, section 5.1)."""
+def parse_timemap(body: bytes, *, limit: int | None = None) -> list[Capture]:
+    """Return the mementos a link-format TimeMap lists (RFC 7089, section 5.1), at most ``limit``."""
     text = body.decode("utf-8", errors="replace")
     # Links with parameters: "<!doctype html>" alone is no link of a TimeMap.
     links = [match for match in _LINK.finditer(text) if match.group(2).strip()]
@@ -189,6 +188,8 @@ def parse_timemap(body: bytes) -> list[Capture]:
         if when is not None and url.lower().startswith(("http://", "https://")) and url not in seen:
             seen.add(url)
             captures.append(Capture(url, when))
+            if limit is not None and len(captures) >= limit:
+                break
     return captures
 
 

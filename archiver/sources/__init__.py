@@ -7,13 +7,13 @@ and first bytes and says whether the format fits.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..jsontext import load_json
 from ..models import ParseError, Post, SourceUnavailable, UnknownFormat
 from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
 from .records import contained
@@ -107,8 +107,8 @@ def describe_content(head: bytes) -> str:
         return "binary data"
     if text[0] in "[{":
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
+            value = load_json(text)
+        except ValueError:
             value = None
         if text[0] == "[":
             return "a JSON array"

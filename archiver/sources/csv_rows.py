@@ -14,13 +14,13 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from ..extract import extract_text_parts
+from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import source, streamer
@@ -254,7 +254,7 @@ def _links_in(value: str) -> list[FoundLink]:
     items: list[Any]
     if value[0] in "[{":
         try:
-            parsed = json.loads(value)
+            parsed = load_json(value)
         except ValueError:
             parsed = None
         items = parsed if isinstance(parsed, list) else [parsed] if isinstance(parsed, dict) else []

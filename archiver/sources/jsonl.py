@@ -6,11 +6,11 @@ One object a line with at least ``text``; optional ``id``, ``author``, ``handle`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ..extract import extract_text_parts
+from ..jsontext import load_json
 from ..models import ParseError, Post
 from ..urls import normalise_url
 from . import source
@@ -25,8 +25,8 @@ def _is_jsonl(name: str, head: bytes) -> bool:
         return True
     first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
     try:
-        value = json.loads(first)
-    except (ValueError, RecursionError):
+        value = load_json(first)
+    except ValueError:
         return False
     return isinstance(value, dict) and "text" in value
 
@@ -39,7 +39,7 @@ def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = load_json(line)
             post = _post(record, source=source) if _is_post(record) else None
         except Exception:  # noqa: BLE001 - a hostile line (nesting, a date past 9999) is that line's
             post = None

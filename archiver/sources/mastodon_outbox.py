@@ -7,11 +7,11 @@ the HTML content's ``href``s, hashtags and mentions from ``tag``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import source
@@ -44,7 +44,7 @@ def parse_mastodon_archive(archive: Archive, source: str) -> Iterator[Post]:
     for name in names:
         if member_name(name) == "actor.json":
             try:
-                loaded = json.loads(archive.read(name).decode("utf-8", errors="replace"))
+                loaded = load_json(archive.read(name).decode("utf-8", errors="replace"))
             except ValueError:
                 loaded = {}
             actor = loaded if isinstance(loaded, dict) else {}
@@ -54,8 +54,8 @@ def parse_mastodon_archive(archive: Archive, source: str) -> Iterator[Post]:
 
 def _parse_outbox(data: bytes, *, source: str, actor: dict[str, Any]) -> Iterator[Post]:
     try:
-        collection = json.loads(data.decode("utf-8-sig", errors="replace"))
-    except (ValueError, RecursionError) as ex:
+        collection = load_json(data.decode("utf-8-sig", errors="replace"))
+    except ValueError as ex:
         raise ParseError(f"{source}: broken JSON ({ex})") from ex
     if not isinstance(collection, dict) or not isinstance(collection.get("orderedItems"), list):
         raise ParseError(f"{source}: not an ActivityStreams outbox (no orderedItems)")

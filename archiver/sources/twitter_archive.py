@@ -14,12 +14,12 @@ whole original in ``retweeted_status``.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from ..extract import extract_links
+from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import source
@@ -92,7 +92,7 @@ def _user_details(data: bytes) -> dict[str, Any]:
     text = data.decode("utf-8-sig", errors="replace")
     match = _USER_DETAILS.match(text)
     try:
-        details = json.loads(text[match.end() :] if match else text)
+        details = load_json(text[match.end() :] if match else text)
     except ValueError:
         return {}
     if not isinstance(details, dict):
