@@ -252,6 +252,41 @@ async def test_an_answer_left_unread_or_ending_the_connection_is_never_followed_
     assert seen == [b"1 GET /a HTTP/1.1", b"2 GET /b HTTP/1.1"]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\nok",  # a body where none may be
+        b"HTTP/1.1 304 Not Modified\r\n\r\n<title>Not Found</title>",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nforged",
+    ],
+    ids=["body on a 204", "body on a 304", "more than Content-Length"],
+)
+@pytest.mark.asyncio
+async def test_bytes_after_an_answers_end_never_answer_the_next_request(answer):
+    # They were read as the next request's answer: a run stored the soft-404 probe's page
+    # title on another link of the same host.
+    pool = _pool()
+    seen: list[bytes] = []
+
+    async def by_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0]
+                seen.append(line)
+                writer.write(answer if b" /first " in line else OK)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client hung up
+        finally:
+            writer.close()
+
+    async with tcp_server(by_path) as port:
+        await _get(pool, port, "/first")
+        assert await _get(pool, port, "/second") == (200, b"ok")
+        await pool.aclose()
+    assert seen == [b"GET /first HTTP/1.1", b"GET /second HTTP/1.1"]
+
+
 @pytest.mark.asyncio
 async def test_interim_answers_are_skipped_for_the_final_one():
     pool = _pool()

@@ -133,12 +133,20 @@ class HTTP11Connection:
         """End the exchange: idle again if both sides are done, closed otherwise."""
         if self._state is _State.CLOSED:
             return
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE and not self._overran():
             self._h11.start_next_cycle()
             self._state = _State.IDLE
             self._expire_at = time.monotonic() + self._keepalive_expiry
         else:
             await self.aclose()
+
+    def _overran(self) -> bool:
+        """Whether anything at all follows the response: bytes h11 holds past its end (a
+        body on a 204 or 304, more than Content-Length), bytes waiting on the socket, or
+        the server's close.  Such bytes would be read as the answer to the next request
+        on this connection, so it is not reused."""
+        trailing, closed = self._h11.trailing_data
+        return bool(trailing) or closed or bool(self._stream.get_extra_info("is_readable"))
 
     async def aclose(self) -> None:
         self._state = _State.CLOSED
