@@ -33,6 +33,7 @@ from .models import (
 )
 from .postkeys import post_key
 from .rot import FirstGood, Verdict, judge
+from .schema import ForeignSchema, check_schema, distrust_schema
 from .urls import hostname, is_shortener, link_id
 
 if TYPE_CHECKING:
@@ -92,14 +93,26 @@ def open_database(path: str | os.PathLike[str]) -> Database:
             path.parent.mkdir(parents=True)
         db = Database(path)
         db.execute("PRAGMA busy_timeout = 30000")
+        _check_schema(db, path, views=False)
         db.enable_wal()
         _configure(db)
+        # The views are made anew below: none of a file's own runs while it is upgraded.
+        for name in db.view_names():
+            db.execute(f"drop view if exists [{name}]")
         MIGRATIONS.apply(db)
         for name, sql in VIEWS.items():
             db.create_view(name, sql.strip(), replace=True)
     except (sqlite3.Error, OSError) as ex:
         raise DatabaseError(f"{path}: {_describe(ex)}") from ex
     return db
+
+
+def _check_schema(db: Database, path: Path, *, views: bool) -> None:
+    try:
+        check_schema(db, views=views)
+    except ForeignSchema as ex:
+        db.close()
+        raise ForeignSchema(f"{path}: {ex}") from ex
 
 
 def open_read_only(path: str | os.PathLike[str]) -> Database:
@@ -116,11 +129,13 @@ def open_read_only(path: str | os.PathLike[str]) -> Database:
     for mode in ("mode=ro", "immutable=1"):
         try:
             conn = sqlite3.connect(f"{uri}?{mode}", uri=True)
+            distrust_schema(conn)
             conn.execute("select count(*) from sqlite_master").fetchone()
         except sqlite3.Error as ex:
             error = ex
             continue
         db = Database(conn)
+        _check_schema(db, path, views=True)
         if MIGRATIONS.pending(db):
             db.close()
             raise DatabaseError(

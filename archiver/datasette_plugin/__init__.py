@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +24,7 @@ from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
+from ..schema import distrust_schema
 from .pages import ROT_COLOURS, STATUS_COLOURS, Page, link_story, post_story, start_here
 
 __all__ = [
@@ -97,6 +99,12 @@ def refused_parameter(datasette: Any, query_string: bytes) -> str | None:
                 continue
         return name
     return None
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    # A database file's views and defaults may not call functions with side effects.
+    distrust_schema(conn)
 
 
 @hookimpl
