@@ -632,11 +632,17 @@ class _TerminationAsInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
 
-    def _on_term(self, signum: int, frame: object) -> None:
+    def _on_term(self, signum: int, frame: Any) -> None:
         self.received = signum
         # The same path as Ctrl-C: inside asyncio.run the main task is cancelled and
-        # its finally blocks store what was resolved; elsewhere KeyboardInterrupt.
-        signal.raise_signal(signal.SIGINT)
+        # its finally blocks store what was resolved; elsewhere KeyboardInterrupt.  The
+        # SIGINT handler is called, not SIGINT raised: a run started in the background
+        # or under nohup ignores SIGINT, and SIGTERM must stop it all the same.
+        on_interrupt = signal.getsignal(signal.SIGINT)
+        if callable(on_interrupt):
+            on_interrupt(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
 
 
 def prepare_database_folder(db_path: str) -> bool:

@@ -132,13 +132,16 @@ def start_slow_archive(
     delay_ms: int = 300,
     until: str = "select count(*) from runs",
     output: int = subprocess.DEVNULL,
+    sigint_ignored: bool = False,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start a real `archiver archive` whose links take a while; wait until ``until`` counts a row."""
     page = write_page(tmp_path / "in", base, [f"/delay?ms={delay_ms}&n={i}" for i in range(links)])
     db = tmp_path / "archive.db"
     args = [sys.executable, "-m", "archiver", "archive", str(page), "--db", str(db), "--allow-private"]
     args += ["--concurrency", "2", "--per-host", "2"]
-    process = subprocess.Popen(args, cwd=tmp_path, stdout=output, stderr=output)
+    # A job started in the background by a script, or under nohup, starts with SIGINT ignored.
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    process = subprocess.Popen(args, cwd=tmp_path, stdout=output, stderr=output, preexec_fn=ignore)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.1)
@@ -212,11 +215,23 @@ def test_corrupt_database_is_exit_1(tmp_path):
     assert "not a usable SQLite database" in result.stderr
 
 
-@pytest.mark.parametrize(("signum", "exit_status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_run_stopped_by_a_signal_records_and_prints_what_it_did(tmp_path, server, signum, exit_status):
+@pytest.mark.parametrize(
+    ("signum", "exit_status", "sigint_ignored"),
+    [(signal.SIGINT, 130, False), (signal.SIGTERM, 143, False), (signal.SIGTERM, 143, True)],
+    ids=["SIGINT", "SIGTERM", "SIGTERM with SIGINT ignored"],
+)
+def test_a_run_stopped_by_a_signal_records_and_prints_what_it_did(
+    tmp_path, server, signum, exit_status, sigint_ignored
+):
     base, _ = server
     process, db = start_slow_archive(
-        tmp_path, base, 24, delay_ms=400, until="select count(*) from checks", output=subprocess.PIPE
+        tmp_path,
+        base,
+        24,
+        delay_ms=400,
+        until="select count(*) from checks",
+        output=subprocess.PIPE,
+        sigint_ignored=sigint_ignored,
     )
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)
