@@ -23,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 archive: $(STAMP)
-	$(BIN)/archiver archive --db $(DB) $(ARGS)
+	$(BIN)/archiver archive --db $(DB) --create $(ARGS)
 
 resolve: $(STAMP)
 	$(BIN)/archiver resolve --db $(DB) $(ARGS)

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ SOURCES_TEMPLATE = """\
 # ended, after recording and printing how far it got.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
+# Failures a run prints, and kinds of failure ``stats`` lists, before saying how many more.
+FAILURES_SHOWN = 20
+FAILURE_KINDS_SHOWN = 10
 
 # What a public instance needs: bounded queries and no download of the database file.
 PUBLIC_SETTINGS = {
@@ -57,6 +61,16 @@ PUBLIC_SETTINGS = {
     "max_csv_mb": "50",
     "facet_time_limit_ms": "200",
 }
+
+
+def _create_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--create",
+        is_flag=True,
+        envvar="ARCHIVER_CREATE",
+        help="Start a new archive at --db if there is none there (otherwise a missing "
+        "database is an error; also ARCHIVER_CREATE=1)",
+    )(function)
 
 
 def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -362,6 +376,7 @@ def init(folder: str) -> None:
 @cli.command()
 @click.argument("sources", nargs=-1)
 @_db_option
+@_create_option
 @_source_format_options
 @_resolver_options
 @click.option("--limit", type=click.IntRange(1), help="Resolve at most this many links")
@@ -384,6 +399,7 @@ def archive(
     limit: int | None,
     sources_file: str | None,
     resolving: Resolving,
+    create: bool,
 ) -> None:
     """Ingest every SOURCE, then resolve every link that is new or due.
 
@@ -408,6 +424,7 @@ def archive(
             fmt=fmt,
             text_column=text_column,
             limit=limit,
+            create=create,
             **resolving.fields(),
         ),
     )
@@ -418,6 +435,7 @@ def archive(
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @_db_option
+@_create_option
 @_source_format_options
 @click.option(
     "--allow-private", is_flag=True, help="Allow fetching feed URLs on internal addresses, on any port"
@@ -447,6 +465,7 @@ def ingest(
     proxy: str | None,
     timeout: float,
     time_limit: float | None,
+    create: bool,
 ) -> None:
     """Read SOURCE files, folders or URLs and store their posts and links, without resolving.
 
@@ -469,6 +488,7 @@ def ingest(
             resolver=settings,
             time_limit_minutes=time_limit,
             resolve=False,
+            create=create,
         ),
     )
     if outcome.unavailable:
@@ -595,9 +615,9 @@ def stats(db_path: str) -> None:
         if row["last_status"] in (SourceStatus.ERROR, SourceStatus.PARTIAL)
     ]
     if failing:
-        click.echo("sources with problems:")
-        for row in failing:
-            click.echo(f"  {row['location']}: {row['last_status']}: {row['last_error']}")
+        click.echo(f"sources with problems: {len(failing)} ('archiver sources' lists each)")
+        for line in _failure_kinds(failing):
+            click.echo(f"  {line}")
     last = summary["last_run"]
     if last:
         click.echo(
@@ -605,6 +625,27 @@ def stats(db_path: str) -> None:
             f"{last['posts_added'] or 0} posts added, {last['links_added'] or 0} links added, "
             f"{last['links_checked'] or 0} links checked"
         )
+
+
+def _failure_kinds(failing: list[dict[str, Any]]) -> list[str]:
+    """Return one line a kind of failure (the same status and error but for the source's
+    own name), most common first, at most FAILURE_KINDS_SHOWN."""
+    kinds: dict[tuple[str, str], list[str]] = {}
+    for row in failing:
+        location, error = row["location"], str(row["last_error"] or "")
+        why = error.replace(location, "…").removeprefix("…: ")
+        kinds.setdefault((row["last_status"], why), []).append(location)
+    ordered = sorted(kinds.items(), key=lambda item: -len(item[1]))
+    lines = [
+        f"{where[0]}: {status}: {why}"
+        if len(where) == 1
+        else f"{len(where)} sources: {status}: {why} (e.g. {where[0]})"
+        for (status, why), where in ordered[:FAILURE_KINDS_SHOWN]
+    ]
+    if len(ordered) > FAILURE_KINDS_SHOWN:
+        rest = sum(len(where) for _, where in ordered[FAILURE_KINDS_SHOWN:])
+        lines.append(f"… and {rest} more sources with {len(ordered) - FAILURE_KINDS_SHOWN} other problems")
+    return lines
 
 
 @cli.command(name="sources")
@@ -702,33 +743,113 @@ def _run_command(ctx: click.Context, settings: pipeline.RunSettings) -> pipeline
     Done or stopped by --time-limit: returns (the command may still exit 1 for missing
     sources).  Ctrl-C: exit 130.  SIGTERM: exit 143.
     """
+    report = _CappedReport(settings.db_path, terminal=_on_terminal(ctx))
     try:
         outcome = pipeline.run(
-            settings, report=lambda line: click.echo(line, err=True), progress=_progress_bar(ctx)
+            settings, report=report, progress=_progress_bar(ctx), reading=_reading_line(ctx)
         )
     except AlreadyRunning as ex:
         click.echo(f"archiver: {ex}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
     except (DatabaseError, OSError) as ex:
         raise click.ClickException(str(ex)) from ex
-    for failure in outcome.failed_sources:
-        click.echo(f"failed: {failure}")
+    report.close()
     click.echo(_summary(settings, outcome))
     if outcome.status == RunStatus.INTERRUPTED:
         sys.exit(EXIT_TERMINATED if outcome.stopped_by == signal.SIGTERM else EXIT_INTERRUPTED)
     return outcome
 
 
+class _CappedReport:
+    """Prints what a run reports on stderr, its failures once each and at most FAILURES_SHOWN.
+
+    A list of a thousand broken lines would otherwise bury the summary; the rest are
+    counted, and ``archiver sources`` lists every source with its error.
+    """
+
+    def __init__(self, db_path: str, *, terminal: bool = False) -> None:
+        self._db_path = db_path
+        self._failures = 0
+        self._clear = "\r\x1b[K" if terminal else ""  # over the progress line, if any
+
+    def __call__(self, line: str) -> None:
+        if line.startswith(("error:", "warning:")):
+            self._failures += 1
+            if self._failures > FAILURES_SHOWN:
+                return
+        click.echo(self._clear + line, err=True)
+
+    def close(self) -> None:
+        more = self._failures - FAILURES_SHOWN
+        if more > 0:
+            click.echo(
+                f"… and {more} more failed; 'archiver sources --db {self._db_path}' lists every "
+                "source with its error",
+                err=True,
+            )
+
+
+def _on_terminal(ctx: click.Context) -> bool:
+    return sys.stderr.isatty() and not (ctx.obj or {}).get("quiet")
+
+
 def _progress_bar(ctx: click.Context) -> pipeline.Progress:
-    """Return a progress bar for resolving, drawn on stderr when it is a terminal."""
-    hidden = not sys.stderr.isatty() or bool((ctx.obj or {}).get("quiet"))
+    """Return a progress bar for resolving, drawn on stderr when it is a terminal: links
+    done of the total, the rate, and the time left once the rate means something."""
+    hidden = not _on_terminal(ctx)
 
     @contextmanager
     def bar(total: int) -> Iterator[Callable[[int], None]]:
-        with click.progressbar(length=total, label="Resolving", file=sys.stderr, hidden=hidden) as drawn:
-            yield drawn.update
+        started = time.monotonic()
+        done = 0
+        with click.progressbar(
+            length=total,
+            label="Resolving",
+            file=sys.stderr,
+            hidden=hidden,
+            show_pos=True,
+            show_eta=False,
+            item_show_func=lambda rate: rate,
+        ) as drawn:
+
+            def advance(n: int) -> None:
+                nonlocal done
+                done += n
+                drawn.update(n, _rate(done, total, time.monotonic() - started))
+
+            yield advance
 
     return bar
+
+
+def _rate(done: int, total: int, seconds: float) -> str:
+    """Return "12.5 links/s, 3:20 left": the time left only after a few seconds of links."""
+    if seconds <= 0 or not done:
+        return ""
+    rate = done / seconds
+    if seconds < 5 or done >= total:
+        return f"{rate:,.1f} links/s"
+    left = int((total - done) / rate)
+    return f"{rate:,.1f} links/s, {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left"
+
+
+def _reading_line(ctx: click.Context) -> pipeline.ReadingProgress | None:
+    """Return what shows, on a terminal, how far the sources are read: posts and bytes."""
+    if not _on_terminal(ctx):
+        return None
+    shown = 0.0
+
+    def show(reading: pipeline.Reading) -> None:
+        nonlocal shown
+        now = time.monotonic()
+        if not reading.done and now - shown < 0.2:
+            return
+        shown = now
+        name = Path(reading.source).name or reading.source
+        line = f"Reading {name[:40]}: {reading.records:,} posts, {reading.bytes_read / 1e6:,.1f} MB read"
+        click.echo(f"\r\x1b[K{line}", file=sys.stderr, nl=reading.done)
+
+    return show
 
 
 def _summary(settings: pipeline.RunSettings, outcome: pipeline.RunOutcome) -> str:

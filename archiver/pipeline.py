@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, aclosing, nullcontext
 from dataclasses import dataclass, field, replace
@@ -33,6 +33,7 @@ from .models import (
     DatabaseError,
     LinkStatus,
     LookupStatus,
+    Post,
     Resolution,
     RunStatus,
     SaveStatus,
@@ -79,6 +80,54 @@ class Ingested:
     partial: int = 0  # sources read in part
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How far the sources of a run have been read, for a progress line."""
+
+    records: int  # posts read so far
+    bytes_read: int  # of the files and answers read to their end so far
+    source: str  # the one being read
+    done: bool = False  # every source is read
+
+
+ReadingProgress = Callable[[Reading], None]
+# Posts read between two progress calls while one source is read.
+_READING_STEP = 1000
+
+
+class _ReadCounter:
+    """Counts posts and bytes as the sources are read, and tells a ReadingProgress."""
+
+    def __init__(self, tell: ReadingProgress | None) -> None:
+        self._tell = tell
+        self.records = 0
+        self.bytes_read = 0
+        self.source = ""
+
+    def start(self, source: str) -> None:
+        self.source = source
+        self._say()
+
+    def finish(self, size: int) -> None:
+        self.bytes_read += size
+        self._say()
+
+    def done(self) -> None:
+        if self._tell is not None and self.source:
+            self._tell(Reading(self.records, self.bytes_read, self.source, done=True))
+
+    def posts(self, posts: Iterable[Post]) -> Iterator[Post]:
+        for post in posts:
+            self.records += 1
+            if self.records % _READING_STEP == 0:
+                self._say()
+            yield post
+
+    def _say(self) -> None:
+        if self._tell is not None:
+            self._tell(Reading(self.records, self.bytes_read, self.source))
+
+
 async def ingest_sources(
     db: Database,
     sources: list[SourceEntry],
@@ -89,6 +138,7 @@ async def ingest_sources(
     report: Report,
     text_column: str | None = None,
     stop_at: float | None = None,
+    reading: ReadingProgress | None = None,
 ) -> Ingested:
     """Read every source into the archive, reporting each failure by name and going on.
 
@@ -100,6 +150,7 @@ async def ingest_sources(
     is given only what is left of ``stop_at``.
     """
     outcome = Ingested()
+    counter = _ReadCounter(reading)
     own = _own_files(db)
     # A file listed in the sources file and lying in the inbox too is read once, as the
     # first entry that names it says (its format, its public name).
@@ -110,6 +161,9 @@ async def ingest_sources(
             units = expand_source(location)
         except SourceUnavailable as ex:
             report(f"error: {ex}")
+            store.record_source(
+                db, location, status=SourceStatus.ERROR, error=str(ex), public_name=entry.name
+            )
             outcome.unavailable = True
             outcome.failed.append(str(ex))
             continue
@@ -122,6 +176,7 @@ async def ingest_sources(
                 outcome.sources_left += 1
                 continue
             public_name = _public_name(entry, unit)
+            counter.start(unit)
             try:
                 saved = await _ingest_one(
                     db,
@@ -132,6 +187,7 @@ async def ingest_sources(
                     text_column=text_column,
                     stop_at=stop_at,
                     public_name=public_name,
+                    counter=counter,
                 )
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
@@ -161,6 +217,7 @@ async def ingest_sources(
                 else:
                     outcome.failed.append(str(saved.error))
             log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
+    counter.done()
     if outcome.sources_left:
         report(f"time limit reached: {outcome.sources_left} source(s) left for the next run")
     return outcome
@@ -200,12 +257,15 @@ async def _ingest_one(
     text_column: str | None,
     stop_at: float | None = None,
     public_name: str | None = None,
+    counter: _ReadCounter | None = None,
 ) -> store.Saved | None:
     """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
+    counter = counter or _ReadCounter(None)
     if not is_url(unit):
         reading = read_source(unit, fmt, text_column=text_column)  # opened once, format and posts
-        saved = store.save_posts(db, reading.posts, run_id=run_id)
+        saved = store.save_posts(db, counter.posts(reading.posts), run_id=run_id)
         _record(db, unit, reading.format, saved, public_name=public_name)
+        counter.finish(_size(unit))
         return saved
     previous = store.source_state(db, unit) or {}
     fetching = fetch(unit, etag=previous.get("etag"), last_modified=previous.get("last_modified"))
@@ -230,7 +290,8 @@ async def _ingest_one(
         fmt = "feed"
     name = fmt or detect_format(unit, fetched.body[:8192])
     posts = parse_bytes(fetched.body, source=unit, fmt=name, text_column=text_column)
-    saved = store.save_posts(db, posts, run_id=run_id)
+    saved = store.save_posts(db, counter.posts(posts), run_id=run_id)
+    counter.finish(len(fetched.body))
     _record(
         db,
         unit,
@@ -242,6 +303,13 @@ async def _ingest_one(
         public_name=public_name,
     )
     return saved
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _record(db: Database, unit: str, fmt: str | None, saved: store.Saved, **fetch: Any) -> None:
@@ -345,6 +413,7 @@ class RunSettings:
     ingest: bool = True
     resolve: bool = True
     captures: CaptureSettings = field(default_factory=CaptureSettings)
+    create: bool = False  # start a new archive where there is none
 
 
 @dataclass
@@ -389,7 +458,13 @@ class RunOutcome:
 Progress = Callable[[int], AbstractContextManager[Callable[[int], None]]]
 
 
-def run(settings: RunSettings, *, report: Report, progress: Progress | None = None) -> RunOutcome:
+def run(
+    settings: RunSettings,
+    *,
+    report: Report,
+    progress: Progress | None = None,
+    reading: ReadingProgress | None = None,
+) -> RunOutcome:
     """Run ``settings.command`` from start to end: the same for the CLI and a Python caller.
 
     Takes the database's run lock (AlreadyRunning if another run holds it), records
@@ -399,6 +474,13 @@ def run(settings: RunSettings, *, report: Report, progress: Progress | None = No
     same way, with status ``interrupted`` and ``stopped_by`` set; the caller decides
     the exit status.
     """
+    if not settings.create and not Path(settings.db_path).exists():
+        # A mistyped --db, or a run in another folder, would start an empty archive and
+        # report success: a missing archive is made only when asked for.
+        raise DatabaseError(
+            f"{settings.db_path}: no archive there; check the path, or make one with "
+            "'archiver init FOLDER' or by adding --create"
+        )
     outcome = RunOutcome(new_archive=prepare_database_folder(settings.db_path))
     stop_at = (
         None if settings.time_limit_minutes is None else time.monotonic() + settings.time_limit_minutes * 60
@@ -408,7 +490,7 @@ def run(settings: RunSettings, *, report: Report, progress: Progress | None = No
         run_id = store.start_run(db, settings.command)
         started = time.monotonic()
         try:
-            asyncio.run(_stages(db, run_id, settings, outcome, report, progress, stop_at))
+            asyncio.run(_stages(db, run_id, settings, outcome, report, progress, stop_at, reading))
             ended = outcome.links_left or outcome.sources_left
             outcome.status = RunStatus.TIME_LIMIT if ended else RunStatus.COMPLETED
         except KeyboardInterrupt:
@@ -429,6 +511,7 @@ async def _stages(
     report: Report,
     progress: Progress | None,
     stop_at: float | None,
+    reading: ReadingProgress | None = None,
 ) -> None:
     if settings.ingest:
 
@@ -444,6 +527,7 @@ async def _stages(
             fetch=fetch,
             report=report,
             stop_at=stop_at,
+            reading=reading,
         )
         outcome.failed_sources += ingested.failed
         outcome.partial_sources += ingested.partial

@@ -76,7 +76,7 @@ def ingest(cases: list[dict[str, Any]], workdir: Path) -> Path:
             out.write(json.dumps({"id": case["id"], "text": case["text"]}) + "\n")
     db = workdir / "conformance.db"
     archiver = Path(sys.executable).with_name("archiver")
-    command = [str(archiver), "ingest", "--db", str(db), "--format", "jsonl", str(source)]
+    command = [str(archiver), "ingest", "--db", str(db), "--create", "--format", "jsonl", str(source)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return db
 

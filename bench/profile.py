@@ -112,7 +112,17 @@ def main() -> None:
         for output, form in ((raw, "raw"), (svg, "flamegraph")):
             db = work / f"{form}.db"
             subprocess.run(
-                [str(PROJECT_PYTHON), "-m", "archiver", "-q", "ingest", str(posts), "--db", str(db)],
+                [
+                    str(PROJECT_PYTHON),
+                    "-m",
+                    "archiver",
+                    "-q",
+                    "ingest",
+                    str(posts),
+                    "--db",
+                    str(db),
+                    "--create",
+                ],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )

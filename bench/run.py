@@ -219,7 +219,9 @@ def bench_archiver(
     posts.write_text("".join(json.dumps({"id": str(i), "text": link(i, port)}) + "\n" for i in indices))
     archiver = [str(PROJECT_PYTHON), "-m", "archiver"]
     subprocess.run(
-        [*archiver, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
+        [*archiver, "-q", "ingest", str(posts), "--db", str(db), "--create"],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     control(port, "/__reset")
     measured = run_measured(resolve_command(db, concurrency, per_host, proxy=proxy), cwd=work)

@@ -46,7 +46,9 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
     posts = work / f"scale-{count}.jsonl"
     posts.write_text("".join(json.dumps({"id": str(i), "text": link(i, port)}) + "\n" for i in range(count)))
     subprocess.run(
-        [*ARCHIVER, "-q", "ingest", str(posts), "--db", str(db)], check=True, stdout=subprocess.DEVNULL
+        [*ARCHIVER, "-q", "ingest", str(posts), "--db", str(db), "--create"],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     control(port, "/__reset")
     log = work / "resolve.log"
@@ -151,7 +153,7 @@ def ingest_compare(work: Path, count: int) -> list[dict[str, object]]:
     size, links = generate_archive(folder, count)
     rows = []
     measured = run_measured(
-        [*ARCHIVER, "-q", "ingest", str(folder), "--db", str(work / "ingest.db")], cwd=work
+        [*ARCHIVER, "-q", "ingest", str(folder), "--db", str(work / "ingest.db"), "--create"], cwd=work
     )
     with sqlite3.connect(work / "ingest.db") as conn:
         posts, stored_links = conn.execute(
@@ -214,7 +216,7 @@ def page_ingest(work: Path, sizes_mb: list[int]) -> list[dict[str, object]]:
         page = work / f"page-{size_mb}mb.txt"
         planned = generate_page(page, size_mb * 1_000_000)
         db = work / f"page-{size_mb}.db"
-        measured = run_measured([*ARCHIVER, "-q", "ingest", str(page), "--db", str(db)], cwd=work)
+        measured = run_measured([*ARCHIVER, "-q", "ingest", str(page), "--db", str(db), "--create"], cwd=work)
         with sqlite3.connect(db) as conn:
             posts, tweets, links = conn.execute(
                 "select (select count(*) from posts), "

@@ -17,6 +17,14 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def new_archives_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests start their archive with a plain ``archive`` or ``ingest``: as
+    ARCHIVER_CREATE=1 (``--create``) allows.  Tests of the refusal to start one
+    unasked take the variable away."""
+    monkeypatch.setenv("ARCHIVER_CREATE", "1")
+
+
 def best_time(read, argument, rounds: int = 3) -> float:
     """Return the shortest of ``rounds`` wall times of ``read(argument)``, in seconds.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -270,9 +271,11 @@ def test_the_summary_line_is_what_a_cron_log_needs(tmp_path, server):
         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ archive: 1 posts added, 1 links added, 1 links checked", lines[-1]
     )
     assert "; 2 sources failed" in lines[-1] and f"; new archive at {db}" in lines[-1]
-    failed = [line for line in lines if line.startswith("failed: ")]
+    # Each failure once, on stderr, and nothing of them among the summary on stdout.
+    failed = [line for line in first.stderr.splitlines() if line.startswith(("error: ", "warning: "))]
     assert len(failed) == 2 and any(str(broken) in line for line in failed)
     assert any(str(missing) in line for line in failed)
+    assert not any(str(broken) in line or str(missing) in line for line in lines)
 
     again = run_archiver("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
@@ -716,3 +719,116 @@ def test_sources_names_the_list_to_read(tmp_path, how):
     assert result.returncode == 0, result.stderr
     urls = {url for (url,) in table(tmp_path / "x.db", "select url from links")}
     assert urls == {"https://inbox.invalid/a", "https://listed.invalid/b"}
+
+
+def test_a_missing_archive_is_made_only_when_asked_for(tmp_path, monkeypatch):
+    # A mistyped --db started a new, empty archive and exited 0; a bare `archiver archive`
+    # in another folder made ./data/archive.db there.
+    monkeypatch.delenv("ARCHIVER_CREATE", raising=False)
+    page = tmp_path / "page.txt"
+    page.write_text("see https://example.com/a\n")
+    typo = tmp_path / "archve.db"
+    for command in ("archive", "ingest"):
+        result = run_archiver(command, str(page), "--db", str(typo), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert f"{typo}: no archive there" in result.stderr and "--create" in result.stderr
+    result = run_archiver("resolve", "--db", str(typo), cwd=tmp_path)
+    assert result.returncode == 1 and "no archive there" in result.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_archiver("archive", cwd=elsewhere)
+    assert result.returncode == 1 and "data/archive.db: no archive there" in result.stderr
+    assert not typo.exists() and list(elsewhere.iterdir()) == []
+    made = run_archiver("ingest", str(page), "--db", str(typo), "--create", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert f"new archive at {typo}" in made.stdout
+    again = run_archiver("ingest", str(page), "--db", str(typo), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_thousand_failures_are_printed_once_each_up_to_a_cap_and_grouped_by_stats(tmp_path):
+    # 1,000 bad lines in sources.txt gave 2,002 lines of output (stderr and stdout), and
+    # stats then printed one line a failing source.
+    sources = tmp_path / "sources.txt"
+    sources.write_text("".join(f"{tmp_path}/missing-{n}.txt\n" for n in range(1000)))
+    db = tmp_path / "archive.db"
+    result = run_archiver("archive", "--db", str(db), "--sources", str(sources), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith(("error:", "warning:"))]
+    assert len(errors) == 20
+    assert f"… and 980 more failed; 'archiver sources --db {db}' lists every source" in result.stderr
+    assert len(result.stdout.splitlines()) == 1 and "1000 sources failed" in result.stdout
+    stats = run_archiver("stats", "--db", str(db), cwd=tmp_path)
+    assert "sources with problems: 1000" in stats.stdout
+    assert len(stats.stdout.splitlines()) < 30
+    [grouped] = [line for line in stats.stdout.splitlines() if "1000 sources: error:" in line]
+    assert "missing-" in grouped  # one example names a source
+
+
+def run_on_terminal(*args: str, cwd: Path) -> tuple[int, str]:
+    """Run archiver with its stderr on a terminal (a pseudo-terminal); return the exit
+    status and what the terminal showed."""
+    import pty
+
+    control, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archiver", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(control, 65536)
+        except OSError:  # the terminal's other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(control)
+    return process.wait(timeout=120), shown.decode(errors="replace")
+
+
+def test_a_terminal_is_shown_counts_of_posts_read_and_of_links_done(tmp_path, server):
+    # At 100,000 links the bar sat at 0 % with an ETA of "1d 10:52:05" and no count, and
+    # a 100,000-row CSV showed nothing for 23 s.
+    base, _ = server
+    rows = tmp_path / "posts.csv"
+    rows.write_text("id,text\n" + "".join(f"{n},post {n}\n" for n in range(5000)))
+    db = tmp_path / "archive.db"
+    status, shown = run_on_terminal("ingest", str(rows), "--db", str(db), cwd=tmp_path)
+    assert status == 0, shown
+    assert re.search(r"Reading posts\.csv: 5,000 posts, 0\.\d MB read", shown)
+    page = write_page(tmp_path / "inbox", base, [f"/hop/1?n={n}" for n in range(6)])
+    status, shown = run_on_terminal("archive", str(page), "--db", str(db), "--allow-private", cwd=tmp_path)
+    assert status == 0, shown
+    assert re.search(r"Resolving .* 6/6 +[\d.,]+ links/s", shown), shown
+    assert "1d " not in shown
+
+
+def test_reading_progress_is_told_while_a_source_is_read(tmp_path):
+    from archiver import pipeline
+    from archiver.sources import SourceEntry
+
+    rows = tmp_path / "posts.csv"
+    rows.write_text("id,text\n" + "".join(f"{n},post {n}\n" for n in range(2500)))
+    told: list[pipeline.Reading] = []
+    settings = pipeline.RunSettings(
+        db_path=str(tmp_path / "archive.db"),
+        command="ingest",
+        sources=(SourceEntry(str(rows)),),
+        resolve=False,
+        create=True,
+    )
+    pipeline.run(settings, report=lambda line: None, reading=told.append)
+    size = rows.stat().st_size
+    assert [(r.records, r.bytes_read, r.done) for r in told] == [
+        (0, 0, False),
+        (1000, 0, False),
+        (2000, 0, False),
+        (2500, size, False),
+        (2500, size, True),
+    ]

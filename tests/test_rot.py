@@ -220,6 +220,7 @@ def archive_links(tmp_path, base: str, paths: list[str], **resolving) -> dict[st
         sources=(SourceEntry(str(posts)),),
         resolver=ResolverSettings(allow_private=True, **resolving),
         recheck_all=True,
+        create=True,
     )
     run(settings, report=lambda message: None)
     db = store.open_database(db_path)
