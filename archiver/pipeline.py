@@ -70,7 +70,7 @@ Fetch = Callable[..., Awaitable[Fetched]]
 
 @dataclass
 class Ingested:
-    """What ingesting a list of sources added, and whether a source was unavailable."""
+    """What ingesting a list of sources added, and whether a source named was unreadable."""
 
     posts_added: int = 0
     links_added: int = 0
@@ -194,16 +194,17 @@ async def ingest_sources(
                 store.record_source(
                     db, unit, status=SourceStatus.ERROR, error=str(ex), public_name=public_name
                 )
-                outcome.unavailable = True
+                outcome.unavailable = outcome.unavailable or unit == location
                 outcome.failed.append(str(ex))
                 continue
             except DatabaseError:
                 raise
             except ArchiverError as ex:
-                report(f"warning: {ex}")
+                report(f"error: {ex}")
                 store.record_source(
                     db, unit, status=SourceStatus.ERROR, error=str(ex), public_name=public_name
                 )
+                outcome.unavailable = outcome.unavailable or unit == location
                 outcome.failed.append(str(ex))
                 continue
             if saved is None:
@@ -211,10 +212,13 @@ async def ingest_sources(
             outcome.posts_added += saved.posts_added
             outcome.links_added += saved.links_added
             if saved.error is not None:
-                report(f"warning: {saved.error}")
                 if saved.posts_read:
+                    report(f"warning: {saved.error}")
                     outcome.partial += 1
-                else:
+                else:  # nothing of it could be read: not of its format, or broken from the start
+                    report(f"error: {saved.error}")
+                    # A source named itself is unreadable; a file of a folder is one of many.
+                    outcome.unavailable = outcome.unavailable or unit == location
                     outcome.failed.append(str(saved.error))
             log.info("%s: %d posts added, %d links added", unit, saved.posts_added, saved.links_added)
     counter.done()

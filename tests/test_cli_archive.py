@@ -832,3 +832,49 @@ def test_reading_progress_is_told_while_a_source_is_read(tmp_path):
         (2500, size, False),
         (2500, size, True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "options", "says"),
+    [
+        (
+            "pages.jsonl",
+            '{"data": [{"id": "1", "text": "hi"}], "includes": {}}\n{"data": []}\n',
+            (),
+            "not JSON Lines of posts: none of its 2 line(s)",
+        ),
+        (
+            "posts.csv",
+            "id,text\n1,hello https://example.com\n",
+            ("--format", "jsonl"),
+            "not JSON Lines of posts",
+        ),
+        (
+            "posts.csv",
+            "id,text\n1,hello https://example.com\n",
+            ("--format", "feed"),
+            "not an RSS or Atom feed",
+        ),
+        ("posts.csv", "id,text\n1,hello\n", ("--format", "twitter-archive"), "not a Twitter archive file"),
+    ],
+    ids=["twarc2 API pages", "CSV forced as JSON Lines", "CSV forced as a feed", "CSV forced as an archive"],
+)
+def test_a_named_source_that_is_not_of_its_format_says_so_and_exits_1(tmp_path, name, content, options, says):
+    # It printed "... the other lines were read" (there were none) and exited 0.
+    source = tmp_path / name
+    source.write_text(content)
+    for command in ("ingest", "archive"):
+        result = run_archiver(
+            command, str(source), "--db", str(tmp_path / "archive.db"), *options, cwd=tmp_path
+        )
+        assert result.returncode == 1, result.stderr
+        assert f"error: {source}: {says}" in result.stderr
+        assert "the other" not in result.stderr
+
+
+def test_twarc2_pages_are_named_as_such():
+    from archiver.models import ParseError
+    from archiver.sources import parse_bytes
+
+    with pytest.raises(ParseError, match="look like Twitter API pages"):
+        list(parse_bytes(b'{"data": [{"id": "1", "text": "hi"}]}\n', source="p.jsonl", fmt="jsonl"))

@@ -642,7 +642,7 @@ def test_csv_without_a_text_column_is_an_error_in_a_run(tmp_path):
     result = CliRunner().invoke(
         cli, ["ingest", str(CSV / "scores.csv"), "--db", str(db)], catch_exceptions=False
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # a source named and not readable
     assert (
         f"{CSV / 'scores.csv'}: a CSV file without a text column (columns: name, score, comment_count)"
         in result.stderr

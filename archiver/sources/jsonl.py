@@ -35,9 +35,12 @@ def _is_jsonl(name: str, head: bytes) -> bool:
 def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
     """JSON Lines: one post a line, {"text", "id", "author", "handle", "created_at", "url", "platform"}."""
     bad: list[int] = []
+    read = 0
+    api_pages = False  # lines like {"data": [...]}: Twitter API v2 pages, as twarc2 writes them
     for number, line in enumerate(data.decode("utf-8-sig", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
+        record: Any = None
         try:
             record = load_json(line)
             post = _post(record, source=source) if _is_post(record) else None
@@ -45,13 +48,26 @@ def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
             post = None
         if post is None:
             bad.append(number)
+            api_pages = api_pages or (isinstance(record, dict) and isinstance(record.get("data"), list))
             continue
+        read += 1
         yield post
-    if bad:
+    if not bad:
+        return
+    what = "JSON objects with a 'text' string"
+    hint = (
+        "; they look like Twitter API pages (twarc2 output), which this format does not read"
+        if api_pages
+        else ""
+    )
+    if not read:
         raise ParseError(
-            f"{source}: {len(bad)} line(s) are not JSON objects with a 'text' string "
-            f"(first: line {bad[0]}); the other lines were read"
+            f"{source}: not JSON Lines of posts: none of its {len(bad)} line(s) is one of {what}{hint}"
         )
+    raise ParseError(
+        f"{source}: {len(bad)} line(s) are not {what} (first: line {bad[0]}){hint}; "
+        f"the other {read} line(s) were read"
+    )
 
 
 def _is_post(record: Any) -> bool:
