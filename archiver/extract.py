@@ -89,6 +89,17 @@ _TCO_CODE_LENGTH = 10
 _AT_SIGNS = "@\uff20"
 _MENTION = re.compile(r"[@\uff20]([A-Za-z0-9_]{1,20})(/[A-Za-z][A-Za-z0-9_-]{0,24})?")
 _NOT_BEFORE_MENTION = frozenset("!#$%&*@\uff20_")
+# A Bluesky handle is a domain name (``@alice.bsky.social``, ``@p4bl0.net``).
+_BLUESKY_MENTION = re.compile(
+    r"[@\uff20]((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)"
+    r"(?![a-z0-9-]|\.[a-z0-9])",
+    re.IGNORECASE,
+)
+# A Mastodon mention is ``@user`` on the post's own server or ``@user@server`` (Mastodon's
+# own pattern: app/models/account.rb, MENTION_RE).
+_MASTODON_MENTION = re.compile(
+    r"[@\uff20]([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?(?:@[\w.-]+\w+)?)(?![\w@])", re.IGNORECASE
+)
 _NOT_BEFORE_RT = frozenset("+~.-_")
 _LATIN_ACCENT_SET = re.compile(rf"[{_LATIN_ACCENTS}]")
 
@@ -116,12 +127,16 @@ class TextParts:
     mentions: tuple[str, ...]
 
 
-def extract_text_parts(text: str, *, glued: bool = False) -> TextParts:
+def extract_text_parts(text: str, *, glued: bool = False, platform: str | None = None) -> TextParts:
     """Return the links, hashtags and mentions of a post's plain text.
 
     ``glued`` reads text copied from a rendered page, which has lost its line breaks: a
     link may follow a word with no space (``#Bloggershttps://t.co/x`` is the hashtag
     ``Bloggers`` and a link) and a hashtag may follow a word (``Review#News``).
+
+    The post's ``platform`` decides what a mention is: a Bluesky handle is a domain
+    name (``@alice.bsky.social``), a Mastodon one may name its server
+    (``@alice@example.social``); elsewhere Twitter's rule holds, which would cut both.
     """
     text = _clean(text[:MAX_TEXT_LENGTH])
     matches = _find_urls(text, glued=glued)
@@ -129,11 +144,11 @@ def extract_text_parts(text: str, *, glued: bool = False) -> TextParts:
     if glued:
         masked = _mask(text, matches)
         hashtags = _find_hashtags(masked, glued=True)
-        mentions = _find_mentions(masked)
+        mentions = _find_mentions(masked, platform)
     else:
         taken = [(m.start, m.end) for m in matches]
         hashtags = _outside(_find_hashtags(text, glued=False), taken)
-        mentions = _outside(_find_mentions(text), taken)
+        mentions = _outside(_find_mentions(text, platform), taken)
     return TextParts(
         links=links,
         hashtags=_unique(tag for _, _, tag in hashtags),
@@ -411,13 +426,30 @@ def _find_hashtags(text: str, *, glued: bool) -> list[tuple[int, int, str]]:
         after = text[tag.end() : tag.end() + 3]
         if after == "://" or (not glued and after[:1] in ("#", "\uff03")):
             continue
+        if _cut_off(text, tag.end()):
+            continue  # "#electi…" at the end of a cut retweet: a part of a hashtag, not one
         found.append((start, tag.end(), tag.group()))
     return found
 
 
-def _find_mentions(text: str) -> list[tuple[int, int, str]]:
+def _cut_off(text: str, end: int) -> bool:
+    """Return True when an ellipsis right after ``end`` ends the text: the text was cut there."""
+    for ellipsis in _ELLIPSES:
+        if text.startswith(ellipsis, end):
+            return not text[end + len(ellipsis) :].strip()
+    return False
+
+
+def _find_mentions(text: str, platform: str | None = None) -> list[tuple[int, int, str]]:
     if "@" not in text and "\uff20" not in text:
         return []
+    if platform in ("bluesky", "mastodon"):
+        pattern = _BLUESKY_MENTION if platform == "bluesky" else _MASTODON_MENTION
+        return [
+            (match.start(), match.end(), match.group(1).lower())
+            for match in pattern.finditer(text)
+            if _may_start_mention(text, match.start())
+        ]
     found = []
     for match in _MENTION.finditer(text):
         start, end = match.start(), match.end()

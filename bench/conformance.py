@@ -85,11 +85,16 @@ def stored(db: Path) -> dict[str, dict[str, list[str]]]:
     """Return, by post id, the links (as shown), hashtags and mentions archiver stored."""
     conn = sqlite3.connect(db)
     found: dict[str, dict[str, list[str]]] = {}
-    for post_id, hashtags, mentions in conn.execute("select id, hashtags, mentions from posts"):
-        found[post_id] = {"urls": [], "hashtags": json.loads(hashtags), "mentions": json.loads(mentions)}
+    # A post's key in the archive is its platform and its id ("web:urls-3").
+    for key, hashtags, mentions in conn.execute("select id, hashtags, mentions from posts"):
+        found[key.removeprefix("web:")] = {
+            "urls": [],
+            "hashtags": json.loads(hashtags),
+            "mentions": json.loads(mentions),
+        }
     rows = conn.execute("select post_id, display_url from post_links order by post_id, position")
-    for post_id, display in rows:
-        found[post_id]["urls"].append(display)
+    for key, display in rows:
+        found[key.removeprefix("web:")]["urls"].append(display)
     conn.close()
     return found
 

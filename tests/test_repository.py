@@ -25,7 +25,7 @@ HOMES = {
     "certifi": {"client.py"},
     "anyio": set(),
     "tldextract": {"domains.py"},
-    "sqlite_utils": {"store.py", "migrations.py", "cli.py", "pipeline.py"},
+    "sqlite_utils": {"store.py", "schema.py", "migrations.py", "cli.py", "pipeline.py"},
     "datasette": {"cli.py", "datasette_plugin/__init__.py", "datasette_plugin/pages.py"},
     "selectolax": {"page.py", "html.py"},
     "feedparser": {"feed.py"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import tarfile
 import zipfile
@@ -314,7 +315,7 @@ def test_bluesky_and_mastodon_embeds():
     assert (sky.author_handle, sky.author_name, sky.posted_at) == (
         "tester.bsky.social",
         "Test Account",
-        "2024-05-16",
+        "2024-05-16T11:00",  # the time as the embed shows it, in no zone it names
     )
     assert sky.url == "https://bsky.app/profile/did:plc:abcdefghijklmnop/post/3kabcdefghi2x"
     assert [link.url for link in sky.links] == ["https://example.com/live"]
@@ -586,19 +587,32 @@ def test_csv_of_a_research_dataset():
     assert third.mentions == ("other_desk",)
 
 
+def read_until_error(path, **options):
+    """Return the posts a source yields and the ParseError it ends with (None: none)."""
+    posts = []
+    try:
+        for post in iter_posts(path, **options):
+            posts.append(post)
+    except ParseError as ex:
+        return posts, ex
+    return posts, None
+
+
 def test_csv_of_an_old_twitter_archive():
-    posts = list(iter_posts(CSV / "archive-tweets.csv"))
+    # An archive's own tweets.csv names no author: its posts are kept, and it says so.
+    posts, error = read_until_error(CSV / "archive-tweets.csv")
+    assert error is not None and "no author column archiver knows" in str(error)
     assert [(p.id, p.posted_at, p.author_handle) for p in posts] == [
         ("635000000000000001", "2015-08-22T22:45:29Z", None),
         ("635000000000000002", "2015-08-21T21:05:59Z", None),
         ("635000000000000003", "2015-08-21T16:14:21Z", None),
     ]
     assert posts[0].url == "https://twitter.com/i/web/status/635000000000000001"
-    assert {link.url for link in posts[0].links} == {
-        "http://slides.example.com/meetup",
-        "http://twitter.com/someone/status/635000000000000001/photo/1",
-        "http://t.co/SlIdEsAbC1",
-        "http://t.co/PhOtOsAbC2",
+    # expanded_urls lists the t.co links' expansions in order: each t.co link carries its
+    # own, as a Twitter archive's entities do, and is never requested.
+    assert {(link.url, link.expanded_url) for link in posts[0].links} == {
+        ("http://t.co/SlIdEsAbC1", "http://slides.example.com/meetup"),
+        ("http://t.co/PhOtOsAbC2", "http://twitter.com/someone/status/635000000000000001/photo/1"),
     }
     assert posts[1].text.startswith('RT @someone: "A quote, with quotes."')
     cut = {link.url: link.truncated for link in posts[1].links}
@@ -627,8 +641,10 @@ def test_csv_text_column_named_by_the_user(tmp_path):
         ParseError, match=r"without a text column \(columns: message_id, message_body, sent\).*--text-column"
     ):
         list(iter_posts(CSV / "custom.csv"))
-    posts = list(iter_posts(CSV / "custom.csv", text_column="message_body"))
+    posts, error = read_until_error(CSV / "custom.csv", text_column="message_body")
     assert [p.text for p in posts] == ["Body text https://example.org/b", "More text"]
+    assert "no date or author column archiver knows" in str(error)
+    assert "(columns: message_id, message_body, sent)" in str(error)
     with pytest.raises(ParseError, match="no column named 'body'"):
         list(iter_posts(CSV / "custom.csv", text_column="body"))
 
@@ -664,9 +680,9 @@ def test_a_large_csv_is_read_in_bounded_memory(tmp_path):
     import tracemalloc
 
     path = tmp_path / "big.csv"
-    row = '{n},"Post {n} about https://example.com/{n} and words to lengthen the row #tag",2024-01-01\n'
+    row = '{n},"Post {n} about https://example.com/{n} and words to lengthen the row #tag",2024-01-01,a\n'
     with path.open("w", encoding="utf-8") as out:
-        out.write("id,text,date\n")
+        out.write("id,text,date,author\n")
         for start in range(0, 30_000, 1000):
             out.write("".join(row.format(n=n) for n in range(start, start + 1000)))
     assert path.stat().st_size > 2_500_000
@@ -942,3 +958,116 @@ def test_a_feed_url_follows_redirects_by_the_rules_links_follow(server, path, ou
     with pytest.raises(SourceUnavailable) as raised:
         asyncio.run(fetch_source(f"{base}{path}", settings=settings))
     assert outcome in str(raised.value) and f"{base}{path}" in str(raised.value)
+
+
+# -- what collectors write: minet/twitwi, twarc-csv, 4CAT (shaped like their exports) ----
+
+TWITWI_TWEETS = (
+    "id,timestamp_utc,local_time,user_screen_name,text,retweet_count,user_name,url,links,"
+    "mentioned_names,hashtags\n"
+    '1347085867584794624,1610005273.0,2021-01-07T08:41:13,Some_User,"hi @friend #one https://example.org/a",'
+    "0,Some User,https://twitter.com/Some_User/status/1347085867584794624,https://example.org/a,friend,one\n"
+)
+TWITWI_BLUESKY = (
+    "cid,uri,url,timestamp_utc,local_time,user_did,user_handle,text,user_display_name,links,"
+    "mentioned_user_handles,hashtags\n"
+    "bafy1,at://did:plc:abc/app.bsky.feed.post/3lk,https://bsky.app/profile/alice.bsky.social/post/3lk,"
+    '1742116928,2025-03-16T10:22:08.653000,did:plc:abc,alice.bsky.social,"Merci @laviedesidees.bsky.social '
+    'et @p4bl0.net #ESR",Alice,,laviedesidees.bsky.social|p4bl0.net,esr\n'
+)
+
+
+def read_csv_text(tmp_path, text: str, name: str = "export.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return read_until_error(path)
+
+
+def test_minet_and_twitwi_exports_keep_their_dates_and_handles(tmp_path):
+    # Dates and Bluesky handles were stored as NULL, and the source was "ok".
+    (tweet,), error = read_csv_text(tmp_path, TWITWI_TWEETS)
+    assert error is None
+    assert (tweet.posted_at, tweet.author_handle, tweet.author_name) == (
+        "2021-01-07T07:41:13Z",
+        "Some_User",
+        "Some User",
+    )
+    assert (tweet.hashtags, tweet.mentions) == (("one",), ("friend",))
+    (post,), error = read_csv_text(tmp_path, TWITWI_BLUESKY)
+    assert error is None
+    assert (post.platform, post.posted_at, post.author_handle) == (
+        "bluesky",
+        "2025-03-16T09:22:08Z",
+        "alice.bsky.social",
+    )
+    assert post.mentions == ("laviedesidees.bsky.social", "p4bl0.net")
+    assert post.hashtags == ("esr",)
+
+
+def test_a_csv_without_a_date_or_author_column_says_so(tmp_path):
+    posts, error = read_csv_text(tmp_path, "id,message,when_sent\n1,hello https://example.org/x,yesterday\n")
+    assert [p.text for p in posts] == ["hello https://example.org/x"]
+    assert error is not None and "no date or author column archiver knows" in str(error)
+    assert "(columns: id, message, when_sent)" in str(error)
+
+
+TWARC_CSV = (
+    "id,created_at,text,author.username,author.name,entities.hashtags,entities.mentions,entities.urls,"
+    "__twarc.retrieved_at\n"
+    '1,2022-03-01T10:00:00.000Z,"Top songs https://t.co/AbCdEfGhIj\\n#charts @radio\\nphoto https://t.co/ZyXwVuTsRq",'
+    'dj,DJ,"[""#charts""]","[""@radio""]",'
+    '"[""https://example.org/top-songs"", ""pic.twitter.com/PhOtO""]",2022-03-02T00:00:00Z\n'
+)
+
+
+def test_twarc_csv_line_breaks_entities_and_expansions_are_read(tmp_path):
+    # twarc-csv writes a line break as backslash-n: "…\n#charts" read as a hashtag glued to a
+    # word, and its entities.urls were not paired with the t.co links, which were requested.
+    (post,), error = read_csv_text(tmp_path, TWARC_CSV)
+    assert error is None
+    assert post.text == "Top songs https://t.co/AbCdEfGhIj\n#charts @radio\nphoto https://t.co/ZyXwVuTsRq"
+    assert (post.hashtags, post.mentions) == (("charts",), ("radio",))
+    assert [(link.url, link.expanded_url) for link in post.links] == [
+        ("https://t.co/AbCdEfGhIj", "https://example.org/top-songs"),
+        ("https://t.co/ZyXwVuTsRq", "https://pic.twitter.com/PhOtO"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("platform", "text", "mentions"),
+    [
+        (
+            "bluesky",
+            "Merci @laviedesidees.bsky.social et @ferc-cgt.bsky.social.",
+            ("laviedesidees.bsky.social", "ferc-cgt.bsky.social"),
+        ),
+        ("bluesky", "cc @p4bl0.net, @yui.syui.ai", ("p4bl0.net", "yui.syui.ai")),
+        ("mastodon", "hi @alice@example.social and @bob", ("alice@example.social", "bob")),
+        ("twitter", "hi @jack.", ("jack",)),
+    ],
+)
+def test_a_posts_platform_decides_what_a_mention_is(tmp_path, platform, text, mentions):
+    # Twitter's rule cut Bluesky handles to their first label: another account.
+    line = json.dumps({"id": "1", "text": text, "platform": platform})
+    (post,) = list(parse_bytes(line.encode() + b"\n", source="p.jsonl", fmt="jsonl"))
+    assert post.mentions == mentions
+
+
+def test_a_hashtag_cut_by_an_ellipsis_is_no_hashtag():
+    from archiver.extract import extract_text_parts
+
+    assert extract_text_parts("RT @a: Vote in the #electi\u2026").hashtags == ()
+    assert extract_text_parts("RT @a: Vote in the #election...").hashtags == ()
+    assert extract_text_parts("#python\u2026 is fun #code").hashtags == ("python", "code")
+
+
+def test_an_atom_entry_whose_content_is_elsewhere_links_to_it():
+    feed = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:f</id>'
+        b"<updated>2024-01-01T00:00:00Z</updated><entry><title>Report</title><id>urn:e</id>"
+        b'<updated>2024-01-01T00:00:00Z</updated><content type="application/pdf" src="/files/report.pdf"/>'
+        b"</entry></feed>"
+    )
+    (post,) = list(parse_bytes(feed, source="https://news.example/feed.atom", fmt="feed"))
+    assert [link.url for link in post.links] == ["https://news.example/files/report.pdf"]
+    assert post.url == "https://news.example/files/report.pdf"

@@ -151,17 +151,26 @@ def read_all(path_or_bytes, source="page.html"):
         ("— Michael Novakhov (@mikenov) May 16, 2024", ("Michael Novakhov", "mikenov", "2024-05-16")),
         (
             "text— Jane “Not (Really)” Doe 🦀 (@jd) Feb 11, 2025 at 7:30 PM",
-            ("Jane “Not (Really)” Doe 🦀", "jd", "2025-02-11"),
+            ("Jane “Not (Really)” Doe 🦀", "jd", "2025-02-11T19:30"),
         ),
-        ("— 記者 – 東京 (@kisha) 2025年2月11日 19:30", ("記者 – 東京", "kisha", "2025-02-11")),
+        ("— 記者 – 東京 (@kisha) 2025年2月11日 19:30", ("記者 – 東京", "kisha", "2025-02-11T19:30")),
         ("— Lokalzeitung (@lokal) 11. Februar 2025", ("Lokalzeitung", "lokal", "2025-02-11")),
         ("— Jean (@jean) 11 févr. 2025", ("Jean", "jean", "2025-02-11")),
         ("— Ana (@ana) 11 de febrero de 2025", ("Ana", "ana", "2025-02-11")),
         ("— Олег (@oleg) 11 февр. 2025 г.", ("Олег", "oleg", "2025-02-11")),
         ("— Desk (@desk) 2025-02-11", ("Desk", "desk", "2025-02-11")),
+        # Bluesky's embed code writes the post's own time, in UTC: it is kept whole.
+        (
+            "— Bea (@bea.bsky.social) 2026-04-19T21:26:45.000Z",
+            ("Bea", "bea.bsky.social", "2026-04-19T21:26:45Z"),
+        ),
+        (
+            "— Bea (@bea.bsky.social) 2026-04-19T23:26:45+02:00",
+            ("Bea", "bea.bsky.social", "2026-04-19T21:26:45Z"),
+        ),
         (
             "&mdash; Sam (@sam.example.social) February 11, 2025 at 7:30 PM",
-            ("Sam", "sam.example.social", "2025-02-11"),
+            ("Sam", "sam.example.social", "2025-02-11T19:30"),
         ),
         ("- A. Writer (@a_writer) Sept 3, 2019", ("A. Writer", "a_writer", "2019-09-03")),
     ],
@@ -195,8 +204,8 @@ def test_embeds_in_other_languages_and_with_odd_names():
     posts, error = read_all(FIXTURES / "page" / "embeds-intl.html")
     found = {p.author_handle: p for p in tweets(posts)}
     assert {h: (p.author_name, p.posted_at) for h, p in found.items()} == {
-        "jd": ("Jane “Not (Really)” Doe 🦀", "2025-02-11"),
-        "kisha_tokyo": ("記者 – 東京", "2025-02-11"),
+        "jd": ("Jane “Not (Really)” Doe 🦀", "2025-02-11T19:30"),
+        "kisha_tokyo": ("記者 – 東京", "2025-02-11T19:30"),
         "jm_exemple": ("Jean-Marc L'Exemple", "2025-02-11"),
         "datadesk": ("Data Desk", "2025-02-11"),
     }

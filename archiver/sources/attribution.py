@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .timestamps import utc_timestamp
+
 __all__ = ["Attribution", "find_attribution", "parse_date"]
 
 # Longer than any date with its time ("11 de septiembre de 2025, 19:30:00 p. m.").
@@ -68,7 +70,7 @@ class Attribution:
     start: int  # where the attribution (its dash, or the name) starts in the line
     name: str | None
     handle: str
-    date: str | None  # YYYY-MM-DD
+    date: str | None  # YYYY-MM-DD, with the time when the embed gives it (see parse_date)
 
 
 def find_attribution(line: str) -> Attribution | None:
@@ -110,7 +112,12 @@ def _name_before(line: str, opening: int) -> tuple[int, str | None] | None:
 
 
 def parse_date(text: str) -> str | None:
-    """Return ``YYYY-MM-DD`` for a date written in one of the embed forms, or None."""
+    """Return the date written in one of the embed forms, or None, with its time when given.
+
+    ``YYYY-MM-DD``; ``YYYY-MM-DDTHH:MM:SSZ`` in UTC when the time has a zone (Bluesky's
+    embeds write ``2026-04-19T21:26:45.000Z``); ``YYYY-MM-DDTHH:MM`` as written when it
+    has none ("Feb 11, 2025 at 7:30 PM", in the zone of whoever embedded it).
+    """
     text = text.strip()
     for form in _DATE_FORMS:
         match = form.fullmatch(text)
@@ -119,8 +126,32 @@ def parse_date(text: str) -> str | None:
         month = _month(match.group("month"))
         day, year = int(match.group("day")), int(match.group("year"))
         if month is not None and 1 <= day <= 31 and 1000 <= year <= 9999:
-            return f"{year:04d}-{month:02d}-{day:02d}"
+            date = f"{year:04d}-{month:02d}-{day:02d}"
+            return _with_time(date, text[max(match.end(g) for g in ("year", "month", "day")) :])
     return None
+
+
+_CLOCK = re.compile(r"(\d{1,2})[:.h](\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(?:([ap])\.?\s?m\.?)?", re.I)
+_ZONE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.I)
+
+
+def _with_time(date: str, rest: str) -> str:
+    """Return the date with the time written after it, if any and if it is a time of day."""
+    clock = _CLOCK.search(rest)
+    if clock is None:
+        return date
+    hour, minute, second = int(clock.group(1)), int(clock.group(2)), int(clock.group(3) or 0)
+    meridiem = (clock.group(4) or "").lower()
+    if meridiem:
+        if not 1 <= hour <= 12:
+            return date
+        hour = hour % 12 + (12 if meridiem == "p" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return date
+    if _ZONE.search(rest.strip()):
+        zoned = utc_timestamp(f"{date}T{rest.strip().lstrip('Tt ')}")
+        return zoned if zoned and zoned.endswith("Z") else date
+    return f"{date}T{hour:02d}:{minute:02d}" + (f":{second:02d}" if clock.group(3) else "")
 
 
 def _month(value: str) -> int | None:

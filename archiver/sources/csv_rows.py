@@ -16,6 +16,7 @@ import html
 import io
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,11 +45,19 @@ TEXT_COLUMNS = (
     "status",
 )
 ID_COLUMNS = ("id", "tweet_id", "id_str", "status_id", "post_id", "uri")
-DATE_COLUMNS = ("created_at", "date", "timestamp", "posted_at", "datetime", "time", "published", "created")
-HANDLE_COLUMNS = (
-    *("author_username", "user_screen_name", "screen_name", "username", "user_username", "handle"),
-    *("author_handle", "author", "user", "account"),
+# minet and twitwi write timestamp_utc (seconds since 1970) and local_time (without a
+# zone); 4CAT writes unix_timestamp beside timestamp.
+DATE_COLUMNS = (
+    *("created_at", "timestamp_utc", "unix_timestamp", "date", "timestamp", "posted_at", "datetime"),
+    *("time", "published", "created", "date_utc", "local_time"),
 )
+HANDLE_COLUMNS = (
+    *("author_username", "user_screen_name", "screen_name", "username", "user_username", "user_handle"),
+    *("handle", "author_handle", "author", "user", "account"),
+)
+# Hashtags and mentions a collector recorded: twitwi's "a|b", twarc-csv's JSON lists.
+HASHTAG_COLUMNS = ("hashtags", "entities_hashtags")
+MENTION_COLUMNS = ("mentioned_user_handles", "mentioned_names", "entities_mentions", "mentions")
 NAME_COLUMNS = (
     "author_name",
     "user_name",
@@ -61,6 +70,8 @@ URL_COLUMNS = ("permalink", "tweet_url", "post_url", "status_url", "url", "link"
 PLATFORM_COLUMNS = ("platform", "network", "site")
 # Columns that hold the links of a post (a URL, several, or JSON of them).
 _LINK_COLUMN = re.compile(r"expanded_url|unwound_url|^urls$|^entities_urls$|^links$")
+# Columns only twarc-csv writes (``__twarc.retrieved_at``, ``entities.urls``...).
+_TWARC_CSV_COLUMNS = ("twarc_", "entities_", "referenced_tweets_")
 _SPLIT_LINKS = re.compile(r"[\s,;|]+")
 _DELIMITERS = ",;\t|"
 
@@ -117,10 +128,19 @@ def _parse_rows(text: IO[str], *, source: str, text_column: str | None) -> Itera
             continue
         if post is not None:
             yield post
+    problems = []
     if bad:
-        raise ParseError(
-            f"{source}: {len(bad)} row(s) could not be read as CSV (first: row {bad[0]}); the others were"
+        problems.append(f"{len(bad)} row(s) could not be read as CSV (first: row {bad[0]}); the others were")
+    missing = [what for what, index in (("date", columns.date), ("author", columns.handle)) if index is None]
+    if missing and columns.name is not None and "author" in missing:
+        missing.remove("author")  # a name, if no handle, still says who wrote it
+    if missing:
+        problems.append(
+            f"no {' or '.join(missing)} column archiver knows, so the posts were stored without "
+            f"(columns: {', '.join(columns.header[:30])})"
         )
+    if problems:
+        raise ParseError(f"{source}: {'; '.join(problems)}")
 
 
 def _delimiter(first: str) -> str:
@@ -172,7 +192,14 @@ class _Columns:
         self.url = _first(names, URL_COLUMNS)
         self.platform = _first(names, PLATFORM_COLUMNS)
         self.links = [i for i, name in enumerate(names) if _LINK_COLUMN.search(name) and i != text]
+        self.hashtags = _first(names, HASHTAG_COLUMNS)
+        self.mentions = _first(names, MENTION_COLUMNS)
         self.tweets = any("tweet" in name or "screen_name" in name for name in names)
+        # twarc-csv writes a line break of the text as backslash-n.
+        self.escaped_newlines = any(
+            name.startswith(("twarc_", "entities_", "referenced_tweets_")) for name in names
+        )
+        self.header = names
 
     @classmethod
     def find(cls, names: list[str], header: list[str], *, source: str, text_column: str | None) -> _Columns:
@@ -204,6 +231,8 @@ def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
         return row[index].strip() if index is not None and index < len(row) else ""
 
     text = cell(columns.text)
+    if columns.escaped_newlines:
+        text = text.replace("\\n", "\n")
     listed = [link for i in columns.links for link in _links_in(cell(i))]
     if not text and not listed:
         return None
@@ -218,7 +247,8 @@ def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
     posted_at = utc_timestamp(cell(columns.date)) if cell(columns.date) else None
     if not post_id:
         post_id = stable_id(platform, handle or "", posted_at or "", text)
-    parts = extract_text_parts(text)
+    parts = extract_text_parts(text, platform=platform)
+    links = _paired(parts.links, listed)
     return Post(
         id=post_id,
         platform=platform,
@@ -228,10 +258,59 @@ def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
         posted_at=posted_at,
         url=permalink,
         source=source,
-        hashtags=parts.hashtags,
-        mentions=parts.mentions,
-        links=merge_links(listed, parts.links),
+        hashtags=_recorded(columns.hashtags, cell(columns.hashtags), "#", "tag", parts.hashtags),
+        mentions=_recorded(columns.mentions, cell(columns.mentions), "@", "username", parts.mentions),
+        links=links,
     )
+
+
+def _paired(found: tuple[FoundLink, ...], listed: list[FoundLink]) -> tuple[FoundLink, ...]:
+    """Return the links of a row: the text's t.co links with the expansions a collector listed.
+
+    twarc-csv lists each t.co link's expansion in ``entities.urls``, in the order of the
+    text, without the t.co URL: as many whole t.co links as listed expansions are paired
+    in order, and a t.co link then costs no request.
+    """
+    shortened = [link for link in found if hostname(link.url) == "t.co" and not link.truncated]
+    plain = [link for link in listed if link.expanded_url is None and hostname(link.url) != "t.co"]
+    if not shortened or len(shortened) != len(plain) or len(plain) != len(listed):
+        return merge_links(listed, found)
+    expansion = {short.url: full.url for short, full in zip(shortened, plain, strict=True)}
+    return merge_links(
+        [replace(link, expanded_url=expansion.get(link.url, link.expanded_url)) for link in found]
+    )
+
+
+def _names_in(value: str, sign: str, key: str) -> list[str]:
+    """Return the hashtags or handles a column lists: JSON, or separated by | , or spaces."""
+    if not value:
+        return []
+    items: list[Any] = []
+    if value[0] in "[{":
+        try:
+            parsed = load_json(value)
+        except ValueError:
+            parsed = None
+        items = parsed if isinstance(parsed, list) else []
+    else:
+        items = _SPLIT_LINKS.split(value)
+    names = []
+    for item in items:
+        name = item.get(key) if isinstance(item, dict) else item
+        if isinstance(name, str) and name.strip().lstrip(sign):
+            names.append(name.strip().lstrip(sign))
+    return names
+
+
+def _recorded(column: int | None, value: str, sign: str, key: str, found: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the hashtags or mentions of a row: what the collector recorded, where it has
+    a column for them (the platform's own entities or facets), else what the text shows."""
+    if column is None:
+        return found
+    kept: dict[str, str] = {}
+    for name in _names_in(value, sign, key):
+        kept.setdefault(name.casefold(), name)  # #ESR is #esr: the first spelling is kept
+    return tuple(kept.values())
 
 
 def _platform(named: str, permalink: str | None, columns: _Columns) -> str:
@@ -269,5 +348,12 @@ def _links_in(value: str) -> list[FoundLink]:
 
 
 def _plain_link(value: Any) -> FoundLink | None:
-    url = normalise_url(value) if isinstance(value, str) and "://" in value else None
+    """Return the link a cell lists: a URL, or a host and path without a scheme, as
+    twarc-csv lists a photo (``pic.twitter.com/AbC``)."""
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        return None
+    if "://" not in value:
+        host = value.split("/", 1)[0]
+        value = f"https://{value}" if "." in host and "@" not in host else ""
+    url = normalise_url(value) if value else None
     return FoundLink(url=url, display=value, found_by=FoundBy.ENTITY, position=0) if url else None

@@ -18,10 +18,10 @@ import feedparser
 
 from ..clock import format_utc
 from ..extract import extract_text_parts
-from ..models import ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import is_url, source
-from .html import post_from_html
+from .html import merge_links, post_from_html
 from .records import each_record, stable_id, text_of
 
 __all__ = ["parse_feed"]
@@ -170,19 +170,24 @@ def _entry_post(
     body, kind, xml_base = _body(entry)
     if kind == "text/plain":
         text = body.strip()
-        parts = extract_text_parts(text)
+        parts = extract_text_parts(text, platform=platform)
         links, hashtags, mentions = parts.links, parts.hashtags, parts.mentions
     else:
         # Relative links: against xml:base where one is in effect, then the item's link,
         # then the feed's URL.
         base = xml_base if xml_base and xml_base != feed_url else (link or feed_url)
-        html_post = post_from_html(body, base=base)
+        html_post = post_from_html(body, base=base, platform=platform)
         text, links, hashtags, mentions = (
             html_post.text,
             html_post.links,
             html_post.hashtags,
             html_post.mentions,
         )
+    # Atom's out-of-line content (<content src="URL"/>): the entry's body is that URL.
+    elsewhere = _out_of_line(entry, base=xml_base or link or feed_url)
+    if elsewhere is not None:
+        links = merge_links([elsewhere], links)
+        link = link or elsewhere.url
     if platform == "web" and title and not text.startswith(title):
         text = f"{title}\n\n{text}".strip()
     entry_id = text_of(entry.get("id"))
@@ -209,6 +214,16 @@ def _entry_post(
         links=links,
         id_scope=source,  # a guid is the feed's own claim: it holds within the feed
     )
+
+
+def _out_of_line(entry: Any, *, base: str | None) -> FoundLink | None:
+    """Return the link of an entry whose content is elsewhere (RFC 4287, 4.1.3.2), or None."""
+    for content in entry.get("content", []) or []:
+        where = text_of(content.get("src")).strip() if isinstance(content, dict) else ""
+        url = normalise_url(where, base=base) if where else None
+        if url is not None:
+            return FoundLink(url=url, display=where, found_by=FoundBy.HREF, position=0)
+    return None
 
 
 def _plain(value: str, detail: Any) -> str:

@@ -210,7 +210,7 @@ def _stem(url: str) -> str:
     return rest[4:] if rest.startswith("www.") else rest
 
 
-def post_from_html(html: str, *, base: str | None = None) -> HtmlPost:
+def post_from_html(html: str, *, base: str | None = None, platform: str | None = None) -> HtmlPost:
     """Return the text, links, hashtags and mentions of a post whose body is HTML.
 
     Links come from the anchors' ``href`` (never their visible text, which Mastodon
@@ -223,6 +223,6 @@ def post_from_html(html: str, *, base: str | None = None) -> HtmlPost:
     rendered = render(root)
     text = "\n".join(line.strip() for line in rendered.text.strip().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", text)
-    parts = extract_text_parts(text)
+    parts = extract_text_parts(text, platform=platform)
     links = merge_links(anchor_links(rendered.anchors, base=base), extract_links(rendered.outside_anchors))
     return HtmlPost(text=text, links=links, hashtags=parts.hashtags, mentions=parts.mentions)

@@ -79,7 +79,7 @@ def _post(record: dict[str, Any], *, source: str) -> Post:
     platform = text_of(record.get("platform")) or "web"
     handle = text_of(record.get("handle")).lstrip("@") or None
     posted_at = utc_timestamp(record.get("created_at"))
-    parts = extract_text_parts(text)
+    parts = extract_text_parts(text, platform=platform)
     url = text_of(record.get("url"))
     post_id = text_of(record.get("id")) or str(record.get("id") or "")
     if not post_id:

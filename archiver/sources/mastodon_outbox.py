@@ -91,7 +91,7 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
     if kind != "Create" or not isinstance(note, dict) or not text_of(note.get("id")):
         return None
     base = text_of(note.get("url")) or text_of(note.get("id"))
-    body = post_from_html(text_of(note.get("content")), base=base)
+    body = post_from_html(text_of(note.get("content")), base=base, platform="mastodon")
     summary = text_of(note.get("summary")).strip()
     tags: list[Any] = note["tag"] if isinstance(note.get("tag"), list) else []
     return Post(

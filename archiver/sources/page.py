@@ -190,10 +190,11 @@ def _tweet_post(
     permalink: str | None,
     anchors: tuple[FoundLink, ...],
     outside_anchors: str | None = None,
+    platform: str = "twitter",
 ) -> Post:
     text = "\n".join(line.strip() for line in lines).strip()
     # An embed's text was copied from a rendered tweet: its line breaks are lost.
-    parts = extract_text_parts(text, glued=True)
+    parts = extract_text_parts(text, glued=True, platform=platform)
     links = merge_links(
         anchors, extract_links(outside_anchors, glued=True) if outside_anchors is not None else parts.links
     )
@@ -343,6 +344,7 @@ def _blockquote_post(quote: LexborNode, *, platform: str, source: str, base: str
         permalink=permalink,
         anchors=anchors,
         outside_anchors=rendered.outside_anchors[:cut],
+        platform=platform,
     )
     if platform == "twitter":
         return post
