@@ -39,9 +39,9 @@ order by last_checked_at desc
 """,
     "dead_links": f"""
 select id, url, status, http_status, error, final_url, final_domain, last_ok_at,
-  first_failed_at, consecutive_failures, last_checked_at
+  first_failed_at, consecutive_failures, last_checked_at, archived_url
 from links
-where last_ok_at is not null and status != '{LinkStatus.OK}'
+where rot = '{Rot.DEAD}'
 order by first_failed_at desc
 """,
     "domain_changes": f"""

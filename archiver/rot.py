@@ -7,7 +7,7 @@ order they are tried (the first that matches gives the verdict):
 2. **parked**: the chain passes through a domain-parking or domain-sale service, or the
    page says the domain is for sale or has expired.
 3. **soft_404**: the page's title or main heading says "not found" (in the common
-   languages).
+   languages), or a short page's text says it or shows a bare 404.
 4. **front_page**: a deep link lands on the front page of a site, or on a login or
    consent page.
 5. **soft_404**: the host answers a path that cannot exist (the probe) with the same
@@ -90,11 +90,22 @@ PARKING_PHRASES = (
     "deze domeinnaam is te koop",
     "dit domein is te koop",
     "este domínio está à venda",
+    # Registrars' own placeholders (OnlyDomains, DonDominio, German hosts).
+    "domain parked by",
+    "this domain has been parked",
+    "parking del dominio",
+    "dominio aparcado",
+    "dominio parcheggiato",
+    "domain nicht aktiv",
+    "hier entsteht eine neue internetpräsenz",
+    "ce domaine est parqué",
+    "domaine parqué",
 )
 # A title or main heading saying the page is not there.
 NOT_FOUND = re.compile(
     r"page (?:was )?not found|page (?:does not|doesn't|cannot|can't|could not|couldn't) "
     r"(?:exist|be found)|no longer (?:available|exists)|nothing (?:was )?found|"
+    r"page (?:is|isn't|is not) (?:not )?available any ?more|"
     r"page introuvable|page non trouvée|n'existe plus|seite nicht gefunden|nicht gefunden|"
     r"existiert nicht|página no encontrada|no se encontró|pagina non trovata|"
     r"página não encontrada|pagina niet gevonden|niet gevonden|nie znaleziono|"
@@ -111,6 +122,11 @@ _NOT_FOUND_PART = re.compile(
     r"(?:(?:file |page |post |article |content |resource )?not found)?[.!]*",
     re.IGNORECASE,
 )
+# A page this short whose text says "not found" (or shows a bare 404) is a not-found page
+# whatever its title (a theme that titles every page with the site's name); an article
+# that mentions a 404 is longer.
+SHORT_PAGE_WORDS = 150
+_BARE_404 = re.compile(r"(?<![\w.,/-])404(?![\w.,/-])")
 _TITLE_PARTS = re.compile(r"\s+[|–—·•:-]\s+|\s*[|–—·•]\s*")
 # A path that is a site's front page: /, /index.html, /home, /en/, /en-gb/.
 _FRONT_PATH = re.compile(r"/?(?:(?:index|default|home)(?:\.\w{1,5})?|[a-z]{2}(?:[-_][a-z]{2})?/?)?", re.I)
@@ -149,7 +165,7 @@ def judge(resolution: Resolution, *, first_good: FirstGood | None = None) -> Ver
         return Verdict(None)
     final_url = resolution.final_url
     page = resolution.fingerprint or Fingerprint()
-    for rule in (_parked, _says_not_found, _front_page):
+    for rule in (_parked, _says_not_found, _short_and_not_found, _front_page):
         evidence = rule(resolution, page)
         if evidence is not None:
             return evidence
@@ -190,6 +206,19 @@ def _says_not_found(resolution: Resolution, page: Fingerprint) -> Verdict | None
         if value and _says_it(value.replace("\u2019", "'")):
             return Verdict(Rot.SOFT_404, f"answered {resolution.http_status} but its {name} says “{value}”")
     return None
+
+
+def _short_and_not_found(resolution: Resolution, page: Fingerprint) -> Verdict | None:
+    if not page.excerpt or page.words > SHORT_PAGE_WORDS:
+        return None
+    text = page.excerpt.replace("\u2019", "'")
+    said = NOT_FOUND.search(text) or _BARE_404.search(text)
+    if said is None:
+        return None
+    return Verdict(
+        Rot.SOFT_404,
+        f"answered {resolution.http_status} but its text ({page.words} words) says “{said.group(0)}”",
+    )
 
 
 def _says_it(text: str) -> bool:

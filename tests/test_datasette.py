@@ -449,3 +449,42 @@ def test_a_strangers_javascript_url_is_never_a_link_on_the_pages(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_dead_links_are_the_links_judged_dead_and_start_here_counts_them(tmp_path):
+    # "Dead links" showed 0 rows while the rot facet said dead 4 (a 404, two 410s, a
+    # redirect loop, never once ok): the view counted only links that had been ok once.
+    import asyncio
+
+    from datasette.app import Datasette
+
+    from archiver import publish, store
+    from archiver.models import Hop, Resolution
+    from archiver.sources import parse_bytes
+
+    db_path = tmp_path / "archive.db"
+    db = store.open_database(db_path)
+    urls = [f"https://gone.example/{n}" for n in range(5)]
+    line = json.dumps({"id": "1", "text": " ".join(urls)}) + "\n"
+    store.save_posts(db, parse_bytes(line.encode(), source="p.jsonl", fmt="jsonl"))
+    failures = [("http_error", 404), ("http_error", 410), ("http_error", 410), ("redirect_loop", None)]
+    resolutions = [
+        Resolution(url, status, (Hop(url, code),), "2026-01-01T00:00:00Z", code)
+        for url, (status, code) in zip(urls, failures, strict=False)
+    ]
+    resolutions.append(Resolution(urls[4], "ok", (Hop(urls[4], 200),), "2026-01-01T00:00:00Z", 200, urls[4]))
+    store.save_resolutions(db, resolutions)
+    db.close()
+    metadata = publish.for_database(publish.load_metadata(ROOT / "metadata.yml"), "archive")
+
+    async def pages() -> tuple[int, str, dict]:
+        datasette = Datasette([str(db_path)], metadata=metadata)
+        dead = await datasette.client.get("/archive/dead_links.json?_shape=array")
+        start = await datasette.client.get("/archive")
+        facet = await datasette.client.get("/archive/links.json?_facet=rot")
+        return len(dead.json()), start.text, facet.json()
+
+    dead, start, facet = asyncio.run(pages())
+    rot = {row["value"]: row["count"] for row in facet["facet_results"]["rot"]["results"]}
+    assert rot["dead"] == 4 and dead == 4
+    assert "Dead links</a> (4)" in start

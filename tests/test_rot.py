@@ -379,7 +379,7 @@ def test_a_page_the_fingerprint_cannot_read_costs_only_its_fingerprint(monkeypat
         def header(self, name: str, default: str = "") -> str:
             return "text/html" if name == "content-type" else default
 
-        async def read(self, cap: int) -> tuple[bytes, bool]:
+        async def read(self, cap: int, *, enough: object = None) -> tuple[bytes, bool]:
             return b"<title>Kept</title><p>" + b"word " * 40, False
 
     def choke(html: str) -> Fingerprint:
@@ -388,3 +388,69 @@ def test_a_page_the_fingerprint_cannot_read_costs_only_its_fingerprint(monkeypat
     monkeypatch.setattr(response, "fingerprint", choke)
     answer = asyncio.run(response.interpret(Page(), "https://example.org/a"))  # type: ignore[arg-type]
     assert (answer.status_code, answer.title, answer.fingerprint) == (200, "Kept", None)
+
+
+# -- real parked and not-found pages, by what they say (shaped like the ones found) ------
+
+PLACEHOLDERS = {
+    "OnlyDomains": (
+        "<html><head><title>example.com.au</title></head><body><div class='logo'>OnlyDomains</div>"
+        "<h2>Domain parked by OnlyDomains</h2><p>This domain name has been registered.</p></body></html>",
+        Rot.PARKED,
+    ),
+    "DonDominio": (
+        "<html><head><title>midominio.es</title></head><body><h1>midominio.es</h1>"
+        "<p>Parking del dominio proporcionado por DonDominio</p></body></html>",
+        Rot.PARKED,
+    ),
+    "a German host's placeholder": (
+        "<html><head><title>Willkommen</title></head><body><h1>Domain nicht aktiv!</h1>"
+        "<p>Hier entsteht eine neue Internetpräsenz.</p></body></html>",
+        Rot.PARKED,
+    ),
+    "Hugo, the site's name as title": (
+        "<html><head><title>Jane's Notes</title></head><body><nav>Home Posts Tags About</nav>"
+        "<main><span class='error'>404 - Page not found</span><a href='/'>Back home</a></main></body></html>",
+        Rot.SOFT_404,
+    ),
+    "not available any more": (
+        "<html><head><title>Regional News</title></head><body><h1>Regional News</h1>"
+        "<p>Sorry, this page is not available any more.</p><p>Search our archive</p></body></html>",
+        Rot.SOFT_404,
+    ),
+    "Hexo, the site's name as title and heading": (
+        "<html><head><title>Tom's blog</title></head><body><h1>Tom's blog</h1><div class='content'>"
+        "<p>404</p><p>Archives Categories Tags</p></div></body></html>",
+        Rot.SOFT_404,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", PLACEHOLDERS)
+def test_parked_and_not_found_pages_are_known_by_what_they_say(name):
+    html, rot = PLACEHOLDERS[name]
+    assert judge(resolved("https://example.org/2023/05/a-story", page=fingerprint(html))).rot == rot
+
+
+def test_an_article_that_mentions_a_404_is_not_one():
+    body = article(
+        "How we fixed our 404 pages", "web", words=400, extra="<p>The 404 page was not found often.</p>"
+    )
+    assert (
+        judge(resolved("https://example.org/2023/05/404s", page=fingerprint(body.decode()))).rot == Rot.NONE
+    )
+
+
+def test_the_text_of_a_page_with_a_large_head_is_read(tmp_path):
+    # Only the first 64 KB were read: a large news site's inline scripts and styles filled
+    # them, so its page had no text to compare and drift went unseen.
+    head = "<script>var config = " + '"x",' * 60_000 + "0;</script>"
+    body = article("A story", "story", words=300).decode().replace("<head>", f"<head>{head}")
+    assert len(body) > 200_000
+    with site({"/story": page(body.encode())}) as base:
+        links = archive_links(tmp_path, base, ["/story"])
+    stored = links["/story"]
+    assert stored["status"] == "ok" and stored["rot"] == "none"
+    with store.open_database(tmp_path / "archive.db") as db:  # type: ignore[attr-defined]
+        (words,) = db.execute("select words from checks").fetchone()
+    assert words >= 300

@@ -184,6 +184,7 @@ STYLE = """
 .story .badge.good { background: #1a7f37; } .story .badge.failed { background: #cf222e; }
 .story .badge.warning { background: #e16f24; } .story .badge.waiting { background: #8c959f; }
 .story .badge.changed { background: #8250df; }
+.story .missing { color: #57606a; font-style: italic; }
 .story table.timeline td { padding: 0.2em 0.8em 0.2em 0; }
 .story .post-text { white-space: pre-wrap; font-size: 1.1em; background: #f6f8fa; padding: 0.8em; }
 .story a.post-link { background: #ddf4ff; border-radius: 3px; padding: 0 2px; }

@@ -52,6 +52,17 @@ ROT_COLOURS: dict[str, str] = {
     Rot.DOMAIN_CHANGED: AMBER,
     Rot.CONTENT_CHANGED: PURPLE,
 }
+# The answer a link's page gives to "Still the page that was linked?", by rot verdict: a
+# reader takes a bare "none" for "no".
+ROT_ANSWERS: dict[str, str] = {
+    Rot.NONE: "Yes",
+    Rot.DEAD: "No: gone",
+    Rot.SOFT_404: "No: a not-found page",
+    Rot.PARKED: "No: a parked domain",
+    Rot.FRONT_PAGE: "No: a front page",
+    Rot.DOMAIN_CHANGED: "Perhaps not: another domain",
+    Rot.CONTENT_CHANGED: "Perhaps not: the page changed",
+}
 VIA_LABELS = {
     Via.LOCATION: "Location header",
     Via.REFRESH: "Refresh header",
@@ -113,7 +124,7 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
         )
     ]
     history = [
-        dict(row, css=status_class(row["status"]))
+        dict(row, css=status_class(row["status"]), rot_answer=ROT_ANSWERS.get(row["rot"] or "", row["rot"]))
         for row in await db.execute(
             "select checked_at, status, http_status, final_url, final_domain, error, rot from checks "
             f"where link_id = ? order by id desc limit {HISTORY_ROWS}",
@@ -147,6 +158,7 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
         "status_css": status_class(status),
         "rot_meaning": MEANINGS[Rot].get(link.get("rot") or "", ""),
         "rot_css": status_class(link.get("rot")),
+        "rot_answer": ROT_ANSWERS.get(link.get("rot") or "", link.get("rot") or ""),
         "chain": chain,
         # A failed check keeps the chain of the last good one: say so.
         "chain_is_last_good": failed_now and link.get("last_ok_at") is not None and bool(chain),
@@ -194,7 +206,16 @@ START_HERE = (
     ("gone_but_captured", "Gone, but captured"),
     ("content_changed", "Pages that changed"),
 )
-COUNTED = ("posts", "links")
+# Counted on the page: the tables, and the views of link verdicts (indexed columns).
+COUNTED = (
+    "posts",
+    "links",
+    "failed_links",
+    "dead_links",
+    "links_rotten",
+    "gone_but_captured",
+    "content_changed",
+)
 
 
 async def start_here(datasette: Any, database: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import os
 import ssl
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -75,9 +75,14 @@ class Answer:
         """The charset the Content-Type names, if any."""
         return self._response.charset_encoding
 
-    async def read(self, cap: int) -> tuple[bytes, bool]:
-        """Return up to ``cap`` decoded bytes of the body, and whether it was cut."""
-        return await read_capped(self._response, cap)
+    async def read(
+        self, cap: int, *, enough: Callable[[bytearray], bool] | None = None
+    ) -> tuple[bytes, bool]:
+        """Return up to ``cap`` decoded bytes of the body, and whether it was cut.
+
+        ``enough``, given what was read so far, may end the reading sooner (a cut).
+        """
+        return await read_capped(self._response, cap, enough=enough)
 
 
 @asynccontextmanager
@@ -414,7 +419,13 @@ class HostClients:
             await client.aclose()
 
 
-async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+# Bytes inflated at a time from a compressed body.
+_INFLATE_STEP = 64 * 1024
+
+
+async def read_capped(
+    response: httpx.Response, cap: int, *, enough: Callable[[bytearray], bool] | None = None
+) -> tuple[bytes, bool]:
     """Return up to ``cap`` decoded bytes of a streamed body, and whether it was cut.
 
     Decoding is done here, bounded, rather than by httpx, which inflates each chunk
@@ -439,7 +450,8 @@ async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
                 data = b""
                 continue
             try:
-                out += inflater.decompress(data, cap + 1 - len(out))
+                # A step at a time, so that ``enough`` can end the reading between steps.
+                out += inflater.decompress(data, min(cap + 1 - len(out), _INFLATE_STEP))
             except zlib.error as ex:
                 if codings[0] == "deflate" and not raw_deflate_tried and not out:
                     # Some servers send raw deflate without the zlib header.
@@ -448,6 +460,10 @@ async def read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
                     continue
                 raise BodyTooLarge(f"cannot decode body: {ex}") from ex
             data = inflater.unconsumed_tail
+            if enough is not None and len(out) <= cap and enough(out):
+                return bytes(out), True
         if len(out) > cap:
             return bytes(out[:cap]), True
+        if enough is not None and enough(out):
+            return bytes(out), True
     return bytes(out), False

@@ -1,13 +1,15 @@
 """Interpreting one answer: where it points next (Location, Refresh, meta, JavaScript) and its title.
 
 Bodies are read only with a bound: a redirect's only when short (so its connection
-can carry the next request), a page's up to BODY_CAP.
+can carry the next request), a page's up to BODY_CAP past its <body> tag, PAGE_CAP in all.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
@@ -23,8 +25,14 @@ __all__ = ["BODY_CAP", "REDIRECT_STATUS", "interpret", "join_url", "loop_key"]
 log = logging.getLogger("archiver.resolve")
 
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
-# Enough of a page to find a meta refresh, a JavaScript redirect and the title.
+# Of a page, the text after its <body> tag that is read: enough to find a meta refresh,
+# a JavaScript redirect and the title, and for the fingerprint's thousand words.
 BODY_CAP = 64 * 1024
+# At most this much of a page in all: a large news site's head (inline scripts and
+# styles) alone can outweigh BODY_CAP, and a page read no further than its head shows
+# no text to compare.
+PAGE_CAP = 1024 * 1024
+_BODY_TAG = re.compile(rb"<body[\s>/]", re.IGNORECASE)
 # A redirect's body is read (and so its connection kept) only when it is this short.
 REDIRECT_BODY_CAP = 16 * 1024
 # A JavaScript redirect is followed only on a page this small (or from a known
@@ -51,9 +59,11 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
     if not (200 <= status < 300) or "html" not in answer.header("content-type", "html"):
         return Interpreted(status, None, None, None)
     try:
-        body, _cut = await answer.read(BODY_CAP)
+        body, _cut = await answer.read(PAGE_CAP, enough=_body_read())
     except BodyTooLarge:
         return Interpreted(status, None, None, None)
+    if len(body) > BODY_CAP and _BODY_TAG.search(body) is None:
+        body = body[:BODY_CAP]  # no <body> tag: the start of it is the page, as it always was
     page = _decode_page(body, answer.charset)
     title = find_title(page)
     meta = find_meta_refresh(page)
@@ -64,6 +74,26 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
         if script:
             return Interpreted(status, script, Via.JS, title)
     return Interpreted(status, None, None, title, _fingerprint(page, title, url))
+
+
+def _body_read() -> Callable[[bytearray], bool]:
+    """Return a test of what was read of a page: True once BODY_CAP bytes follow its <body>
+    tag, or BODY_CAP bytes in all where no <body> tag came within the first PAGE_CAP / 4."""
+    body_at: int | None = None
+    searched = 0
+
+    def enough(read: bytearray) -> bool:
+        nonlocal body_at, searched
+        if body_at is None:
+            found = _BODY_TAG.search(read, max(0, searched - 6))
+            searched = len(read)
+            if found is not None:
+                body_at = found.start()
+            elif len(read) >= PAGE_CAP // 4:
+                body_at = 0  # no <body> tag (optional in HTML): the page as it comes
+        return body_at is not None and len(read) - body_at >= BODY_CAP
+
+    return enough
 
 
 def _fingerprint(page: str, title: str | None, url: str) -> Fingerprint | None:
