@@ -291,3 +291,78 @@ def test_the_owner_of_a_local_instance_keeps_the_sql_box(site, page):
     base, _ = site
     page.goto(f"{base}/archive")
     assert page.locator("form.sql").is_visible()
+
+
+# -- what a reporter reads first (1280×800) ----------------------------------------------
+
+
+def test_the_posts_table_shows_posts_on_the_first_screen(story_site, page):
+    # The rows started at y≈1,282, below a screen of notes, filters and facets; the id
+    # column took half of a 3,302 px table and posted_at was off-screen.
+    base, _ = story_site
+    page.goto(f"{base}/archive/posts")
+    first = page.locator("table.rows-and-columns tbody tr").first.bounding_box()
+    assert first is not None and first["y"] < 800
+    for column in ("platform", "author_name", "text", "posted_at"):
+        box = page.locator(f"table.rows-and-columns th.col-{column}").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280, column
+    text = page.locator("table.rows-and-columns tbody td.col-text a.post-link").first
+    assert "/archive/links/" in (text.get_attribute("href") or "")  # the archive's own link page
+    readme_screenshot(page, "posts-table")
+
+
+def test_start_here_counts_the_dead_links_the_rot_facet_counts(story_site, page):
+    base, _ = story_site
+    page.goto(f"{base}/archive/links?rot=dead")
+    dead = int(page.locator("h3").first.inner_text().split()[0])
+    page.goto(f"{base}/archive")
+    item = page.locator(".start-here li", has_text="Dead links")
+    assert f"Dead links ({dead})" in item.inner_text() and dead > 0
+    item.locator("a").click()
+    assert page.locator("table.rows-and-columns tbody tr").count() == dead
+
+
+def test_a_healthy_links_page_says_yes_and_a_missing_title_says_why(site, page):
+    # A healthy link's page answered "Still the page linked?" with a green "none", read as
+    # "no"; a link without a title showed "Title: none".
+    base, _ = site
+    page.goto(f"{base}/archive/links?rot=none")
+    page.click("table.rows-and-columns tbody tr td.col-id a")
+    story = page.locator("section.link-story")
+    answer = story.locator("dt:has-text('Still the page that was linked?') + dd .badge")
+    assert answer.inner_text() == "Yes"
+    page.goto(f"{base}/archive/links?status=dns_error")
+    page.click("table.rows-and-columns tbody tr td.col-id a")
+    title = page.locator("section.link-story dt:has-text('Title') + dd").inner_text()
+    assert title == "no page reached"
+
+
+def test_search_results_lead_to_the_archives_own_pages(story_site, page):
+    # Results linked only to external URLs, statuses were not coloured, times were raw.
+    base, _ = story_site
+    page.goto(f"{base}/-/search?q=summit")
+    page.wait_for_selector("#search-all-results table[data-archiver], #search-all-results div[data-archiver]")
+    page.wait_for_timeout(500)
+    links = page.locator("#search-all-results div", has_text="in archive: links").first
+    assert links.locator("span.value-http_error").count() >= 1
+    assert "UTC" in links.locator("td").all_inner_texts().__str__()
+    posts = page.locator("#search-all-results div", has_text="in archive: posts").first
+    posts.locator("td a[href*='/archive/posts/']").first.click()
+    assert page.locator("section.post-story").is_visible()
+
+
+def test_the_rot_chart_has_no_legend_to_cut_and_the_database_page_no_repeats(story_site, site, page):
+    base, _ = story_site
+    page.goto(f"{base}/-/dashboards/links")
+    page.wait_for_selector(".vega-embed svg", timeout=20000)
+    chart = page.locator(".dashboard-card", has_text="Links by rot verdict")
+    assert chart.locator("svg .role-legend").count() == 0  # the bars name the verdicts
+    page.goto(f"{base}/archive")
+    queries = page.locator("h2#queries + ul li").all_inner_texts()
+    views = {v.split()[0] for v in page.locator("h2#views + ul li").all_inner_texts()}
+    assert not any("changed" in q and "content" in q for q in queries) and "content_changed" in views
+    local, _ = site
+    page.goto(f"{local}/archive")
+    page.wait_for_load_state("load")
+    editor = page.evaluate("() => document.querySelector('.CodeMirror').CodeMirror.getValue()")
+    assert editor.startswith("select posted_at, author_handle, platform, text from posts")

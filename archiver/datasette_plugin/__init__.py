@@ -25,7 +25,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from ..schema import distrust_schema
-from .pages import ROT_COLOURS, STATUS_COLOURS, Page, link_story, post_story, start_here
+from .pages import ROT_COLOURS, STATUS_COLOURS, Page, link_story, marked_post_text, post_story, start_here
 
 __all__ = [
     "asgi_wrapper",
@@ -148,6 +148,85 @@ def extra_css_urls() -> list[str]:
     return ["/-/archiver.css"]
 
 
+@hookimpl
+def extra_body_script(template: str, datasette: Any) -> str | None:
+    """On the page that searches every table, make its results read as the tables do; on a
+    database's page, start the SQL box from the posts rather than from the first table
+    by name (an empty bookkeeping table)."""
+    if template == "database.html":
+        return FIRST_QUERY_SCRIPT
+    if template != "search_all.html":
+        return None
+    known = sorted({*STATUS_COLOURS, *ROT_COLOURS})
+    return SEARCH_RESULTS_SCRIPT.replace("__VALUES__", json.dumps(known))
+
+
+# Runs before the page's editor is made from the box (on load).
+FIRST_QUERY_SCRIPT = r"""
+(function () {
+  const box = document.querySelector("textarea#sql-editor");
+  const posts = document.querySelector('.start-here a[href$="/posts"]');
+  if (box && posts && /^select \* from /.test(box.value)) {
+    box.value = "select posted_at, author_handle, platform, text from posts order by posted_at desc limit 20";
+  }
+})();
+"""
+
+
+# The search page draws its results in the browser: each table's rows arrive as JSON and
+# become a table with no link to the archive's own pages.  This makes a post's or a link's
+# id lead to its page, colours states by meaning, and shows times as "… UTC".
+SEARCH_RESULTS_SCRIPT = r"""
+(function () {
+  const coloured = new Set(__VALUES__);
+  const safe = new Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+  function tilde(value) {
+    return Array.from(new TextEncoder().encode(value)).map(byte => {
+      const c = String.fromCharCode(byte);
+      if (safe.has(c)) return c;
+      if (c === " ") return "+";
+      return "~" + byte.toString(16).toUpperCase().padStart(2, "0");
+    }).join("");
+  }
+  function mend(block) {
+    if (block.dataset.archiver) return;
+    const heading = block.querySelector("h2 a");
+    const table = block.querySelector("table.rows-and-columns");
+    if (!heading || !table) return;
+    block.dataset.archiver = "1";
+    const base = new URL(heading.getAttribute("href"), location.href).pathname;
+    const rows = Array.from(table.querySelectorAll("tr"));
+    const names = Array.from(rows[0].querySelectorAll("th")).map(th => th.textContent.trim());
+    const linkable = /\/(posts|links)$/.test(base);
+    for (const row of rows.slice(1)) {
+      row.querySelectorAll("td").forEach((cell, i) => {
+        const name = names[i] || "", value = cell.textContent;
+        if (name === "id" && linkable && value) {
+          const a = document.createElement("a");
+          a.href = base + "/" + tilde(value);
+          a.textContent = value;
+          cell.replaceChildren(a);
+        } else if ((name === "status" || name === "rot") && coloured.has(value)) {
+          cell.innerHTML = "";
+          const span = document.createElement("span");
+          span.className = "value-" + value;
+          span.textContent = value;
+          cell.appendChild(span);
+        } else if (name.endsWith("_at")) {
+          const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)Z$/.exec(value);
+          if (m) cell.textContent = m[1] + " " + m[2] + " UTC";
+        }
+      });
+    }
+  }
+  const results = document.getElementById("search-all-results");
+  if (!results) return;
+  new MutationObserver(() => results.querySelectorAll(":scope > div").forEach(mend))
+    .observe(results, {childList: true});
+})();
+"""
+
+
 async def _stylesheet(datasette: Any) -> Response:
     """The colours by meaning (one palette: pages.py) and the link and post pages' layout.
 
@@ -192,6 +271,19 @@ STYLE = """
 td.col-url, td.col-final_url, td.col-link_url, td.col-post_url, td.col-archived_url { min-width: 13em;
   max-width: 24em; overflow-wrap: anywhere; }
 td.col-text { min-width: 24em; }
+/* The posts table reads as a list of posts on the first screen: the rows right after the
+   search and filters (facets and column descriptions below them), the text wrapped, and
+   the columns kept for export and the row's page out of the way. */
+body.table-posts .content { display: flex; flex-direction: column; }
+body.table-posts .content > * { order: 4; }
+body.table-posts .content > .page-header, body.table-posts .content > .metadata-description { order: 0; }
+body.table-posts .content > h3, body.table-posts .content > form.filters { order: 1; }
+body.table-posts .content > .table-wrapper { order: 2; }
+body.table-posts .content > .facet-results, body.table-posts .content > .suggested-facets { order: 3; }
+body.table-posts td.col-text { white-space: pre-wrap; min-width: 26em; max-width: 44em; }
+body.table-posts td.col-id { max-width: 9em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+body.table-posts .col-source, body.table-posts .col-first_seen_at, body.table-posts .col-run_id,
+body.table-posts .col-hashtags_folded, body.table-posts .col-author_handle_folded { display: none; }
 /* Column descriptions stay on the page without pushing the rows below the first screen. */
 dl.column-descriptions { max-height: 5em; overflow-y: auto; border: 1px solid #d0d7de; padding: 0.3em 0.6em; }
 """
@@ -261,11 +353,21 @@ COLOURED_COLUMNS = frozenset({"status", "rot", "last_status"})
 
 
 @hookimpl
-def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Markup | None:
+def render_cell(
+    row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
+) -> Markup | Callable[[], Awaitable[Markup]] | None:
     """Return the HTML of a cell: URLs as links that pass no referrer or ranking, UTC times
-    readable, ids leading to their row's page, states in their colour."""
+    readable, ids leading to their row's page, states in their colour, and a post's text
+    with its links leading to their pages."""
     if not isinstance(value, str):
         return None
+    if table == "posts" and column == "text" and row is not None and "id" in row.keys():  # noqa: SIM118 - a sqlite3.Row
+        page = Page(datasette.urls.database(database))
+
+        async def text() -> Markup:
+            return await marked_post_text(datasette.get_database(database), page, row["id"], value)
+
+        return text
     target = _row_of(value, column, table)
     if target is not None:
         href = f"{datasette.urls.database(database)}/{target}/{tilde_encode(value)}"

@@ -20,6 +20,7 @@ from ..models import MEANINGS, LinkStatus, Rot, Via
 __all__ = [
     "STATUS_COLOURS",
     "ROT_COLOURS",
+    "marked_post_text",
     "link_story",
     "post_story",
     "start_here",
@@ -193,6 +194,16 @@ async def post_story(db: Any, page: Page, post_id: str) -> dict[str, Any] | None
         )
     ]
     return {"post": post, "links": links, "text": marked_text(post["text"] or "", links)}
+
+
+async def marked_post_text(db: Any, page: Page, post_id: str, text: str) -> Markup:
+    """Return a post's text for a cell of the posts table: its links lead to their pages."""
+    rows = await db.execute(
+        "select links.id, links.url, post_links.display_url from post_links "
+        "join links on links.id = post_links.link_id where post_links.post_id = ?",
+        [post_id],
+    )
+    return marked_text(text, [dict(row, href=page.link(row["id"])) for row in rows])
 
 
 # The tables and views a reader starts from, in the order the database page lists them.
