@@ -523,23 +523,7 @@ def test_a_paged_timemap_is_read_page_by_page():
     ]
 
     pages: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            body = pages.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "application/link-format")
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-    with serve_in_thread(QuietServer(("127.0.0.1", 0), Handler)) as base:
-        port = int(base.rsplit(":", 1)[1])
+    with timemap_site(pages) as base:
 
         def page(number: int, stamps: list[str], next_page: int | None) -> bytes:
             lines = [f'<{base}/tm/{number}/https://a.example/>; rel="self"; type="application/link-format"']
@@ -557,23 +541,54 @@ def test_a_paged_timemap_is_read_page_by_page():
         pages["/tm/link/https://a.example/"] = page(1, ["20100101000000"], 2)
         pages["/tm/2/https://a.example/"] = page(2, ["20110101000000", "20120101000000"], 3)
         pages["/tm/3/https://a.example/"] = page(3, ["20130101000000"], 2)  # back to page 2: read once
-        client = ArchiveClient(
-            ResolverSettings(exempt=frozenset({("127.0.0.1", port)}), ports=frozenset({port})),
-            CaptureSettings(mode="lookup", endpoints=(f"{base}/tm/link/",)),
-        )
-
-        async def look() -> LookupResult:
-            try:
-                return await client.lookup(
-                    LookupJob("a", "https://a.example/", None), Endpoint.parse(f"{base}/tm/link/")
-                )
-            finally:
-                await client.aclose()
-
-        result = asyncio.run(look())
+        result = look_up_in_timemap(base)
     assert result.summary is not None
     assert (result.summary.count, result.summary.capped) == (4, False)
     assert result.summary.latest.captured_at == "2013-01-01T00:00:00Z"
+
+
+@contextlib.contextmanager
+def timemap_site(pages: dict[str, bytes], asked: list[str] | None = None) -> Iterator[str]:
+    """An archive answering the link-format ``pages`` by path (filled once its address is
+    known), every path it was asked for noted in ``asked``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            if asked is not None:
+                asked.append(self.path)
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/link-format")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), Handler)) as base:
+        yield base
+
+
+def look_up_in_timemap(base: str) -> LookupResult:
+    """Look https://a.example/ up in the TimeMap at ``base``/tm/link/, as a run would."""
+    port = int(base.rsplit(":", 1)[1])
+    client = ArchiveClient(
+        ResolverSettings(exempt=frozenset({("127.0.0.1", port)}), ports=frozenset({port})),
+        CaptureSettings(mode="lookup", endpoints=(f"{base}/tm/link/",)),
+    )
+
+    async def look() -> LookupResult:
+        try:
+            return await client.lookup(
+                LookupJob("a", "https://a.example/", None), Endpoint.parse(f"{base}/tm/link/")
+            )
+        finally:
+            await client.aclose()
+
+    return asyncio.run(look())
 
 
 def stamp_date(stamp: str) -> str:
@@ -589,24 +604,7 @@ def test_a_paged_timemap_is_read_within_one_budget_for_the_whole_lookup(monkeypa
     monkeypatch.setattr(client_module, "MEMENTO_LIMIT", 2_500)
     pages: dict[str, bytes] = {}
     asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            asked.append(self.path)
-            body = pages.get(self.path, b"")
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "application/link-format")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serve_in_thread(QuietServer(("127.0.0.1", 0), Handler)) as base:
-        port = int(base.rsplit(":", 1)[1])
+    with timemap_site(pages, asked) as base:
 
         def page(number: int, mementos: int) -> bytes:
             lines = [
@@ -623,20 +621,7 @@ def test_a_paged_timemap_is_read_within_one_budget_for_the_whole_lookup(monkeypa
         pages["/tm/link/https://a.example/"] = page(1, 600)  # about 75 KB a page
         for number in range(2, 11):
             pages[f"/tm/{number}/https://a.example/"] = page(number, 600)
-        client = ArchiveClient(
-            ResolverSettings(exempt=frozenset({("127.0.0.1", port)}), ports=frozenset({port})),
-            CaptureSettings(mode="lookup", endpoints=(f"{base}/tm/link/",)),
-        )
-
-        async def look() -> LookupResult:
-            try:
-                return await client.lookup(
-                    LookupJob("a", "https://a.example/", None), Endpoint.parse(f"{base}/tm/link/")
-                )
-            finally:
-                await client.aclose()
-
-        result = asyncio.run(look())
+        result = look_up_in_timemap(base)
     assert result.summary is not None and result.summary.capped
     # 200 KB in all: two whole pages and the start of a third, never the ten.
     assert len(asked) == 3
