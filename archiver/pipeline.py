@@ -481,10 +481,12 @@ def run(
     if not settings.create and not Path(settings.db_path).exists():
         # A mistyped --db, or a run in another folder, would start an empty archive and
         # report success: a missing archive is made only when asked for.
-        raise DatabaseError(
-            f"{settings.db_path}: no archive there; check the path, or make one with "
-            "'archiver init FOLDER' or by adding --create"
+        make = (
+            "nothing to resolve"
+            if not settings.ingest
+            else "make one with 'archiver init FOLDER' or --create"
         )
+        raise DatabaseError(f"{settings.db_path}: no archive there; check the path, or {make}")
     outcome = RunOutcome(new_archive=prepare_database_folder(settings.db_path))
     stop_at = (
         None if settings.time_limit_minutes is None else time.monotonic() + settings.time_limit_minutes * 60
