@@ -194,7 +194,7 @@ async def ingest_sources(
                 store.record_source(
                     db, unit, status=SourceStatus.ERROR, error=str(ex), public_name=public_name
                 )
-                outcome.unavailable = outcome.unavailable or unit == location
+                outcome.unavailable = True
                 outcome.failed.append(str(ex))
                 continue
             except DatabaseError:
