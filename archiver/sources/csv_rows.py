@@ -137,7 +137,7 @@ def _parse_rows(text: IO[str], *, source: str, text_column: str | None) -> Itera
     if missing:
         problems.append(
             f"no {' or '.join(missing)} column archiver knows, so the posts were stored without "
-            f"(columns: {', '.join(columns.header[:30])})"
+            f"{'them' if len(missing) > 1 else 'it'} (columns: {', '.join(columns.header[:30])})"
         )
     if problems:
         raise ParseError(f"{source}: {'; '.join(problems)}")
