@@ -51,6 +51,7 @@ HIDDEN_NESTING = {
     "cells outside any table": "<listing><dt><div><td>" * 1000,
     "math foreignObject is no HTML island": "<math><foreignObject><div/><![CDATA[" * 1000,
     "ruby parts close a paragraph": "<ruby><p><rp>" * 1000,
+    "a template's column group ignores <iframe>": "<template><col></button></table></i><iframe>" * 1000,
 }
 
 
@@ -90,3 +91,13 @@ def test_ordinary_old_markup_loses_no_tag():
     html = f"<html><body><table>{rows}</table><ul>{items}</ul><div><b><i>x</i></b></div>"
     assert cap_nesting(html) == html
     assert len(parse_html(html).css("a")) == 400
+
+
+def test_the_scan_grows_linearly_when_formatting_elements_come_and_go():
+    # One <b> left open and then <b></b> over and over: each <b> counted the closed ones
+    # again (80,000 took about 70 s).  The parser itself takes no longer for more of them.
+    from conftest import best_time
+
+    small = best_time(cap_nesting, "<b>" + "<b></b>" * 20_000, rounds=1)
+    large = best_time(cap_nesting, "<b>" + "<b></b>" * 80_000, rounds=1)
+    assert large < 8 * small + 0.05, (small, large)  # four times the work; sixteen if quadratic

@@ -116,11 +116,12 @@ class _Open:
 class _Active:
     """An entry of the list of active formatting elements."""
 
-    __slots__ = ("name", "key", "on_stack", "live")
+    __slots__ = ("name", "key", "segment", "on_stack", "live")
 
-    def __init__(self, name: str, key: str) -> None:
+    def __init__(self, name: str, key: str, segment: _Segment) -> None:
         self.name = name
         self.key = key
+        self.segment = segment
         self.on_stack = True
         self.live = True
 
@@ -128,10 +129,11 @@ class _Active:
 class _Segment:
     """The active formatting elements after one marker: counted by kind, oldest first."""
 
-    __slots__ = ("by_key", "anchors", "entries")
+    __slots__ = ("by_key", "alive", "anchors", "entries")
 
     def __init__(self) -> None:
         self.by_key: defaultdict[str, deque[_Active]] = defaultdict(deque)
+        self.alive: defaultdict[str, int] = defaultdict(int)  # live entries by kind
         self.anchors: list[_Active] = []
         self.entries: list[_Active] = []
 
@@ -208,11 +210,12 @@ class _Stack:
         segment = self.segments[-1]
         key = f"{name} {attributes}"
         alike = segment.by_key[key]
-        while alike and not alike[0].live:
-            alike.popleft()
-        if sum(entry.live for entry in alike) >= 3:  # the parser keeps three alike
+        if segment.alive[key] >= 3:  # the parser keeps three alike: the oldest goes
+            while not alike[0].live:
+                alike.popleft()
             self.forget(alike.popleft())
-        entry = _Active(name, key)
+        entry = _Active(name, key, segment)
+        segment.alive[key] += 1
         alike.append(entry)
         segment.entries.append(entry)
         if name == "a":
@@ -233,8 +236,11 @@ class _Stack:
 
     def forget(self, entry: _Active) -> None:
         """Take an entry off the list of active formatting elements."""
-        if entry.live and not entry.on_stack:
+        if not entry.live:
+            return
+        if not entry.on_stack:
             self.latent -= 1
+        entry.segment.alive[entry.key] -= 1
         entry.live = False
 
     def pop(self) -> None:
@@ -273,6 +279,12 @@ class _Stack:
             return None
         return None if self.open[places[-1]].phantom else places[-1]
 
+    def unsure_of_raw_text(self) -> bool:
+        """Whether the parser may be in a mode that ignores a raw-text start tag: inside a
+        template (whose contents can be a column group, where <iframe> is ignored and its
+        "raw text" is markup) or a select."""
+        return bool(self.where["template", False] or self.where["select", False])
+
     def top(self) -> _Open | None:
         return self.open[-1] if self.open else None
 
@@ -304,7 +316,7 @@ def cap_nesting(html: str, max_depth: int = MAX_DEPTH) -> str:
                 break  # a tag that never ends: the rest of the page is inside it
             scan = tag.end()
             name = tag.group(1).lower()
-            raw = stack.foreign == 0 and not stack.frameset
+            raw = stack.foreign == 0 and not stack.frameset and not stack.unsure_of_raw_text()
             if raw and name in _RAW_TEXT:
                 _close_before(stack, name)
                 scan = _after_raw_text(html, name, scan)
@@ -427,7 +439,7 @@ def _close_before(stack: _Stack, name: str) -> None:
                 stack.forget(anchor)
             elif top is not None and top.active is anchor:
                 segment.anchors.pop()
-                anchor.live = False
+                stack.forget(anchor)
                 stack.pop()
         return
     if name in _RUBY_PARTS:
@@ -484,8 +496,7 @@ def _end_tag(stack: _Stack, name: str) -> None:
     if name in _FORMATTING:
         if top is not None and top.name == name and not top.foreign and not top.phantom:
             if top.active is not None:
-                top.active.live = False
-            top.active = None
+                stack.forget(top.active)
             stack.pop()
         return
     if name in ("body", "html", "br"):
