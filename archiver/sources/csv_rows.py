@@ -196,9 +196,7 @@ class _Columns:
         self.mentions = _first(names, MENTION_COLUMNS)
         self.tweets = any("tweet" in name or "screen_name" in name for name in names)
         # twarc-csv writes a line break of the text as backslash-n.
-        self.escaped_newlines = any(
-            name.startswith(("twarc_", "entities_", "referenced_tweets_")) for name in names
-        )
+        self.escaped_newlines = any(name.startswith(_TWARC_CSV_COLUMNS) for name in names)
         self.header = names
 
     @classmethod
@@ -283,19 +281,8 @@ def _paired(found: tuple[FoundLink, ...], listed: list[FoundLink]) -> tuple[Foun
 
 def _names_in(value: str, sign: str, key: str) -> list[str]:
     """Return the hashtags or handles a column lists: JSON, or separated by | , or spaces."""
-    if not value:
-        return []
-    items: list[Any] = []
-    if value[0] in "[{":
-        try:
-            parsed = load_json(value)
-        except ValueError:
-            parsed = None
-        items = parsed if isinstance(parsed, list) else []
-    else:
-        items = _SPLIT_LINKS.split(value)
     names = []
-    for item in items:
+    for item in _cell_items(value):
         name = item.get(key) if isinstance(item, dict) else item
         if isinstance(name, str) and name.strip().lstrip(sign):
             names.append(name.strip().lstrip(sign))
@@ -326,21 +313,24 @@ def _platform(named: str, permalink: str | None, columns: _Columns) -> str:
     return "twitter" if columns.tweets else "web"
 
 
-def _links_in(value: str) -> list[FoundLink]:
-    """Return the links a link column's cell holds: one URL, several, or JSON of them."""
+def _cell_items(value: str) -> list[Any]:
+    """Return what a cell lists: the items of JSON (a list, or one object), or the words
+    between | , ; and spaces."""
     if not value:
         return []
-    items: list[Any]
-    if value[0] in "[{":
-        try:
-            parsed = load_json(value)
-        except ValueError:
-            parsed = None
-        items = parsed if isinstance(parsed, list) else [parsed] if isinstance(parsed, dict) else []
-    else:
-        items = _SPLIT_LINKS.split(value)
+    if value[0] not in "[{":
+        return _SPLIT_LINKS.split(value)
+    try:
+        parsed = load_json(value)
+    except ValueError:
+        return []
+    return parsed if isinstance(parsed, list) else [parsed] if isinstance(parsed, dict) else []
+
+
+def _links_in(value: str) -> list[FoundLink]:
+    """Return the links a link column's cell holds: one URL, several, or JSON of them."""
     links = []
-    for item in items:
+    for item in _cell_items(value):
         found = entity_link(item) if isinstance(item, dict) else _plain_link(item)
         if found is not None:
             links.append(found)
