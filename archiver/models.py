@@ -19,22 +19,35 @@ __all__ = [
     "MEANINGS",
     "AlreadyRunning",
     "ArchiverError",
+    "Capture",
+    "CaptureMode",
+    "CaptureRole",
+    "CheckedLink",
     "DatabaseError",
+    "Fingerprint",
+    "FirstGood",
     "FoundBy",
     "FoundLink",
     "Hop",
+    "LinkHistory",
     "LinkStatus",
+    "ListingKind",
+    "LookupJob",
+    "LookupResult",
     "LookupStatus",
-    "Fingerprint",
     "ParseError",
+    "Platform",
     "Post",
     "Probe",
     "Resolution",
     "Rot",
     "RunStatus",
+    "SaveJob",
+    "SaveResult",
     "SaveStatus",
     "SourceStatus",
     "SourceUnavailable",
+    "Summary",
     "UnknownFormat",
     "Via",
     "described",
@@ -129,6 +142,39 @@ class RunStatus(StrEnum):
     UNFINISHED = "unfinished"
 
 
+class Platform(StrEnum):
+    """Where a post was published (posts.platform); a JSON Lines source may name others."""
+
+    TWITTER = "twitter"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    WEB = "web"
+
+
+class CaptureMode(StrEnum):
+    """Whether web archives are asked about links (--captures)."""
+
+    OFF = "off"
+    LOOKUP = "lookup"
+    SAVE = "save"
+
+
+class CaptureRole(StrEnum):
+    """Why a capture is kept for a link's URL (captures.roles, comma-separated)."""
+
+    FIRST = "first"
+    CLOSEST = "closest"
+    LATEST = "latest"
+    SAVED = "saved"
+
+
+class ListingKind(StrEnum):
+    """How a web archive lists a URL's captures (--captures-endpoint)."""
+
+    CDX = "cdx"
+    TIMEMAP = "timemap"
+
+
 # What each value means, by vocabulary (members of different vocabularies may share a value).
 MEANINGS: dict[type[StrEnum], dict[str, str]] = {
     LinkStatus: {
@@ -189,6 +235,27 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         SaveStatus.PENDING: "asked; the archive has not said yet whether the capture worked",
         SaveStatus.SAVED: "captured; see capture_url",
         SaveStatus.FAILED: "the archive refused or could not capture the page; see message",
+    },
+    Platform: {
+        Platform.TWITTER: "a tweet: an archive export, a collector's file, or embedded in a page",
+        Platform.MASTODON: "a Mastodon post: an outbox export or a feed",
+        Platform.BLUESKY: "a Bluesky post: a feed, or embedded in a page",
+        Platform.WEB: "a page or a feed item of no social platform",
+    },
+    CaptureMode: {
+        CaptureMode.OFF: "web archives are not asked",
+        CaptureMode.LOOKUP: "archives are asked which captures they hold of each link",
+        CaptureMode.SAVE: "looked up, and the Internet Archive is asked to capture live links it lacks",
+    },
+    CaptureRole: {
+        CaptureRole.FIRST: "the archive's earliest capture of the URL",
+        CaptureRole.CLOSEST: "the capture nearest the date of the earliest post carrying the link",
+        CaptureRole.LATEST: "the archive's latest capture of the URL",
+        CaptureRole.SAVED: "made when archiver asked for it",
+    },
+    ListingKind: {
+        ListingKind.CDX: "a CDX API (its path ends in /cdx)",
+        ListingKind.TIMEMAP: "a Memento TimeMap prefix; the URL is appended",
     },
     RunStatus: {
         RunStatus.RUNNING: "still going",
@@ -332,3 +399,106 @@ class Resolution:
     def ok(self) -> bool:
         """Return True when the link reached a final page."""
         return self.status == LinkStatus.OK
+
+
+@dataclass(frozen=True, slots=True)
+class FirstGood:
+    """What a link's first good check saw, to compare later checks with."""
+
+    checked_at: str
+    final_domain: str | None
+    title: str | None
+    text_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHistory:
+    """What the archive knew of a link before a check: what its verdict and next check build on."""
+
+    consecutive_failures: int = 0
+    first_failed_at: str | None = None
+    last_ok_at: str | None = None
+    rot: str | None = None  # as stored
+    rot_since: str | None = None
+    first_good: FirstGood | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedLink:
+    """A resolution with what was decided of it: its rot verdict and when to check the link again."""
+
+    resolution: Resolution
+    rot: Rot | None
+    rot_evidence: str | None
+    rot_since: str | None
+    consecutive_failures: int
+    first_failed_at: str | None
+    next_check_at: str | None
+    # A failure after a good check: the last good final URL and its chain stay.
+    keeps_last_good: bool
+
+
+# -- web archives ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One capture of a URL in a web archive."""
+
+    url: str  # where the capture can be seen
+    captured_at: str  # UTC, archiver's timestamp format
+    http_status: int | None = None  # what the archive got, when it says
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a link keeps of a URL's captures in one archive."""
+
+    count: int
+    capped: bool  # the archive had more than it listed
+    first: Capture | None
+    latest: Capture | None
+    closest: Capture | None  # to the date asked for
+
+
+@dataclass(frozen=True, slots=True)
+class LookupJob:
+    """One URL of a link whose captures are looked up, and the date to look near."""
+
+    link_id: str
+    url: str
+    near: str | None  # the earliest post carrying the link, else when the link was first seen
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """What one archive said of one URL."""
+
+    job: LookupJob
+    archive: str
+    looked_up_at: str
+    status: LookupStatus
+    summary: Summary | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveJob:
+    """One live link's final URL that no archive holds, to be captured."""
+
+    link_id: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """A Save Page Now request and where it stands."""
+
+    job: SaveJob
+    requested_at: str
+    status: SaveStatus
+    job_id: str | None = None
+    capture_url: str | None = None
+    captured_at: str | None = None
+    message: str | None = None

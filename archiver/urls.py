@@ -9,6 +9,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 import idna
 
 __all__ = [
+    "is_deep",
     "MAX_URL_LENGTH",
     "hostname",
     "is_shortener",
@@ -160,3 +161,16 @@ def is_shortener(url: str) -> bool:
 def link_id(url: str) -> str:
     """Return the stable id of a link: the first 16 hex digits of the URL's SHA-256."""
     return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+# A path that is a site's front page: /, /index.html, /home, /en/, /de-de/.
+_FRONT_PATH = re.compile(r"/?(?:(?:index|default|home)(?:\.\w{1,5})?|[a-z]{2}(?:[-_][a-z]{2})?/?)?", re.I)
+
+
+def is_deep(url: str) -> bool:
+    """Return whether a URL names something below a site's front page (a path or a query)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return bool(parts.query) or _FRONT_PATH.fullmatch(parts.path) is None

@@ -35,7 +35,8 @@ from run import latency_server  # noqa: E402
 
 from archiver.http.backend import AsyncioBackend  # noqa: E402
 from archiver.http.client import build_client  # noqa: E402
-from archiver.resolve import ResolverSettings, resolve_many  # noqa: E402
+from archiver.http import ResolverSettings  # noqa: E402
+from archiver.resolve import resolve_many  # noqa: E402
 
 Request = Callable[[], Awaitable[None]]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from conftest import FIXTURES
 
-from archiver import store
+from archiver import pipeline, store
 from archiver.models import Hop, Resolution
 from archiver.sources import iter_posts
 
@@ -25,7 +25,7 @@ def build_archive(db_path: Path) -> Path:
     """Write the fixture archive to ``db_path`` and return it."""
     db = store.open_database(db_path)
     store.save_posts(db, iter_posts(FIXTURES / "page" / "embedded.txt"))
-    store.save_resolutions(
+    pipeline.save_resolutions(
         db,
         [
             Resolution(

@@ -145,14 +145,14 @@ def story_archive(folder: Path) -> Path:
     """The fixture archive, with a link that resolved once and fails now, and posts tagged in two cases."""
     from archive_fixture import build_archive
 
-    from archiver import store
+    from archiver import pipeline, store
     from archiver.models import Hop, Post, Resolution
 
     db_path = build_archive(folder / "archive.db")
     db = store.open_database(db_path)
     good = "https://t.co/dLWAZRTC3H"
     failed = Resolution(good, "http_error", (Hop(good, 404),), "2026-03-01T00:00:00Z", 404, good, "HTTP 404")
-    store.save_resolutions(db, [failed])
+    pipeline.save_resolutions(db, [failed])
     store.save_posts(
         db,
         [

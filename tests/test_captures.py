@@ -15,22 +15,20 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 from click.testing import CliRunner
 
-from archiver import store
-from archiver.captures import (
+from archiver import pipeline, store
+from archiver.cli import cli
+from archiver.http import ResolverSettings
+from archiver.models import Capture, LookupJob, LookupResult
+from archiver.pipeline import ask_archives
+from archiver.preserve import (
     ArchiveClient,
-    Capture,
     CaptureSettings,
     Endpoint,
     ListingError,
-    LookupJob,
-    LookupResult,
     parse_cdx,
     parse_timemap,
     summarise,
 )
-from archiver.cli import cli
-from archiver.pipeline import ask_archives
-from archiver.resolve import ResolverSettings
 from tests.conftest import TestServer as QuietServer
 from tests.conftest import serve_in_thread
 
@@ -374,7 +372,7 @@ def test_a_deeply_nested_answer_is_a_failed_lookup_and_save_and_the_run_goes_on(
 
 
 def test_a_saves_answer_nested_too_deep_is_a_failed_save():
-    from archiver.captures.client import _job_of
+    from archiver.preserve.archives import _job_of
 
     assert _job_of("[" * 400_000) == (None, None)
 
@@ -466,7 +464,7 @@ def test_lookups_go_through_the_guard_and_skip_links_never_requested(tmp_path):
                 "first_seen_at": "2026-01-01T00:00:00Z",
             }
         )
-    assert [row[1] for row in store.links_due_for_lookup(db)] == ["https://news.example/a"]
+    assert [row[1] for row in pipeline.links_due_for_lookup(db)] == ["https://news.example/a"]
     with local_archive(archive) as base:
         settings = CaptureSettings(mode="lookup", endpoints=(f"{base}/cdx",))
         # The archive is on an internal address and the run does not allow those.
@@ -504,7 +502,7 @@ def test_lookups_go_through_the_runs_proxy(tmp_path, forward_proxy):
 
 
 def test_a_paged_timemap_is_read_page_by_page():
-    from archiver.captures.listing import timemap_pages
+    from archiver.preserve.listing import timemap_pages
 
     first = (
         b'<http://a.example/>; rel="original",\n'
@@ -598,7 +596,7 @@ def stamp_date(stamp: str) -> str:
 def test_a_paged_timemap_is_read_within_one_budget_for_the_whole_lookup(monkeypatch):
     # Ten pages of 16 MB, 4 lookups at once, held over 1 GiB: the byte cap was per page and
     # every memento was kept.  Now the pages share one budget and the mementos one limit.
-    import archiver.captures.client as client_module
+    import archiver.preserve.archives as client_module
 
     monkeypatch.setattr(client_module, "LISTING_CAP", 200_000)
     monkeypatch.setattr(client_module, "MEMENTO_LIMIT", 2_500)
@@ -629,7 +627,7 @@ def test_a_paged_timemap_is_read_within_one_budget_for_the_whole_lookup(monkeypa
 
 
 def test_a_timemap_keeps_at_most_the_memento_limit(monkeypatch):
-    import archiver.captures.client as client_module
+    import archiver.preserve.archives as client_module
 
     monkeypatch.setattr(client_module, "MEMENTO_LIMIT", 3)
     body = ",\n".join(

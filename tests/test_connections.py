@@ -15,10 +15,11 @@ import httpcore
 import pytest
 import trustme
 
+from archiver.http import ResolverSettings
 from archiver.http.backend import HIGH_WATER, AsyncioBackend
 from archiver.http.pool import KeepAlivePool
 from archiver.models import Resolution
-from archiver.resolve import ResolverSettings, resolve_many
+from archiver.resolve import resolve_many
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -266,14 +266,14 @@ def test_export_names_a_canned_query_from_any_folder(tmp_path):
 def test_rotten_links_and_their_captures_are_published(tmp_path):
     from archive_fixture import build_archive, start_server
 
-    from archiver import store
-    from archiver.captures import Capture, LookupJob, LookupResult, summarise
-    from archiver.models import Fingerprint, Hop, LookupStatus, Resolution
+    from archiver import pipeline, store
+    from archiver.models import Capture, Fingerprint, Hop, LookupJob, LookupResult, LookupStatus, Resolution
+    from archiver.preserve import summarise
 
     db_path = build_archive(tmp_path / "archive.db")
     db = store.open_database(db_path)
     gone = "https://t.co/dXzLm4GKPZ"
-    store.save_resolutions(
+    pipeline.save_resolutions(
         db,
         [
             Resolution(
@@ -290,7 +290,7 @@ def test_rotten_links_and_their_captures_are_published(tmp_path):
     )
     dead = db.execute("select id from links where url = 'https://t.co/Z9ixm4GsEx'").fetchone()[0]
     capture = Capture("https://web.archive.org/web/2025/https://t.co/Z9ixm4GsEx", "2025-01-01T00:00:00Z", 200)
-    store.save_lookups(
+    pipeline.save_lookups(
         db,
         [
             LookupResult(
@@ -326,7 +326,7 @@ def test_rotten_links_and_their_captures_are_published(tmp_path):
 def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_path):
     from archive_fixture import build_archive, start_server
 
-    from archiver import store
+    from archiver import pipeline, store
     from archiver.models import Hop, Resolution
     from archiver.urls import link_id
 
@@ -334,7 +334,7 @@ def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_pa
     db = store.open_database(db_path)
     good = "https://t.co/dLWAZRTC3H"
     # The link that resolved once now fails: its page keeps and labels the last good chain.
-    store.save_resolutions(
+    pipeline.save_resolutions(
         db,
         [Resolution(good, "http_error", (Hop(good, 404),), "2026-03-01T00:00:00Z", 404, good, "HTTP 404")],
     )
@@ -414,7 +414,7 @@ def test_a_strangers_javascript_url_is_never_a_link_on_the_pages(tmp_path):
     from archive_fixture import build_archive, start_server
 
     from archiver import store
-    from archiver.captures import parse_timemap
+    from archiver.preserve import parse_timemap
     from archiver.urls import link_id
 
     hostile = "javascript:alert(document.cookie)"
@@ -458,7 +458,7 @@ def test_dead_links_are_the_links_judged_dead_and_start_here_counts_them(tmp_pat
 
     from datasette.app import Datasette
 
-    from archiver import publish, store
+    from archiver import pipeline, publish, store
     from archiver.models import Hop, Resolution
     from archiver.sources import parse_bytes
 
@@ -473,7 +473,7 @@ def test_dead_links_are_the_links_judged_dead_and_start_here_counts_them(tmp_pat
         for url, (status, code) in zip(urls, failures, strict=False)
     ]
     resolutions.append(Resolution(urls[4], "ok", (Hop(urls[4], 200),), "2026-01-01T00:00:00Z", 200, urls[4]))
-    store.save_resolutions(db, resolutions)
+    pipeline.save_resolutions(db, resolutions)
     db.close()
     metadata = publish.for_database(publish.load_metadata(ROOT / "metadata.yml"), "archive")
 

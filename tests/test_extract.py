@@ -277,8 +277,8 @@ def test_the_written_out_marks_are_this_pythons_marks():
     import re
     import unicodedata
 
-    from archiver.extract import _marks
-    from archiver.unicode_marks import MARKS, UNICODE_VERSION
+    from archiver.extract.links import _marks
+    from archiver.extract.unicode_marks import MARKS, UNICODE_VERSION
 
     if unicodedata.unidata_version != UNICODE_VERSION:
         pytest.skip(f"Unicode {unicodedata.unidata_version}: archiver computes the marks itself")

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_resolve import resolve_one, settings_for
 
+from archiver.http import ResolverSettings
 from archiver.http.guard import WEB_PORTS, address_verdict, literal_address
-from archiver.resolve import ResolverSettings
 
 BLOCKED = [
     "127.0.0.1",

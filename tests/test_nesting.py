@@ -7,8 +7,8 @@ import random
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from archiver.sources.html import parse_html
-from archiver.sources.nesting import MAX_DEPTH, cap_nesting
+from archiver.extract.html import parse_html
+from archiver.extract.nesting import MAX_DEPTH, cap_nesting
 
 
 def tree_depth(tree: LexborHTMLParser) -> int:

@@ -9,7 +9,7 @@ import pytest
 from archive_fixture import ROOT, served_archive
 from datasette.utils import tilde_encode
 
-from archiver import store
+from archiver import publish, store
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_no_file_path_of_the_machine_is_published(public):
 def test_a_public_copy_names_local_sources_by_file_name(tmp_path, location, public):
     db = store.open_database(tmp_path / "archive.db")
     db["sources"].insert({"location": location, "format": "page", "first_seen_at": "2026-01-01T00:00:00Z"})
-    store.snapshot(db, tmp_path / "public" / "archive.db", public=True)
+    publish.snapshot(db, tmp_path / "public" / "archive.db", public=True)
     db.close()
     copy = store.open_database(tmp_path / "public" / "archive.db")
     assert copy.execute("select location from sources").fetchone()[0] == public
@@ -123,7 +123,7 @@ def test_the_dashboards_own_queries_still_run(public):
 
 
 def test_optional_parts_of_a_dashboard_query_are_allowed_each_way():
-    from archiver.datasette_plugin import published_queries
+    from archiver.publish.datasette_plugin import published_queries
 
     class Site:
         def plugin_config(self, name):
@@ -152,7 +152,7 @@ def test_canned_queries_and_dashboards_still_work(public):
 def test_csv_export_cells_never_run_as_spreadsheet_formulas():
     import io
 
-    from archiver.export import write_rows
+    from archiver.publish.export import write_rows
 
     rows = [
         {"title": '=HYPERLINK("http://evil.example","click")', "n": -3, "text": "@SUM(1+1)"},

@@ -7,8 +7,9 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from archiver.http import ResolverSettings, parse_retry_after
 from archiver.models import Resolution
-from archiver.resolve import ResolverSettings, parse_retry_after, resolve_many
+from archiver.resolve import resolve_many
 
 
 def settings_for(base: str, **overrides: object) -> ResolverSettings:
@@ -442,8 +443,8 @@ async def test_failing_links_keep_no_memory_per_failure():
 
 @pytest.mark.asyncio
 async def test_answers_kept_in_a_run_are_bounded_by_bytes_not_count():
+    from archiver.http.outcomes import HopFailed, Interpreted
     from archiver.resolve.answers import ANSWER_OVERHEAD, AnswerCache
-    from archiver.resolve.outcomes import HopFailed, Interpreted
 
     cache = AnswerCache(budget=2_000_000)
     long_location = "https://example.org/" + "a" * 100_000
@@ -498,7 +499,7 @@ async def test_results_come_as_workers_hand_them_over_and_a_caller_may_stop_earl
     import asyncio
     import contextlib
 
-    from archiver.resolve.many import as_they_come
+    from archiver.http import as_they_come
 
     todo = list(range(20))
 

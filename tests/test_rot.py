@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from archiver import store
-from archiver.fingerprint import fingerprint, simhash, text_distance
-from archiver.models import Fingerprint, Hop, LinkStatus, Probe, Resolution, Rot, Via
-from archiver.pipeline import RunSettings, run
-from archiver.resolve import ResolverSettings
-from archiver.rot import CHANGED_BITS, FirstGood, judge
+from archiver.http import ResolverSettings
+from archiver.models import Fingerprint, FirstGood, Hop, LinkStatus, Probe, Resolution, Rot, Via
+from archiver.pipeline import RecheckSettings, RunSettings, run
+from archiver.preserve import CHANGED_BITS, judge
+from archiver.resolve.fingerprint import fingerprint, simhash, text_distance
 from archiver.sources import SourceEntry
 from tests.conftest import TestServer as QuietServer
 from tests.conftest import serve_in_thread
@@ -219,7 +219,7 @@ def archive_links(tmp_path, base: str, paths: list[str], **resolving) -> dict[st
         command="archive",
         sources=(SourceEntry(str(posts)),),
         resolver=ResolverSettings(allow_private=True, **resolving),
-        recheck_all=True,
+        recheck=RecheckSettings(every_link=True),
         create=True,
     )
     run(settings, report=lambda message: None)
@@ -341,7 +341,7 @@ def test_when_a_host_is_probed(tmp_path, paths, probe, probed):
 def test_an_older_archive_gets_verdict_columns_and_its_failing_links_are_dead(tmp_path):
     from sqlite_utils import Database
 
-    from archiver.migrations import MIGRATIONS
+    from archiver.store.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = Database(path)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from archiver import store
 from archiver.cli import cli
 from archiver.models import DatabaseError
-from archiver.schema import ForeignSchema
+from archiver.store.schema import ForeignSchema
 
 
 def archive_with(tmp_path, *statements: str):

@@ -373,8 +373,8 @@ def test_json_arrays_are_read_in_small_windows(monkeypatch):
 
 
 def test_a_cut_off_link_that_another_link_of_the_post_completes_is_left_out():
+    from archiver.extract.html import merge_links
     from archiver.models import FoundLink
-    from archiver.sources.html import merge_links
 
     cut = FoundLink(
         "https://example.com/2024/05/an-arti", "example.com/2024/05/an-arti", "text", 0, truncated=True
@@ -943,8 +943,8 @@ def test_an_archive_is_opened_once_per_ingest(tmp_path, monkeypatch):
     ],
 )
 def test_a_feed_url_follows_redirects_by_the_rules_links_follow(server, path, outcome):
+    from archiver.http import ResolverSettings
     from archiver.models import SourceUnavailable
-    from archiver.resolve import ResolverSettings
     from archiver.sources.fetch import fetch_source
 
     base, recorder = server

@@ -248,7 +248,7 @@ def _hrefs_and_text_urls(html: str) -> set[str]:
     import re
 
     from archiver.extract import extract_links
-    from archiver.sources.html import parse_html, render
+    from archiver.extract.html import parse_html, render
     from archiver.urls import normalise_url
 
     tree = parse_html(html)
@@ -312,10 +312,10 @@ def test_a_long_page_is_searched_whole():
 
 
 def test_a_page_longer_than_the_limit_says_so(monkeypatch):
-    import archiver.extract
+    import archiver.extract.links
     import archiver.sources.page
 
-    monkeypatch.setattr(archiver.extract, "MAX_TEXT_LENGTH", 1000)
+    monkeypatch.setattr(archiver.extract.links, "MAX_TEXT_LENGTH", 1000)
     monkeypatch.setattr(archiver.sources.page, "MAX_TEXT_LENGTH", 1000)
     posts, error = read_all("".join(f"https://example.com/{n}\n" for n in range(200)).encode(), "long.txt")
     assert len(posts) == 1 and 0 < len(posts[0].links) < 200
@@ -338,7 +338,7 @@ def test_deeply_nested_html_is_read_in_linear_time_and_keeps_its_text():
 
 
 def test_tags_in_scripts_and_comments_do_not_count_as_nesting():
-    from archiver.sources.nesting import MAX_DEPTH, cap_nesting
+    from archiver.extract.nesting import MAX_DEPTH, cap_nesting
 
     noise = (
         "<script>" + "var t = '<div>';" * (MAX_DEPTH * 4) + "</script><!--" + "<div>" * MAX_DEPTH * 2 + "-->"

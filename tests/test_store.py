@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from conftest import FIXTURES
 
-from archiver import store
+from archiver import pipeline, store
 from archiver.clock import add_seconds
 from archiver.models import FoundLink, Hop, Post, Resolution
 from archiver.sources import iter_posts
@@ -62,7 +62,7 @@ def test_full_text_search_on_post_text(tmp_path):
 def test_large_batches_are_stored_whole_and_searchable(tmp_path, variable_limit):
     # More rows than one INSERT statement carries, and more posts than one transaction;
     # also where SQLite takes at most 999 parameters a statement.
-    count = store.ROWS_PER_STATEMENT * 2 + store.BATCH_SIZE + 7
+    count = store.db.ROWS_PER_STATEMENT * 2 + store.BATCH_SIZE + 7
     posts = [
         Post(
             id=f"p{i}",
@@ -98,7 +98,7 @@ def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)
     url = "https://t.co/dLWAZRTC3H"
-    store.save_resolutions(db, [ok(url, "https://www.bbc.co.uk/news/x")], recheck_after_days=30)
+    pipeline.save_resolutions(db, [ok(url, "https://www.bbc.co.uk/news/x")], recheck_after_days=30)
     row = db["links"].get(link_id(url))
     assert (row["status"], row["final_domain"], row["final_host"], row["hops"]) == (
         "ok",
@@ -111,37 +111,37 @@ def test_ok_resolution_fills_the_link_and_its_chain(tmp_path):
         (0, url, "location"),
         (1, "https://www.bbc.co.uk/news/x", None),
     ]
-    assert (url, None) not in store.links_due(db, now=add_seconds(T0, 86400))
-    assert (url, None) in store.links_due(db, now=add_seconds(T0, 31 * 86400))
-    assert (url, None) in store.links_due(db, now=T0, recheck_all=True)
+    assert (url, None) not in pipeline.links_due(db, now=add_seconds(T0, 86400))
+    assert (url, None) in pipeline.links_due(db, now=add_seconds(T0, 31 * 86400))
+    assert (url, None) in pipeline.links_due(db, now=T0, recheck_all=True)
 
 
 def test_recheck_after_is_this_runs_not_the_one_that_checked(tmp_path):
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)
     good, bad = "https://t.co/dLWAZRTC3H", "https://t.co/Z9ixm4GsEx"
-    store.save_resolutions(
+    pipeline.save_resolutions(
         db, [ok(good, "https://www.bbc.co.uk/news/x"), failed(bad, "dns_error", T0)], recheck_after_days=30
     )
     a_day_later = add_seconds(T0, 86400 + 1)
-    due = store.links_due(db, now=a_day_later, recheck_after_days=0)
+    due = pipeline.links_due(db, now=a_day_later, recheck_after_days=0)
     assert (good, None) in due  # 0: every good link now
     assert (bad, None) in due  # its first retry (after 1 h) is due as well
-    assert (good, None) not in store.links_due(db, now=a_day_later, recheck_after_days=7)
-    assert (good, None) in store.links_due(db, now=add_seconds(T0, 8 * 86400), recheck_after_days=7)
+    assert (good, None) not in pipeline.links_due(db, now=a_day_later, recheck_after_days=7)
+    assert (good, None) in pipeline.links_due(db, now=add_seconds(T0, 8 * 86400), recheck_after_days=7)
     # A failure keeps its back-off, whatever --recheck-after says.
     for _ in range(2):
-        store.save_resolutions(db, [failed(bad, "dns_error", a_day_later)], recheck_after_days=30)
-    assert (bad, None) not in store.links_due(db, now=add_seconds(a_day_later, 60), recheck_after_days=0)
+        pipeline.save_resolutions(db, [failed(bad, "dns_error", a_day_later)], recheck_after_days=30)
+    assert (bad, None) not in pipeline.links_due(db, now=add_seconds(a_day_later, 60), recheck_after_days=0)
 
 
 def test_failure_after_success_keeps_the_last_good_destination(tmp_path):
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)
     url = "https://t.co/dLWAZRTC3H"
-    store.save_resolutions(db, [ok(url, "https://example.com/article")])
+    pipeline.save_resolutions(db, [ok(url, "https://example.com/article")])
     later = add_seconds(T0, 40 * 86400)
-    store.save_resolutions(db, [failed(url, "http_error", later, http_status=429, retry_after=7200.0)])
+    pipeline.save_resolutions(db, [failed(url, "http_error", later, http_status=429, retry_after=7200.0)])
     row = db["links"].get(link_id(url))
     assert (row["status"], row["final_url"], row["last_ok_at"], row["first_failed_at"]) == (
         "http_error",
@@ -163,7 +163,7 @@ def test_failures_back_off(tmp_path):
     at = T0
     spacings = []
     for _ in range(6):
-        store.save_resolutions(db, [failed(url, "dns_error", at)])
+        pipeline.save_resolutions(db, [failed(url, "dns_error", at)])
         row = db["links"].get(link_id(url))
         spacings.append(row["next_check_at"])
         at = row["next_check_at"]
@@ -183,7 +183,7 @@ def test_truncated_links_are_never_due(tmp_path):
     store.save_posts(db, parse_bytes("Cut short https://t.co/abc1…\n".encode(), source="t.txt"))
     row = db["links"].get(link_id("https://t.co/abc1"))
     assert (row["status"], row["error"]) == ("truncated", None)
-    assert store.links_due(db, recheck_all=True) == []
+    assert pipeline.links_due(db, recheck_all=True) == []
 
 
 def _post(post_id: str, *links: FoundLink) -> Post:
@@ -203,7 +203,7 @@ def test_a_link_given_whole_anywhere_is_resolved_with_its_expansion(tmp_path, ba
         store.save_posts(db, [_post(f"{number}-{i}", link) for i, link in enumerate(batch)])
     row = db["links"].get(link_id(CUT.url))
     assert (row["status"], row["error"], row["expanded_url"]) == ("pending", None, "https://example.org/a")
-    assert store.links_due(db) == [(CUT.url, "https://example.org/a")]
+    assert pipeline.links_due(db) == [(CUT.url, "https://example.org/a")]
     assert db["post_links"].count == 2
 
 
@@ -219,8 +219,8 @@ def test_domain_change_view(tmp_path):
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)
     url = "https://t.co/dLWAZRTC3H"
-    store.save_resolutions(db, [ok(url, "https://news.example.com/a")])
-    store.save_resolutions(db, [ok(url, "https://parked.example.net/", at=add_seconds(T0, 60))])
+    pipeline.save_resolutions(db, [ok(url, "https://news.example.com/a")])
+    pipeline.save_resolutions(db, [ok(url, "https://parked.example.net/", at=add_seconds(T0, 60))])
     rows = list(db["domain_changes"].rows)
     assert [(r["earlier_domain"], r["current_domain"]) for r in rows] == [("example.com", "example.net")]
 
@@ -263,7 +263,7 @@ def test_text_with_nul_or_a_lone_surrogate_is_stored_cleaned(tmp_path):
 
 
 def test_a_huge_retry_after_is_clamped_and_never_costs_the_batch(tmp_path):
-    from archiver.resolve import MAX_SERVER_WAIT, parse_retry_after
+    from archiver.http import MAX_SERVER_WAIT, parse_retry_after
 
     assert parse_retry_after("999999999999") == MAX_SERVER_WAIT
     assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0) == MAX_SERVER_WAIT
@@ -273,7 +273,7 @@ def test_a_huge_retry_after_is_clamped_and_never_costs_the_batch(tmp_path):
     store.save_posts(db, [_post("p", *[FoundLink(u, u, "text", i) for i, u in enumerate(urls)])])
     results = [ok(u, u + "/final") for u in urls[:40]]
     results.append(failed(urls[40], "http_error", T0, http_status=429, retry_after=999999999999.0))
-    store.save_resolutions(db, results)
+    pipeline.save_resolutions(db, results)
     rows = {row["url"]: row for row in db["links"].rows}
     assert sum(row["status"] == "ok" for row in rows.values()) == 40
     hostile = rows[urls[40]]
@@ -285,7 +285,7 @@ def test_one_result_that_cannot_be_stored_leaves_the_others_stored(tmp_path):
     urls = ["https://example.com/a", "https://example.com/b"]
     store.save_posts(db, [_post("p", *[FoundLink(u, u, "text", i) for i, u in enumerate(urls)])])
     broken = ok(urls[0], urls[0] + "/final", at="not a time")
-    store.save_resolutions(db, [broken, ok(urls[1], urls[1] + "/final")])
+    pipeline.save_resolutions(db, [broken, ok(urls[1], urls[1] + "/final")])
     statuses = {row["url"]: row["status"] for row in db["links"].rows}
     assert statuses == {urls[0]: "pending", urls[1]: "ok"}
 
@@ -346,7 +346,7 @@ def test_a_feed_or_page_cannot_take_the_place_of_a_platforms_post(tmp_path, firs
 def test_an_older_archive_is_upgraded_to_the_new_post_ids_without_duplicates(tmp_path):
     from sqlite_utils import Database
 
-    from archiver.migrations import MIGRATIONS
+    from archiver.store.migrations import MIGRATIONS
 
     month = FIXTURES / "twitter" / "grailbird" / "data" / "js" / "tweets" / "2009_03.js"
     feed = FIXTURES / "feed" / "mastodon.rss"
@@ -395,7 +395,7 @@ def test_final_domain_is_the_host_where_there_is_no_registered_domain(tmp_path, 
     db, posts = fresh_db(tmp_path)
     store.save_posts(db, posts)
     url = "https://t.co/dLWAZRTC3H"
-    store.save_resolutions(db, [ok(url, final)])
+    pipeline.save_resolutions(db, [ok(url, final)])
     assert db["links"].get(link_id(url))["final_domain"] == domain
     assert [row["final_domain"] for row in db["checks"].rows] == [domain]
 
@@ -403,7 +403,7 @@ def test_final_domain_is_the_host_where_there_is_no_registered_domain(tmp_path, 
 def test_an_older_archive_gets_hosts_as_final_domains(tmp_path):
     from sqlite_utils import Database
 
-    from archiver.migrations import MIGRATIONS
+    from archiver.store.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = Database(path)
@@ -431,9 +431,9 @@ def test_a_domain_is_new_when_a_check_first_reaches_it_not_when_its_links_were_s
     store.save_posts(db, posts)  # links first stored at T0 (today, by the clock)
     old_link, hijacked = "https://t.co/dLWAZRTC3H", "https://t.co/Z9ixm4GsEx"
     long_ago, last_week = "2020-01-01T00:00:00Z", "2026-11-20T00:00:00Z"
-    store.save_resolutions(db, [ok(old_link, "https://www.bbc.co.uk/a", at=long_ago)])
-    store.save_resolutions(db, [ok(hijacked, "https://news.example.org/a", at=long_ago)])
-    store.save_resolutions(db, [ok(hijacked, "https://spam.example.net/win", at=last_week)])
+    pipeline.save_resolutions(db, [ok(old_link, "https://www.bbc.co.uk/a", at=long_ago)])
+    pipeline.save_resolutions(db, [ok(hijacked, "https://news.example.org/a", at=long_ago)])
+    pipeline.save_resolutions(db, [ok(hijacked, "https://spam.example.net/win", at=last_week)])
     domains = {row["domain"]: row for row in db.query("select * from domains")}
     assert domains["example.net"]["first_reached_at"] == last_week
     assert domains["bbc.co.uk"]["first_reached_at"] == long_ago
@@ -448,7 +448,7 @@ def test_a_domain_is_new_when_a_check_first_reaches_it_not_when_its_links_were_s
 def test_an_older_archive_keeps_no_state_in_error_text(tmp_path):
     from sqlite_utils import Database
 
-    from archiver.migrations import MIGRATIONS
+    from archiver.store.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = Database(path)
@@ -484,7 +484,7 @@ def test_an_older_archive_keeps_no_state_in_error_text(tmp_path):
 def test_an_older_archive_gets_its_hashtags_and_handles_in_one_case(tmp_path):
     from sqlite_utils import Database
 
-    from archiver.migrations import MIGRATIONS
+    from archiver.store.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = Database(path)
@@ -510,7 +510,7 @@ def test_an_older_archive_gets_its_hashtags_and_handles_in_one_case(tmp_path):
 def test_an_older_archive_gets_the_links_columns_in_reading_order_and_keeps_its_search(tmp_path):
     from sqlite_utils import Database
 
-    from archiver.migrations import LINKS_FIRST_COLUMNS, MIGRATIONS
+    from archiver.store.migrations import LINKS_FIRST_COLUMNS, MIGRATIONS
 
     path = tmp_path / "old.db"
     old = Database(path)

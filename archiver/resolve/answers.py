@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from .outcomes import HopFailed, Interpreted
+from ..http import HopFailed, Interpreted
 
 __all__ = ["ANSWERS_BYTES", "ANSWER_OVERHEAD", "AnswerCache"]
 

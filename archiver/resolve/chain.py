@@ -10,65 +10,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from ..http import HostClients
-from ..models import Fingerprint, Hop, LinkStatus, Resolution, Via
-from ..urls import hostname
+from ..http import (
+    REDIRECT_STATUS,
+    Chain,
+    HopFailed,
+    HostClients,
+    HostLimiter,
+    Interpreted,
+    Onward,
+    ResolverSettings,
+    ask,
+    follow_chain,
+    join_url,
+    loop_key,
+    with_retries,
+)
+from ..models import LinkStatus, Resolution, Via
 from .answers import ANSWERS_BYTES, AnswerCache
-from .outcomes import HopFailed, Interpreted, Transient, classify
-from .politeness import HostLimiter
-from .response import REDIRECT_STATUS, interpret, join_url, loop_key
-from .retries import RETRYABLE_STATUS, parse_retry_after, with_retries
-from .settings import ResolverSettings
+from .response import interpret
 from .wrappers import unwrap
 
-__all__ = ["Chain", "ChainFollower", "Onward", "Requester", "end_of_chain", "follow_chain"]
+__all__ = ["ChainFollower", "Requester"]
 
 Sleep = Callable[[float], Awaitable[None]]
-# What a chain ends with when its last hop ends it (a Resolution, a fetched feed).
-Ended = TypeVar("Ended")
-
-
-@dataclass
-class Chain:
-    """The hops of one link's check so far, and the Resolution they come to."""
-
-    url: str
-    checked_at: str
-    hops: list[Hop] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-
-    def add(self, url: str, status_code: int | None, via: Via | None = None) -> None:
-        self.hops.append(Hop(url, status_code, via))
-
-    def requested(self) -> str | None:
-        """Return the last URL that was requested (not only unwrapped or refused)."""
-        return next((h.url for h in reversed(self.hops) if h.status_code is not None), None)
-
-    def result(
-        self,
-        status: LinkStatus,
-        *,
-        final_url: str | None,
-        http_status: int | None = None,
-        error: str | None = None,
-        title: str | None = None,
-        retry_after: float | None = None,
-        fingerprint: Fingerprint | None = None,
-    ) -> Resolution:
-        return Resolution(
-            url=self.url,
-            status=status,
-            hops=tuple(self.hops),
-            checked_at=self.checked_at,
-            http_status=http_status,
-            final_url=final_url,
-            error=error,
-            title=title,
-            retry_after=retry_after,
-            fingerprint=fingerprint,
-        )
 
 
 @dataclass
@@ -114,36 +79,13 @@ class Requester:
 
     async def _fetch(self, url: str) -> Interpreted:
         """One GET of one URL: the status and where the response points next."""
-        host = hostname(url)
-        reason = self.settings.refusal(url)
-        if reason:
-            raise HopFailed(LinkStatus.BLOCKED, f"refused: {reason}")
-        try:
-            async with (
-                self.limiter.slot(host),
-                asyncio.timeout(self.settings.timeout),
-                self.clients.get(host, url) as answer,
-            ):
-                if answer.status in RETRYABLE_STATUS:
-                    self._retryable(host, answer.status, answer.header("retry-after"))
-                return await interpret(answer, url)
-        except (HopFailed, Transient):
-            raise
-        except TimeoutError as ex:
-            raise Transient(
-                f"no complete answer within {self.settings.timeout:g} s", status=LinkStatus.TIMEOUT
-            ) from ex
-        except Exception as ex:  # noqa: BLE001 - every other failure becomes a status
-            raise classify(ex) from ex
-
-    def _retryable(self, host: str, status: int, retry_after_header: str) -> None:
-        """Raise for an answer worth another try, waiting as the host asks if the run can."""
-        self.limiter.slow_down(
-            host,
-            status,
-            parse_retry_after(retry_after_header),
-            max_wait=self.settings.max_retry_after,
-            deadline=self.settings.deadline,
+        return await ask(
+            url,
+            lambda answer: interpret(answer, url),
+            clients=self.clients,
+            limiter=self.limiter,
+            settings=self.settings,
+            timeout=self.settings.timeout,
         )
 
 
@@ -196,79 +138,6 @@ class ChainFollower:
             return _final(chain, current, answer)
         target, problem = join_url(current, answer.next_url, keep_fragment=answer.via == Via.LOCATION)
         return Onward(answer.status_code, answer.via, target, problem)
-
-
-@dataclass(frozen=True, slots=True)
-class Onward:
-    """A hop that points further: recorded in the chain, then followed if the rules allow."""
-
-    status_code: int | None
-    via: Via | None
-    target: str | None  # the next URL, absolute; None when it cannot be followed
-    problem: str | None = None  # the raw target that could not be followed
-
-
-async def follow_chain(
-    chain: Chain, current: str, hop: Callable[[str], Awaitable[Onward | Ended]], max_hops: int
-) -> Ended | Resolution:
-    """Follow a chain from ``current`` until ``hop`` ends it or the chain's rules do.
-
-    The one redirect follower: a link's chain and a feed's fetch both walk here.
-    ``hop`` turns a URL into an ``Onward`` or into what the chain ends with; the
-    rules of ``end_of_chain`` (unsupported target, loop, too many hops) end it as a
-    ``Resolution``.
-    """
-    while True:
-        chain.seen.add(loop_key(current))
-        step = await hop(current)
-        if not isinstance(step, Onward):
-            return step
-        chain.add(current, step.status_code, step.via)
-        end = end_of_chain(chain, step.target, step.problem, step.status_code, max_hops)
-        if end is not None:
-            return end
-        assert step.target is not None
-        current = step.target
-
-
-def end_of_chain(
-    chain: Chain, target: str | None, problem: str | None, status_code: int | None, max_hops: int
-) -> Resolution | None:
-    """Return the resolution when a chain cannot go on to ``target``, or None to go on.
-
-    The rules every redirect archiver follows (a link's, a feed's) obey: a target that is
-    no http(s) URL ends it ``invalid``, one seen before ``redirect_loop``, one past
-    ``max_hops`` ``too_many_redirects``.
-    """
-    last = chain.hops[-1].url
-    if target is None:
-        raw = (problem or "")[:2000]
-        chain.add(raw, None)
-        return chain.result(
-            LinkStatus.INVALID,
-            final_url=last,
-            http_status=status_code,
-            error=f"redirect to an unsupported URL: {raw}",
-        )
-    if loop_key(target) in chain.seen:
-        return chain.result(
-            LinkStatus.REDIRECT_LOOP,
-            final_url=last,
-            http_status=status_code,
-            error=f"redirects back to {target}",
-        )
-    if len(chain.hops) > max_hops:
-        # The refused next hop is the chain's last row, not its final URL: that is
-        # the last URL actually requested (none, for a chain of wrappers alone).
-        requested = chain.requested()
-        chain.add(target, None)
-        return chain.result(
-            LinkStatus.TOO_MANY_REDIRECTS,
-            final_url=requested,
-            http_status=status_code,
-            error=f"more than {max_hops} redirects",
-        )
-    return None
 
 
 def _final(chain: Chain, current: str, answer: Interpreted) -> Resolution:

@@ -4,62 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import replace
-from typing import Any, TypeVar
 
 from ..clock import utc_now
-from ..http import HostClients, Resolver
+from ..http import Dispatcher, HandOver, HostClients, HostLimiter, Resolver, ResolverSettings, as_they_come
 from ..models import Resolution
 from .chain import ChainFollower, Requester
-from .politeness import Dispatcher, HostLimiter
 from .probe import Prober
-from .settings import ResolverSettings
 
-__all__ = ["as_they_come", "resolve_many"]
+__all__ = ["resolve_many"]
 
 Sleep = Callable[[float], Awaitable[None]]
-T = TypeVar("T")
-HandOver = Callable[[T], Awaitable[None]]
-
-
-async def as_they_come(
-    worker: Callable[[HandOver[T]], Coroutine[Any, Any, None]], *, workers: int, buffer: int = 0
-) -> AsyncGenerator[T, None]:
-    """Run ``workers`` copies of ``worker`` and yield what they hand over, as it comes.
-
-    Each copy is given the function it hands a result over with; at most ``buffer``
-    results wait to be taken (0: no bound).  When the caller stops taking results, the
-    workers are cancelled; a worker's error reaches the caller.
-    """
-    results: asyncio.Queue[tuple[T] | None] = asyncio.Queue(maxsize=buffer)
-
-    async def hand_over(result: T) -> None:
-        await results.put((result,))
-
-    async def run() -> None:
-        cancelled = False
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(worker(hand_over))
-        except asyncio.CancelledError:
-            cancelled = True  # the caller is gone: nobody would take the end-mark
-            raise
-        finally:
-            if not cancelled:
-                await results.put(None)
-
-    runner = asyncio.create_task(run())
-    try:
-        while (item := await results.get()) is not None:
-            yield item[0]
-        await runner
-    finally:
-        if not runner.done():
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runner
 
 
 async def resolve_many(

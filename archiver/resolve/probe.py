@@ -2,7 +2,7 @@
 
 A host that answers any unknown path with 200 makes "status 200" meaningless for its
 links; comparing a link's page with the probe's answer tells a soft 404 apart from the
-page that was linked (``archiver.rot``).  The probe is one more request a host a run,
+page that was linked (``archiver.preserve.rot``).  The probe is one more request a host a run,
 sent like any other (guard, limits, retries), and only for hosts whose link ended on
 a deep HTML page, where the comparison can tell something.
 """
@@ -14,7 +14,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from ..models import Probe, Resolution
-from ..rot import is_deep
+from ..urls import is_deep
 from .chain import ChainFollower
 
 __all__ = ["Prober"]

@@ -11,20 +11,17 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import urljoin, urlsplit
 
-from ..fingerprint import fingerprint
-from ..http import Answer, BodyTooLarge
+from ..http import REDIRECT_STATUS, Answer, BodyTooLarge, HopFailed, Interpreted
 from ..models import Fingerprint, LinkStatus, Via
-from ..urls import is_shortener, normalise_url
+from ..urls import is_shortener
+from .fingerprint import fingerprint
 from .htmlredirect import find_js_redirect, find_meta_refresh, find_title, parse_refresh
-from .outcomes import HopFailed, Interpreted
 
-__all__ = ["BODY_CAP", "REDIRECT_STATUS", "interpret", "join_url", "loop_key"]
+__all__ = ["BODY_CAP", "PAGE_CAP", "interpret"]
 
 log = logging.getLogger("archiver.resolve")
 
-REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # Of a page, the text after its <body> tag that is read: enough to find a meta refresh,
 # a JavaScript redirect and the title, and for the fingerprint's thousand words.
 BODY_CAP = 64 * 1024
@@ -117,40 +114,9 @@ async def _drain(answer: Answer) -> None:
             await answer.read(REDIRECT_BODY_CAP)
 
 
-def join_url(current: str, target: str, *, keep_fragment: bool = False) -> tuple[str | None, str | None]:
-    """Return the absolute next URL, or None and the raw target when it cannot be followed.
-
-    With ``keep_fragment`` (a Location header), a target without a fragment inherits
-    the current URL's, as a browser does (RFC 9110, section 10.2.2).
-    """
-    target = target.strip()
-    if not target:
-        return None, "(empty Location)"
-    try:
-        joined = urljoin(current, target)
-    except ValueError:
-        return None, target
-    if keep_fragment and "#" in current and "#" not in target:
-        joined = f"{joined}#{current.split('#', 1)[1]}"
-    try:
-        scheme = urlsplit(joined).scheme.lower() if ":" in joined else ""
-    except ValueError:
-        return None, target
-    if scheme not in ("http", "https"):
-        return None, target
-    normalised = normalise_url(joined)
-    if normalised is None:
-        return None, target
-    return normalised, None
-
-
 def _decode_page(body: bytes, charset: str | None) -> str:
     """Return a page's text; a charset no text codec stands for (``zip``, ``idna``) reads as UTF-8."""
     try:
         return body.decode(charset or "utf-8", errors="replace")
     except (LookupError, UnicodeError, ValueError):
         return body.decode("utf-8", errors="replace")
-
-
-def loop_key(url: str) -> str:
-    return url.split("#", 1)[0]

@@ -20,19 +20,19 @@ from .records import contained
 
 __all__ = [
     "SOURCES",
+    "Fetched",
     "Format",
     "Reading",
     "SourceEntry",
-    "describe_content",
     "detect_format",
     "expand_source",
+    "fetch_source",
     "is_url",
     "iter_posts",
     "parse_bytes",
     "read_source",
     "read_source_list",
     "source",
-    "streamer",
 ]
 
 # A file larger than this is not a post export anyone could mean: refuse it rather
@@ -317,3 +317,4 @@ _NAMED = re.compile(r'\s+as\s+"([^"]*)"\s*$')
 # Register the built-in formats; the catch-all page format last.
 from . import feed, jsonl, mastodon_outbox, twitter_archive, csv_rows  # noqa: E402,F401,I001
 from . import page  # noqa: E402,F401
+from .fetch import Fetched, fetch_source  # noqa: E402

@@ -20,12 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from ..extract import extract_text_parts
+from ..extract import extract_text_parts, merge_links
 from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import source, streamer
-from .html import merge_links
 from .records import stable_id
 from .timestamps import utc_timestamp
 from .twitter_archive import entity_link

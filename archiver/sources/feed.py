@@ -17,11 +17,10 @@ from typing import Any
 import feedparser
 
 from ..clock import format_utc
-from ..extract import extract_text_parts
+from ..extract import extract_text_parts, merge_links, post_from_html
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import is_url, source
-from .html import merge_links, post_from_html
 from .records import each_record, stable_id, text_of
 
 __all__ = ["parse_feed"]

@@ -6,12 +6,21 @@ import asyncio
 from dataclasses import dataclass
 
 from ..clock import utc_now
-from ..http import BodyTooLarge, HTTPClient, Resolver, build_client, get
+from ..http import (
+    REDIRECT_STATUS,
+    BodyTooLarge,
+    Chain,
+    HTTPClient,
+    Onward,
+    Resolver,
+    ResolverSettings,
+    build_client,
+    classify,
+    follow_chain,
+    get,
+    join_url,
+)
 from ..models import Resolution, SourceUnavailable, Via
-from ..resolve import ResolverSettings
-from ..resolve.chain import Chain, Onward, follow_chain
-from ..resolve.outcomes import classify
-from ..resolve.response import REDIRECT_STATUS, join_url
 from ..urls import normalise_url
 
 __all__ = ["Fetched", "fetch_source"]

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..extract import post_from_html
 from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
-from .html import post_from_html
 from .records import each_record, text_of
 
 __all__ = ["parse_mastodon_archive", "parse_outbox_file"]

@@ -16,12 +16,20 @@ from dataclasses import dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ..extract import MAX_TEXT_LENGTH, TextParts, extract_links, extract_text_parts
+from ..extract import (
+    MAX_TEXT_LENGTH,
+    TextParts,
+    anchor_links,
+    extract_links,
+    extract_text_parts,
+    merge_links,
+    parse_html,
+    render,
+)
 from ..models import FoundLink, ParseError, Post
 from ..urls import hostname, normalise_url
 from . import is_url, source
 from .attribution import Attribution, find_attribution
-from .html import anchor_links, merge_links, parse_html, render
 from .records import stable_id
 
 __all__ = ["parse_page"]

@@ -18,13 +18,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..extract import extract_links
+from ..extract import extract_links, merge_links
 from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Post
 from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
-from .html import merge_links
 from .jsontools import iter_json_array
 from .records import each_record
 from .timestamps import utc_timestamp

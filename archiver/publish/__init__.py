@@ -1,0 +1,32 @@
+"""Publishing the archive: Datasette with archiver's metadata and pages, snapshots and exports.
+
+``metadata`` fits the shipped ``metadata.yml`` to the database served; ``serve`` starts
+Datasette on the live file or on a public snapshot (``snapshot``: a consistent copy,
+with no local paths in a public one); ``export`` writes a table or a query as CSV,
+JSON or JSON Lines; ``datasette_plugin`` is how an archive reads in Datasette (link
+and post pages, colours, what a public instance refuses).
+"""
+
+from __future__ import annotations
+
+from .export import EXPORT_FORMATS, write_rows
+from .metadata import (
+    canned_queries,
+    database_name,
+    for_database,
+    load_metadata,
+)
+from .serve import prepare_serving, serve
+from .snapshot import snapshot
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "canned_queries",
+    "database_name",
+    "for_database",
+    "load_metadata",
+    "prepare_serving",
+    "serve",
+    "snapshot",
+    "write_rows",
+]

@@ -1,0 +1,67 @@
+"""The sources table: what was read from where, when, and the validators for the next fetch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..clock import utc_now
+from ..models import SourceStatus
+from .db import writes
+from .posts import Saved
+
+__all__ = ["list_sources", "record_source", "source_state"]
+
+
+def source_state(db: Database, location: str) -> dict[str, Any] | None:
+    """Return what is recorded about a source (ETag, Last-Modified, last status), or None."""
+    return next(db.query("select * from sources where location = ?", [location]), None)
+
+
+@writes
+def record_source(
+    db: Database,
+    location: str,
+    *,
+    status: SourceStatus,
+    fmt: str | None = None,
+    error: str | None = None,
+    http_status: int | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    saved: Saved | None = None,
+    public_name: str | None = None,
+) -> None:
+    """Record the outcome of reading a source; keep its validators when none came back.
+
+    ``public_name`` is what a public copy shows instead of the location (a name the
+    sources file gives it); None shows the file name.
+    """
+    now = utc_now()
+    previous = source_state(db, location) or {}
+    row: dict[str, Any] = {
+        "location": location,
+        "format": fmt or previous.get("format"),
+        "first_seen_at": previous.get("first_seen_at") or now,
+        "last_fetched_at": now,
+        "last_status": status,
+        "last_error": error,
+        "http_status": http_status,
+        "etag": etag if etag is not None else previous.get("etag"),
+        "last_modified": last_modified if last_modified is not None else previous.get("last_modified"),
+        "posts_added": saved.posts_added if saved is not None else 0,
+        "public_name": public_name,
+    }
+    db.table("sources").upsert(row, pk="location")
+
+
+def list_sources(db: Database) -> list[dict[str, Any]]:
+    """Return every recorded source with the number of posts stored from it."""
+    return list(
+        db.query(
+            "select sources.*, (select count(*) from posts where posts.source = sources.location "
+            "or posts.source like sources.location || '!%') as posts "
+            "from sources order by location"
+        )
+    )
