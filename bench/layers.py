@@ -33,9 +33,9 @@ sys.path.insert(0, str(HERE))
 from latency_server import FINALS, link  # noqa: E402
 from run import latency_server  # noqa: E402
 
+from archiver.http import ResolverSettings  # noqa: E402
 from archiver.http.backend import AsyncioBackend  # noqa: E402
 from archiver.http.client import build_client  # noqa: E402
-from archiver.http import ResolverSettings  # noqa: E402
 from archiver.resolve import resolve_many  # noqa: E402
 
 Request = Callable[[], Awaitable[None]]
