@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check archiver tests bench
 	$(BIN)/ruff format --check archiver tests bench
 	$(BIN)/mypy
-	$(BIN)/cog --check README.md metadata.yml
+	$(BIN)/cog --check README.md metadata.yml docs/*.md
 
 format: $(STAMP)
 	$(BIN)/ruff format archiver tests bench
@@ -60,7 +60,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 docs: $(STAMP)
-	$(BIN)/cog -r README.md metadata.yml
+	$(BIN)/cog -r README.md metadata.yml docs/*.md
 
 # Link resolution against a latency-injecting server on 127.0.0.x, archiver beside
 # urlexpander, minet and plain loops (installed into bench/.venv only), then the CPU
