@@ -24,6 +24,7 @@ __all__ = [
     "CaptureRole",
     "CheckedLink",
     "DatabaseError",
+    "ExportFormat",
     "Fingerprint",
     "FirstGood",
     "FoundBy",
@@ -45,6 +46,7 @@ __all__ = [
     "SaveJob",
     "SaveResult",
     "SaveStatus",
+    "SourceFormat",
     "SourceStatus",
     "SourceUnavailable",
     "Summary",
@@ -151,6 +153,25 @@ class Platform(StrEnum):
     WEB = "web"
 
 
+class SourceFormat(StrEnum):
+    """How a source is read (sources.format, --format, a sources.txt line's first word)."""
+
+    PAGE = "page"
+    FEED = "feed"
+    TWITTER_ARCHIVE = "twitter-archive"
+    MASTODON_OUTBOX = "mastodon-outbox"
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+class ExportFormat(StrEnum):
+    """What ``archiver export`` writes (--format)."""
+
+    CSV = "csv"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
 class CaptureMode(StrEnum):
     """Whether web archives are asked about links (--captures)."""
 
@@ -241,6 +262,19 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         Platform.MASTODON: "a Mastodon post: an outbox export or a feed",
         Platform.BLUESKY: "a Bluesky post: a feed, or embedded in a page",
         Platform.WEB: "a page or a feed item of no social platform",
+    },
+    SourceFormat: {
+        SourceFormat.PAGE: "a web page, text or Markdown file with embedded posts",
+        SourceFormat.FEED: "an RSS or Atom feed, a file or a URL",
+        SourceFormat.TWITTER_ARCHIVE: "a Twitter/X archive export, or its tweets file",
+        SourceFormat.MASTODON_OUTBOX: "a Mastodon archive export, or its outbox.json",
+        SourceFormat.CSV: "a table of posts with a header row",
+        SourceFormat.JSONL: "one JSON object a line, a post each",
+    },
+    ExportFormat: {
+        ExportFormat.CSV: "comma-separated values, with a header row",
+        ExportFormat.JSON: "one JSON array of objects",
+        ExportFormat.JSONL: "one JSON object a line",
     },
     CaptureMode: {
         CaptureMode.OFF: "web archives are not asked",

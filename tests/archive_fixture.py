@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 from conftest import FIXTURES
 
-from archiver import pipeline, store
+from archiver import pipeline, publish, store
 from archiver.models import Hop, Resolution
 from archiver.sources import iter_posts
 
@@ -102,3 +103,45 @@ def served_archive(folder: Path, *extra: str, name: str = "archive.db") -> Itera
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class InProcess:
+    """Datasette as ``archiver serve`` configures it, asked in-process: no port, no process.
+
+    As Datasette's plugin-testing guide does (``Datasette(...).client``), on one event
+    loop kept for the site's life so that its SQL threads are shared by every request.
+    """
+
+    def __init__(self, app: object) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._app = app
+        self._loop.run_until_complete(app.invoke_startup())  # type: ignore[attr-defined]
+
+    def get(self, path: str, **options: object) -> httpx.Response:
+        return self._loop.run_until_complete(self._app.client.get(path, **options))  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._loop.close()
+
+
+def open_in_process(db_path: Path, *, public: bool = False) -> InProcess:
+    """Return Datasette serving the archive at ``db_path`` in-process, as ``archiver serve`` would."""
+    db = store.open_database(db_path)
+    try:
+        metadata = publish.for_database(publish.load_metadata(), publish.database_name(db_path))
+        serving = publish.prepare_serving(db, db_path, metadata, public=public, scratch=db_path.parent)
+    finally:
+        db.close()
+    return InProcess(publish.datasette_app(serving))
+
+
+@contextmanager
+def archive_in_process(
+    folder: Path, *, public: bool = False, name: str = "archive.db"
+) -> Iterator[tuple[InProcess, Path]]:
+    """Build the fixture archive in ``folder`` and yield Datasette serving it in-process."""
+    site = open_in_process(build_archive(folder / name), public=public)
+    try:
+        yield site, folder / name
+    finally:
+        site.close()

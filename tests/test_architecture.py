@@ -179,3 +179,13 @@ def test_every_module_lists_its_public_names(module):
     if module.endswith("__main__") or module == "archiver":
         return
     assert isinstance(getattr(loaded, "__all__", None), list), f"{module} has no __all__"
+
+
+# A module longer than this is doing more than one thing (the style's ~500, with room).
+MAX_MODULE_LINES = 550
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_grows_past_a_few_screens(module):
+    lines = MODULES[module].read_text(encoding="utf-8").count("\n")
+    assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines; split it by what it does"

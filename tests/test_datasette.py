@@ -1,4 +1,4 @@
-"""The published archive: a real `archiver serve` process answering over HTTP."""
+"""The published archive: Datasette as `archiver serve` runs it, in-process, and a real `archiver serve`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 import yaml
-from archive_fixture import ROOT, served_archive
+from archive_fixture import ROOT, archive_in_process, served_archive
 from datasette.utils import tilde_encode
 
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
@@ -17,63 +17,63 @@ METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    with served_archive(tmp_path_factory.mktemp("served")) as site:
+    with archive_in_process(tmp_path_factory.mktemp("served")) as site:
         yield site
 
 
 def test_metadata_is_served(served):
     base, _ = served
-    metadata = httpx.get(f"{base}/-/metadata.json").json()
+    metadata = base.get("/-/metadata.json").json()
     assert metadata["title"] == "archiver"
-    page = httpx.get(f"{base}/archive/links").text
+    page = base.get("/archive/links").text
     assert "Every distinct link found in a post" in page
 
 
 def test_the_owner_of_a_local_instance_can_run_any_sql(served):
     base, db_path = served
-    rows = httpx.get(f"{base}/archive.json?sql=select+count(*)+as+n+from+posts&_shape=array").json()
+    rows = base.get("/archive.json?sql=select+count(*)+as+n+from+posts&_shape=array").json()
     assert rows == [{"n": 6}]
-    served_db = httpx.get(f"{base}/-/databases.json").json()[0]
+    served_db = base.get("/-/databases.json").json()[0]
     assert served_db["path"] == str(db_path)  # only --public hides it
 
 
 def test_every_table_and_view_in_metadata_exists(served):
     base, _ = served
     described = set(METADATA["databases"]["archive"]["tables"])
-    served_tables = {t["name"] for t in httpx.get(f"{base}/archive.json").json()["tables"]}
-    views = {v["name"] for v in httpx.get(f"{base}/archive.json").json()["views"]}
+    served_tables = {t["name"] for t in base.get("/archive.json").json()["tables"]}
+    views = {v["name"] for v in base.get("/archive.json").json()["views"]}
     assert described <= served_tables | views
 
 
 def test_full_text_search(served):
     base, _ = served
-    rows = httpx.get(f"{base}/archive/posts.json?_search=cartoons&_shape=array").json()
+    rows = base.get("/archive/posts.json?_search=cartoons&_shape=array").json()
     assert len(rows) == 1 and rows[0]["author_handle"] == "mikenov"
 
 
 def test_facets(served):
     base, _ = served
-    data = httpx.get(f"{base}/archive/links.json").json()
+    data = base.get("/archive/links.json").json()
     status_facet = {r["value"]: r["count"] for r in data["facet_results"]["status"]["results"]}
     assert status_facet == {"pending": 8, "ok": 1, "dns_error": 1}
     assert {"final_domain", "is_shortener"} <= set(data["facet_results"])
-    posts = httpx.get(f"{base}/archive/posts.json").json()
+    posts = base.get("/archive/posts.json").json()
     assert {"platform", "author_handle_folded"} <= set(posts["facet_results"])
 
 
 @pytest.mark.parametrize("query", sorted(METADATA["databases"]["archive"]["queries"]))
 def test_canned_queries_run(served, query):
     base, _ = served
-    response = httpx.get(f"{base}/archive/{query}.json?_shape=array")
+    response = base.get(f"/archive/{query}.json?_shape=array")
     assert response.status_code == 200, response.text
     assert isinstance(response.json(), list)
 
 
 def test_canned_query_answers(served):
     base, _ = served
-    top = httpx.get(f"{base}/archive/top_domains.json?_shape=array").json()
+    top = base.get("/archive/top_domains.json?_shape=array").json()
     assert top[0]["final_domain"] == "bbc.co.uk"
-    failed = httpx.get(f"{base}/archive/links_failed.json?_shape=array").json()
+    failed = base.get("/archive/links_failed.json?_shape=array").json()
     assert [r["url"] for r in failed] == ["https://t.co/Z9ixm4GsEx"]
 
 
@@ -84,10 +84,10 @@ def test_csv_and_json_export_match_the_database(served, table):
     base, db_path = served
     with sqlite3.connect(db_path) as conn:
         count = conn.execute(f"select count(*) from {table}").fetchone()[0]
-    response = httpx.get(f"{base}/archive/{table}.csv?_stream=on")
+    response = base.get(f"/archive/{table}.csv?_stream=on")
     assert response.status_code == 200
     assert len(list(csv.DictReader(io.StringIO(response.text)))) == count
-    rows = httpx.get(f"{base}/archive/{table}.json?_shape=array&_size=max").json()
+    rows = base.get(f"/archive/{table}.json?_shape=array&_size=max").json()
     assert len(rows) == count
 
 
@@ -98,55 +98,55 @@ def test_canned_queries_do_not_hide_tables_or_views():
 
 def test_array_and_date_facets(served):
     base, _ = served
-    posts = httpx.get(f"{base}/archive/posts.json").json()
+    posts = base.get("/archive/posts.json").json()
     hashtags = {r["value"]: r["count"] for r in posts["facet_results"]["hashtags_folded"]["results"]}
     assert hashtags["bloggers"] == 1 and hashtags["osint"] == 1
     days = {r["value"]: r["count"] for r in posts["facet_results"]["posted_at"]["results"]}
     assert days == {"2024-05-16": 5}
-    checks = httpx.get(f"{base}/archive/checks.json").json()
+    checks = base.get("/archive/checks.json").json()
     assert {r["value"] for r in checks["facet_results"]["checked_at"]["results"]} == {"2026-01-01"}
 
 
 def test_link_chain_view_reads_as_one_string(served):
     base, _ = served
-    rows = httpx.get(f"{base}/archive/link_chains.json?_shape=array&url=https://t.co/dLWAZRTC3H").json()
+    rows = base.get("/archive/link_chains.json?_shape=array&url=https://t.co/dLWAZRTC3H").json()
     assert rows[0]["chain"] == "301 https://t.co/dLWAZRTC3H -> 200 https://www.bbc.co.uk/news/a"
 
 
 def test_domains_view(served):
     base, _ = served
-    rows = httpx.get(f"{base}/archive/domains.json?_shape=array").json()
+    rows = base.get("/archive/domains.json?_shape=array").json()
     assert [(r["domain"], r["links"], r["posts"], r["authors"]) for r in rows] == [("bbc.co.uk", 1, 1, 1)]
 
 
 def test_search_covers_post_text_and_page_titles(served):
     base, _ = served
-    links = httpx.get(f"{base}/archive/links.json?_search=Summit+statement&_shape=array").json()
+    links = base.get("/archive/links.json?_search=Summit+statement&_shape=array").json()
     assert [r["url"] for r in links] == ["https://t.co/dLWAZRTC3H"]
-    page = httpx.get(f"{base}/-/search?q=cartoons").text
+    page = base.get("/-/search?q=cartoons").text
     assert "posts" in page and "cartoons" in page
 
 
 def test_url_cells_link_out_without_referrer_or_ranking(served):
     base, _ = served
-    page = httpx.get(f"{base}/archive/links").text
+    page = base.get("/archive/links").text
     assert 'href="https://www.bbc.co.uk/news/a" rel="nofollow noopener noreferrer ugc"' in page
     assert '<time datetime="2026-01-01T00:00:00Z">2026-01-01 00:00:00 UTC</time>' in page
 
 
 def test_atom_feeds_of_link_rot(served):
     base, _ = served
-    failed = httpx.get(f"{base}/archive/newly_failed_links.atom")
+    failed = base.get("/archive/newly_failed_links.atom")
     assert failed.status_code == 200
     assert "application/xml" in failed.headers["content-type"] or "atom" in failed.headers["content-type"]
     assert "dns_error: https://t.co/Z9ixm4GsEx" in failed.text
-    domains = httpx.get(f"{base}/archive/newly_seen_domains.atom")
+    domains = base.get("/archive/newly_seen_domains.atom")
     assert domains.status_code == 200 and "bbc.co.uk" in domains.text
 
 
 def test_dashboard_page_is_served_with_its_charts(served):
     base, _ = served
-    page = httpx.get(f"{base}/-/dashboards/links")
+    page = base.get("/-/dashboards/links")
     assert page.status_code == 200
     for title in (
         "Links archived per day",
@@ -178,7 +178,7 @@ def test_every_table_view_and_column_is_described(tmp_path):
 
 def test_json_cells_are_pretty_printed(served):
     base, _ = served
-    page = httpx.get(f"{base}/archive/posts?_search=Morning").text
+    page = base.get("/archive/posts?_search=Morning").text
     assert '<pre style="white-space: pre-wrap">[\n    &#34;NewsReview&#34;,' in page
 
 
@@ -264,7 +264,7 @@ def test_export_names_a_canned_query_from_any_folder(tmp_path):
 
 
 def test_rotten_links_and_their_captures_are_published(tmp_path):
-    from archive_fixture import build_archive, start_server
+    from archive_fixture import build_archive, open_in_process
 
     from archiver import pipeline, store
     from archiver.models import Capture, Fingerprint, Hop, LookupJob, LookupResult, LookupStatus, Resolution
@@ -303,28 +303,27 @@ def test_rotten_links_and_their_captures_are_published(tmp_path):
         ],
     )
     db.close()
-    process, base = start_server(db_path)
+    base = open_in_process(db_path)
     try:
-        rotten = httpx.get(f"{base}/archive/links_rotten.json?_shape=array").json()
+        rotten = base.get("/archive/links_rotten.json?_shape=array").json()
         assert [(r["url"], r["rot"]) for r in rotten] == [(gone, "soft_404")]
-        captured = httpx.get(f"{base}/archive/gone_but_captured.json?_shape=array").json()
+        captured = base.get("/archive/gone_but_captured.json?_shape=array").json()
         assert [(r["url"], r["archived_url"]) for r in captured] == [("https://t.co/Z9ixm4GsEx", capture.url)]
-        feed = httpx.get(f"{base}/archive/newly_rotten_links.atom")
+        feed = base.get("/archive/newly_rotten_links.atom")
         assert feed.status_code == 200
         assert "soft_404: " + gone in feed.text and f"Capture: {capture.url}" in feed.text
-        dashboard = httpx.get(f"{base}/-/dashboards/links").text
+        dashboard = base.get("/-/dashboards/links").text
         assert "Links by rot verdict" in dashboard
         chart = METADATA["plugins"]["datasette-dashboards"]["links"]["charts"]["rot-verdicts"]["query"]
-        counts = httpx.get(f"{base}/archive.json", params={"sql": chart, "_shape": "array"}).json()
+        counts = base.get("/archive.json", params={"sql": chart, "_shape": "array"}).json()
         by_verdict = {r["rot"]: r["links"] for r in counts}
         assert by_verdict == {"not checked": 7, "none": 1, "dead": 1, "soft_404": 1}
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        base.close()
 
 
 def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_path):
-    from archive_fixture import build_archive, start_server
+    from archive_fixture import build_archive, open_in_process
 
     from archiver import pipeline, store
     from archiver.models import Hop, Resolution
@@ -340,9 +339,9 @@ def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_pa
     )
     post_id = db.execute("select post_id from post_links where link_id = ?", [link_id(good)]).fetchone()[0]
     db.close()
-    process, base = start_server(db_path)
+    base = open_in_process(db_path)
     try:
-        page = httpx.get(f"{base}/archive/links/{link_id(good)}").text
+        page = base.get(f"/archive/links/{link_id(good)}").text
         story = page.split('<section class="story link-story">', 1)[1].split("</section>", 1)[0]
         assert "Where this link goes" in story
         assert '<span class="badge failed">http_error</span>' in story
@@ -353,24 +352,23 @@ def test_a_links_page_tells_its_story_and_a_posts_page_where_its_links_go(tmp_pa
         history = story.split('<table class="timeline">', 1)[1].split("</table>", 1)[0]
         assert history.index("2026-03-01 00:00:00 UTC") < history.index("2026-01-01 00:00:00 UTC")
         assert "Michael Novakhov" in story and "Reading list for the day" in story
-        post_page = httpx.get(f"{base}/archive/posts/{tilde_encode(post_id)}").text
+        post_page = base.get(f"/archive/posts/{tilde_encode(post_id)}").text
         post = post_page.split('<section class="story post-story">', 1)[1].split("</section>", 1)[0]
         assert f'<a class="post-link" href="/archive/links/{link_id(good)}">{good}</a>' in post
         assert '<span class="badge failed">http_error</span>' in post
         # Ids in views lead to the row pages; the destinations view carries the post's text.
-        failed = httpx.get(f"{base}/archive/failed_links").text
+        failed = base.get("/archive/failed_links").text
         assert f'<a href="/archive/links/{link_id(good)}">{link_id(good)}</a>' in failed
-        destinations = httpx.get(f"{base}/archive/post_destinations.json?_shape=array").json()
+        destinations = base.get("/archive/post_destinations.json?_shape=array").json()
         assert destinations and all(0 < len(d["text"]) <= 141 for d in destinations)
-        listing = httpx.get(f"{base}/archive/post_destinations").text
+        listing = base.get("/archive/post_destinations").text
         assert f'href="/archive/posts/{tilde_encode(post_id)}"' in listing
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        base.close()
 
 
 def test_hashtag_and_handle_facets_count_any_case_once(tmp_path):
-    from archive_fixture import start_server
+    from archive_fixture import open_in_process
 
     from archiver import store
     from archiver.models import Post
@@ -384,24 +382,23 @@ def test_hashtag_and_handle_facets_count_any_case_once(tmp_path):
     ]
     store.save_posts(db, posts)
     db.close()
-    process, base = start_server(db_path)
+    base = open_in_process(db_path)
     try:
-        data = httpx.get(f"{base}/archive/posts.json").json()
+        data = base.get("/archive/posts.json").json()
         tags = {r["value"]: r["count"] for r in data["facet_results"]["hashtags_folded"]["results"]}
         assert tags == {"ai": 2, "climate": 1}
         handles = {r["value"]: r["count"] for r in data["facet_results"]["author_handle_folded"]["results"]}
         assert handles == {"newsdesk": 2, "other": 1}
-        spelled = httpx.get(f"{base}/archive/posts.json?_shape=array&_sort=posted_at").json()
+        spelled = base.get("/archive/posts.json?_shape=array&_sort=posted_at").json()
         assert [json.loads(p["hashtags"]) for p in spelled] == [["AI"], ["ai", "Ai"], ["Climate"]]
         assert [p["author_handle"] for p in spelled] == ["NewsDesk", "newsdesk", "other"]
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        base.close()
 
 
 def test_the_database_page_starts_with_what_a_reader_starts_from(served):
     base, _ = served
-    page = httpx.get(f"{base}/archive").text
+    page = base.get("/archive").text
     start = page.split('<section class="start-here">', 1)[1].split("</section>", 1)[0]
     titles = [part.split(">", 1)[1].split("<", 1)[0] for part in start.split('<li><a href="')[1:]]
     assert titles[:3] == ["Posts", "Links", "Domains"] and "Dashboards" in titles
@@ -411,7 +408,7 @@ def test_the_database_page_starts_with_what_a_reader_starts_from(served):
 
 
 def test_a_strangers_javascript_url_is_never_a_link_on_the_pages(tmp_path):
-    from archive_fixture import build_archive, start_server
+    from archive_fixture import build_archive, open_in_process
 
     from archiver import store
     from archiver.preserve import parse_timemap
@@ -440,15 +437,14 @@ def test_a_strangers_javascript_url_is_never_a_link_on_the_pages(tmp_path):
     db.conn.commit()
     post_id = db.execute("select id from posts limit 1").fetchone()[0]
     db.close()
-    process, base = start_server(db_path)
+    base = open_in_process(db_path)
     try:
         for path in (f"/archive/links/{link_id(good)}", f"/archive/posts/{tilde_encode(post_id)}"):
-            page = httpx.get(f"{base}{path}").text
+            page = base.get(f"{path}").text
             story = page.split('<section class="story', 1)[1].split("</section>", 1)[0]
             assert 'href="javascript' not in story, path
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        base.close()
 
 
 def test_dead_links_are_the_links_judged_dead_and_start_here_counts_them(tmp_path):

@@ -260,3 +260,26 @@ def test_a_named_file_in_the_inbox_is_read_once_and_keeps_its_name(tmp_path):
     assert written.exit_code == 0, written.output
     with sqlite3.connect(folder / "public" / "archive.db") as conn:
         assert conn.execute("select source from posts").fetchall() == [("Notebook",)]
+
+
+def test_every_state_the_metadata_names_is_one_of_the_vocabulary():
+    """A status or verdict written in metadata.yml's SQL is a value archiver stores, never a typo."""
+    import re
+
+    from archiver.models import LinkStatus, LookupStatus, Rot, RunStatus, SaveStatus, SourceStatus
+
+    text = (ROOT / "metadata.yml").read_text(encoding="utf-8")
+    vocabularies = {
+        "status": {*LinkStatus, *LookupStatus, *SaveStatus, *RunStatus},
+        "last_status": set(SourceStatus),
+        "rot": set(Rot),
+    }
+    compared = re.compile(
+        r"\b(status|last_status|rot)\s*(?:not\s+in|in|!=|=|is\s+not|is)\s*(\([^)]*\)|'[^']*')", re.I
+    )
+    found = 0
+    for column, values in compared.findall(text):
+        for literal in re.findall(r"'([^']*)'", values):
+            found += 1
+            assert literal in vocabularies[column.lower()], (column, literal)
+    assert found >= 8

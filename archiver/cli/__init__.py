@@ -12,7 +12,7 @@ import click
 
 from .. import __version__, pipeline, publish, store
 from ..http import ResolverSettings
-from ..models import ArchiverError, DatabaseError, SourceStatus
+from ..models import ArchiverError, DatabaseError, ExportFormat, SourceStatus
 from ..preserve import CaptureSettings
 from ..sources import SourceEntry, read_source_list
 from .options import (
@@ -381,7 +381,13 @@ def sources_(db_path: str) -> None:
 @cli.command()
 @click.argument("table")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(publish.EXPORT_FORMATS), default="csv", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(publish.EXPORT_FORMATS),
+    default=str(ExportFormat.CSV),
+    show_default=True,
+)
 @click.option(
     "-o",
     "--output",

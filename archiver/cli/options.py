@@ -60,7 +60,7 @@ class GroupedCommand(click.Command):
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         sections: dict[str, list[tuple[str, str]]] = {}
         for param in self.get_params(ctx):
-            record = param.get_help_record(ctx)
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
             if record is not None:
                 heading = getattr(param, "group", None) or "Options"
                 sections.setdefault(heading, []).append(record)
@@ -324,7 +324,10 @@ def source_format_options(function: Callable[..., Any]) -> Callable[..., Any]:
         "--text-column", metavar="NAME", help="The column of CSV sources that holds the text"
     )(function)
     return click.option(
-        "--format", "fmt", type=click.Choice(sorted(SOURCES)), help="Read every source as this format"
+        "--format",
+        "fmt",
+        type=click.Choice(sorted(str(name) for name in SOURCES)),
+        help="Read every source as this format",
     )(function)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..domains import is_top_level_domain
-from ..models import FoundBy, FoundLink
+from ..models import FoundBy, FoundLink, Platform
 from ..urls import hostname, normalise_url
 from .unicode_marks import MARKS
 from .unicode_marks import UNICODE_VERSION as MARKS_UNICODE_VERSION
@@ -443,8 +443,8 @@ def _cut_off(text: str, end: int) -> bool:
 def _find_mentions(text: str, platform: str | None = None) -> list[tuple[int, int, str]]:
     if "@" not in text and "\uff20" not in text:
         return []
-    if platform in ("bluesky", "mastodon"):
-        pattern = _BLUESKY_MENTION if platform == "bluesky" else _MASTODON_MENTION
+    if platform in (Platform.BLUESKY, Platform.MASTODON):
+        pattern = _BLUESKY_MENTION if platform == Platform.BLUESKY else _MASTODON_MENTION
         return [
             (match.start(), match.end(), match.group(1).lower())
             for match in pattern.finditer(text)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 
 from .. import preserve, store
 from ..clock import add_seconds, utc_now
-from ..http import HopFailed, ResolverSettings
+from ..http import ResolverSettings
 from ..models import LookupJob, LookupResult, LookupStatus, SaveJob, SaveResult, SaveStatus
-from ..preserve import ArchiveClient, CaptureSettings, Endpoint
+from ..preserve import ArchiveClient, CaptureSettings, Endpoint, SlowDown
 from .ingest import Report
 
 __all__ = ["CaptureCounts", "ask_archives", "links_due_for_lookup", "record_capture_request", "save_lookups"]
@@ -166,8 +166,8 @@ async def _ask_for_captures(
             await sleep(settings.save_spacing)
         try:
             result = await client.save(SaveJob(link, url))
-        except HopFailed as failure:
-            counts.stopped = f"Save Page Now asked to slow down: {failure.error}"
+        except SlowDown as failure:
+            counts.stopped = f"Save Page Now asked to slow down: {failure}"
             report(f"captures: {counts.stopped}; the rest are asked in a later run")
             break
         request_id = record_capture_request(db, result, archive=archive, run_id=run_id)

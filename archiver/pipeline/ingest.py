@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import store
-from ..models import ArchiverError, DatabaseError, Post, SourceStatus, SourceUnavailable
+from ..models import ArchiverError, DatabaseError, Post, SourceFormat, SourceStatus, SourceUnavailable
 from ..sources import Fetched, SourceEntry, detect_format, expand_source, is_url, parse_bytes, read_source
 
 __all__ = ["Fetch", "Ingested", "Reading", "ReadingProgress", "Report", "ingest_sources"]
@@ -247,8 +247,8 @@ async def _ingest_one(
         return None
     # A URL read as a feed before is a feed still: a maintenance page it serves one day
     # is a failed read, not a post.
-    if fmt is None and previous.get("format") == "feed" and previous.get("last_status") in _READ:
-        fmt = "feed"
+    if fmt is None and previous.get("format") == SourceFormat.FEED and previous.get("last_status") in _READ:
+        fmt = SourceFormat.FEED
     name = fmt or detect_format(unit, fetched.body[:8192])
     posts = parse_bytes(fetched.body, source=unit, fmt=name, text_column=text_column)
     saved = store.save_posts(db, counter.posts(posts), run_id=run_id)

@@ -8,7 +8,7 @@ what a link keeps; ``archives`` asks the archives (lookups, Save Page Now).
 
 from __future__ import annotations
 
-from .archives import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, ArchiveClient, CaptureSettings
+from .archives import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, ArchiveClient, CaptureSettings, SlowDown
 from .checking import decide_checks
 from .listing import Endpoint, ListingError, best_capture, parse_cdx, parse_timemap, summarise
 from .rot import CHANGED_BITS, DEAD_STATUSES, judge
@@ -32,6 +32,7 @@ __all__ = [
     "CaptureSettings",
     "Endpoint",
     "ListingError",
+    "SlowDown",
     "asked_since",
     "best_capture",
     "checked_before",

@@ -34,7 +34,6 @@ from ..jsontext import load_json
 from ..models import (
     Capture,
     CaptureMode,
-    LinkStatus,
     ListingKind,
     LookupJob,
     LookupResult,
@@ -59,6 +58,7 @@ __all__ = [
     "DEFAULT_SAVE_URL",
     "ArchiveClient",
     "CaptureSettings",
+    "SlowDown",
 ]
 
 DEFAULT_ENDPOINTS = ("https://web.archive.org/cdx/search/cdx",)
@@ -103,6 +103,10 @@ class CaptureSettings:
     @property
     def saves(self) -> bool:
         return self.mode == CaptureMode.SAVE
+
+
+class SlowDown(Exception):
+    """Save Page Now asked to slow down: no more captures are asked for in this run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +267,7 @@ class ArchiveClient:
     async def save(self, job: SaveJob) -> SaveResult:
         """Ask the archive to capture ``job.url`` now; never raises for a refusal.
 
-        Raises HopFailed only when the archive asks to slow down (429), so that the
+        Raises SlowDown only when the archive asks to slow down (429), so that the
         caller stops asking for the rest of the run.
         """
         requested_at = utc_now()
@@ -277,12 +281,10 @@ class ArchiveClient:
             )
         except HopFailed as failure:
             if failure.http_status == 429:
-                raise
+                raise SlowDown(failure.error) from failure
             return SaveResult(job, requested_at, SaveStatus.FAILED, message=failure.error)
         if answer.status == 429:
-            raise HopFailed(
-                LinkStatus.HTTP_ERROR, "Save Page Now asks to slow down (HTTP 429)", http_status=429
-            )
+            raise SlowDown("Save Page Now asks to slow down (HTTP 429)")
         text = answer.body.decode("utf-8", errors="replace")
         job_id, message = _job_of(text)
         if not 200 <= answer.status < 300 or job_id is None:

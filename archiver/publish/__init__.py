@@ -16,13 +16,14 @@ from .metadata import (
     for_database,
     load_metadata,
 )
-from .serve import prepare_serving, serve
+from .serve import datasette_app, prepare_serving, serve
 from .snapshot import snapshot
 
 __all__ = [
     "EXPORT_FORMATS",
     "canned_queries",
     "database_name",
+    "datasette_app",
     "for_database",
     "load_metadata",
     "prepare_serving",

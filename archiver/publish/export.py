@@ -7,9 +7,11 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from ..models import ExportFormat
+
 __all__ = ["EXPORT_FORMATS", "write_rows"]
 
-EXPORT_FORMATS = ("csv", "json", "jsonl")
+EXPORT_FORMATS = tuple(str(fmt) for fmt in ExportFormat)
 
 # A spreadsheet runs a cell that starts with one of these as a formula; a post's text
 # or a page title is written by strangers (OWASP's "CSV injection").
@@ -19,13 +21,13 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def write_rows(rows: Iterable[dict[str, Any]], columns: list[str], fmt: str, out: TextIO) -> int:
     """Write rows to ``out`` in ``fmt``, streaming; return how many were written."""
     count = 0
-    if fmt == "csv":
+    if fmt == ExportFormat.CSV:
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({key: _inert(value) for key, value in row.items()})
             count += 1
-    elif fmt == "jsonl":
+    elif fmt == ExportFormat.JSONL:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from ..store import Database
 from .metadata import write_metadata
 from .snapshot import snapshot
 
-__all__ = ["PRIVATE_SETTINGS", "PUBLIC_SETTINGS", "Serving", "prepare_serving", "serve"]
+__all__ = ["PRIVATE_SETTINGS", "PUBLIC_SETTINGS", "Serving", "datasette_app", "prepare_serving", "serve"]
 
 # What a public instance allows: no database download, short queries, few rows.
 PUBLIC_SETTINGS = {
@@ -56,6 +57,31 @@ def prepare_serving(
         return Serving(copy, written, immutable=True, settings=PUBLIC_SETTINGS)
     written = write_metadata(metadata, scratch / "metadata.json")
     return Serving(Path(db_path), written, settings=PRIVATE_SETTINGS)
+
+
+def datasette_app(serving: Serving) -> Any:
+    """Return the Datasette application ``serve`` runs, to be asked in-process (``.client``).
+
+    The same database, metadata, settings and plugins as ``datasette serve`` is given;
+    call its ``invoke_startup()`` before the first request.
+    """
+    from datasette.app import SETTINGS, Datasette  # Datasette's start-up only for serving
+
+    defaults = {setting.name: setting.default for setting in SETTINGS}
+    settings: dict[str, Any] = {}
+    for name, value in serving.settings.items():
+        default = defaults[name]
+        if isinstance(default, bool):
+            settings[name] = value.lower() in ("on", "true", "1")
+        else:
+            settings[name] = type(default)(value)
+    database = str(serving.database)
+    return Datasette(
+        [] if serving.immutable else [database],
+        immutables=[database] if serving.immutable else [],
+        metadata=json.loads(serving.metadata.read_text(encoding="utf-8")),
+        settings=settings,
+    )
 
 
 def serve(serving: Serving, *, host: str, port: int) -> None:

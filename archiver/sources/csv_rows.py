@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from ..extract import extract_text_parts, merge_links
 from ..jsontext import load_json
-from ..models import FoundBy, FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Platform, Post, SourceFormat
 from ..urls import hostname, normalise_url
 from . import source, streamer
 from .records import stable_id
@@ -85,14 +85,14 @@ def _is_csv(name: str, head: bytes) -> bool:
     return len(columns) >= 2 and any(column in columns for column in TEXT_COLUMNS)
 
 
-@source("csv", detect=_is_csv, options=frozenset({"text_column"}))
+@source(SourceFormat.CSV, detect=_is_csv, options=frozenset({"text_column"}))
 def parse_csv(data: bytes, *, source: str, text_column: str | None = None) -> Iterator[Post]:
     """CSV or TSV, a post a row, columns found by their header (text, id, date, author, URL)."""
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline="")
     yield from _parse_rows(text, source=source, text_column=text_column)
 
 
-@streamer("csv")
+@streamer(SourceFormat.CSV)
 def stream_csv(path: str | Path, *, source: str, text_column: str | None = None) -> Iterator[Post]:
     """Return the posts of a CSV file read a row at a time (for files of any size)."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as text:
@@ -236,10 +236,10 @@ def _row_post(row: list[str], columns: _Columns, *, source: str) -> Post | None:
     handle = cell(columns.handle).lstrip("@") or None
     permalink = normalise_url(cell(columns.url)) if cell(columns.url) else None
     platform = _platform(cell(columns.platform), permalink, columns)
-    if platform == "twitter":
+    if platform == Platform.TWITTER:
         text = html.unescape(text)  # Twitter writes &, < and > of a tweet's text as entities
     post_id = cell(columns.id)
-    if permalink is None and platform == "twitter" and post_id.isdigit():
+    if permalink is None and platform == Platform.TWITTER and post_id.isdigit():
         permalink = f"https://twitter.com/{handle or 'i/web'}/status/{post_id}"
     posted_at = utc_timestamp(cell(columns.date)) if cell(columns.date) else None
     if not post_id:
@@ -304,12 +304,12 @@ def _platform(named: str, permalink: str | None, columns: _Columns) -> str:
         return named.lower()
     host = hostname(permalink) if permalink else ""
     if host in {"twitter.com", "x.com", "mobile.twitter.com"}:
-        return "twitter"
+        return Platform.TWITTER
     if host == "bsky.app":
-        return "bluesky"
+        return Platform.BLUESKY
     if permalink and re.search(r"/@[^/]+/\d+$", permalink):
-        return "mastodon"
-    return "twitter" if columns.tweets else "web"
+        return Platform.MASTODON
+    return Platform.TWITTER if columns.tweets else Platform.WEB
 
 
 def _cell_items(value: str) -> list[Any]:

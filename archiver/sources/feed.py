@@ -18,7 +18,7 @@ import feedparser
 
 from ..clock import format_utc
 from ..extract import extract_text_parts, merge_links, post_from_html
-from ..models import FoundBy, FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Platform, Post, SourceFormat
 from ..urls import normalise_url
 from . import is_url, source
 from .records import each_record, stable_id, text_of
@@ -72,7 +72,7 @@ def _decode_head(head: bytes) -> str:
     return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
 
 
-@source("feed", detect=_is_feed)
+@source(SourceFormat.FEED, detect=_is_feed)
 def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
     """An RSS or Atom feed: a blog, a Mastodon account or a Bluesky profile."""
     feed_url = source if is_url(source) else None
@@ -92,7 +92,7 @@ def parse_feed(data: bytes, *, source: str) -> Iterator[Post]:
     feed = parsed.get("feed", {})
     platform, handle = _platform(feed)
     feed_title = _plain(text_of(feed.get("title")), feed.get("title_detail"))
-    author = _display_name(feed_title, handle) if platform != "web" else None
+    author = _display_name(feed_title, handle) if platform != Platform.WEB else None
 
     def read(entry: Any) -> Post | None:
         return _entry_post(
@@ -136,26 +136,26 @@ def _platform(feed: Any) -> tuple[str, str | None]:
     generator = text_of(feed.get("generator")).lower()
     mastodon = _MASTODON_PROFILE.match(link)
     if mastodon:
-        return "mastodon", f"{mastodon.group('user')}@{mastodon.group('host')}"
+        return Platform.MASTODON, f"{mastodon.group('user')}@{mastodon.group('host')}"
     bluesky = _BLUESKY_PROFILE.match(link)
     if bluesky:
-        return "bluesky", bluesky.group("handle")
+        return Platform.BLUESKY, bluesky.group("handle")
     if "mastodon" in generator or _MASTODON_TAG.match(link):
-        return "mastodon", None
+        return Platform.MASTODON, None
     if link.startswith(("https://bsky.app/", "http://bsky.app/")):
-        return "bluesky", None
-    return "web", None
+        return Platform.BLUESKY, None
+    return Platform.WEB, None
 
 
 def _author_of(link: str | None, platform: str) -> str | None:
     """Return the handle in a Mastodon or Bluesky post's link (``user@host``, ``name.bsky.social``)."""
-    if link is None or platform == "web":
+    if link is None or platform == Platform.WEB:
         return None
     status = _MASTODON_STATUS.match(link)
-    if platform == "mastodon" and status:
+    if platform == Platform.MASTODON and status:
         return f"{status.group('user') or status.group('user2')}@{status.group('host')}"
     post = _BLUESKY_POST.match(link)
-    if platform == "bluesky" and post:
+    if platform == Platform.BLUESKY and post:
         return post.group("handle")
     return None
 
@@ -187,7 +187,7 @@ def _entry_post(
     if elsewhere is not None:
         links = merge_links([elsewhere], links)
         link = link or elsewhere.url
-    if platform == "web" and title and not text.startswith(title):
+    if platform == Platform.WEB and title and not text.startswith(title):
         text = f"{title}\n\n{text}".strip()
     entry_id = text_of(entry.get("id"))
     if not text and not link and not entry_id:

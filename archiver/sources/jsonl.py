@@ -11,7 +11,7 @@ from typing import Any
 
 from ..extract import extract_text_parts
 from ..jsontext import load_json
-from ..models import ParseError, Post
+from ..models import ParseError, Platform, Post, SourceFormat
 from ..urls import normalise_url
 from . import source
 from .records import stable_id, text_of
@@ -31,7 +31,7 @@ def _is_jsonl(name: str, head: bytes) -> bool:
     return isinstance(value, dict) and "text" in value
 
 
-@source("jsonl", detect=_is_jsonl)
+@source(SourceFormat.JSONL, detect=_is_jsonl)
 def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
     """JSON Lines: one post a line, {"text", "id", "author", "handle", "created_at", "url", "platform"}."""
     bad: list[int] = []
@@ -76,7 +76,7 @@ def _is_post(record: Any) -> bool:
 
 def _post(record: dict[str, Any], *, source: str) -> Post:
     text = record["text"]
-    platform = text_of(record.get("platform")) or "web"
+    platform = text_of(record.get("platform")) or Platform.WEB
     handle = text_of(record.get("handle")).lstrip("@") or None
     posted_at = utc_timestamp(record.get("created_at"))
     parts = extract_text_parts(text, platform=platform)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ..extract import post_from_html
 from ..jsontext import load_json
-from ..models import FoundBy, FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Platform, Post, SourceFormat
 from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
@@ -30,13 +30,13 @@ def _is_mastodon_archive(names: list[str]) -> bool:
     return any(member_name(n) == "outbox.json" for n in names)
 
 
-@source("mastodon-outbox", detect=_is_outbox)
+@source(SourceFormat.MASTODON_OUTBOX, detect=_is_outbox)
 def parse_outbox_file(data: bytes, *, source: str) -> Iterator[Post]:
     """A Mastodon archive's outbox.json (or the archive's folder, .tar.gz)."""
     yield from _parse_outbox(data, source=source, actor={})
 
 
-@archive_format("mastodon-outbox", detect=_is_mastodon_archive)
+@archive_format(SourceFormat.MASTODON_OUTBOX, detect=_is_mastodon_archive)
 def parse_mastodon_archive(archive: Archive, source: str) -> Iterator[Post]:
     """Yield the posts and boosts of a Mastodon archive, with the account's name and handle."""
     names = archive.names()
@@ -78,7 +78,7 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
         )
         return Post(
             id=activity_id,
-            platform="mastodon",
+            platform=Platform.MASTODON,
             author_name=name,
             author_handle=handle,
             text="",
@@ -91,12 +91,12 @@ def _post(activity: dict[str, Any], *, source: str, actor: dict[str, Any]) -> Po
     if kind != "Create" or not isinstance(note, dict) or not text_of(note.get("id")):
         return None
     base = text_of(note.get("url")) or text_of(note.get("id"))
-    body = post_from_html(text_of(note.get("content")), base=base, platform="mastodon")
+    body = post_from_html(text_of(note.get("content")), base=base, platform=Platform.MASTODON)
     summary = text_of(note.get("summary")).strip()
     tags: list[Any] = note["tag"] if isinstance(note.get("tag"), list) else []
     return Post(
         id=text_of(note.get("id")),
-        platform="mastodon",
+        platform=Platform.MASTODON,
         author_name=name,
         author_handle=handle or _handle({}, text_of(note.get("attributedTo"))),
         text=f"{summary}\n\n{body.text}".strip() if summary else body.text,

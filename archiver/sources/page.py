@@ -26,7 +26,7 @@ from ..extract import (
     parse_html,
     render,
 )
-from ..models import FoundLink, ParseError, Post
+from ..models import FoundLink, ParseError, Platform, Post, SourceFormat
 from ..urls import hostname, normalise_url
 from . import is_url, source
 from .attribution import Attribution, find_attribution
@@ -65,7 +65,7 @@ def _looks_like_page(name: str, head: bytes) -> bool:
     )
 
 
-@source("page", detect=_looks_like_page)
+@source(SourceFormat.PAGE, detect=_looks_like_page)
 def parse_page(data: bytes, *, source: str) -> Iterator[Post]:
     """A text or HTML page with embedded tweets (the attribution line marks each one)."""
     if _BINARY.search(data[:65536]):
@@ -198,7 +198,7 @@ def _tweet_post(
     permalink: str | None,
     anchors: tuple[FoundLink, ...],
     outside_anchors: str | None = None,
-    platform: str = "twitter",
+    platform: str = Platform.TWITTER,
 ) -> Post:
     text = "\n".join(line.strip() for line in lines).strip()
     # An embed's text was copied from a rendered tweet: its line breaks are lost.
@@ -208,10 +208,10 @@ def _tweet_post(
     )
     handle, name, posted_at = attribution.handle, attribution.name, attribution.date
     status = _STATUS_ID.search(permalink or "")
-    post_id = status.group(1) if status else stable_id("twitter", handle, posted_at or "", text)
+    post_id = status.group(1) if status else stable_id(Platform.TWITTER, handle, posted_at or "", text)
     return Post(
         id=post_id,
-        platform="twitter",
+        platform=Platform.TWITTER,
         author_name=name,
         author_handle=handle,
         text=text,
@@ -240,8 +240,8 @@ def _web_post_of(
     text: str, parts: TextParts, *, source: str, extra_links: tuple[FoundLink, ...]
 ) -> Iterator[Post]:
     yield Post(
-        id=stable_id("web", source, text),
-        platform="web",
+        id=stable_id(Platform.WEB, source, text),
+        platform=Platform.WEB,
         author_name=None,
         author_handle=None,
         text=text,
@@ -258,8 +258,8 @@ def _web_post_of(
 
 # Bluesky and Twitter embeds differ only in these: the platform, the permalink's shape.
 _EMBEDS = (
-    ("blockquote.twitter-tweet", "twitter"),
-    ("blockquote.bluesky-embed", "bluesky"),
+    ("blockquote.twitter-tweet", Platform.TWITTER),
+    ("blockquote.bluesky-embed", Platform.BLUESKY),
 )
 _BLUESKY_POST = re.compile(r"^https://bsky\.app/profile/[^/]+/post/[^/?#]+")
 _MASTODON_STATUS = re.compile(r"^(https://[^/]+/@[^/]+/\d+)")
@@ -276,11 +276,11 @@ def _parse_html(html: str, *, source: str) -> Iterator[Post]:
     rendered = render(root)
     anchors = anchor_links(rendered.anchors, base=base)
     posts = list(_parse_text(rendered.text, source=source, extra_links=()))
-    in_tweets = {link.url for post in posts if post.platform == "twitter" for link in post.links}
+    in_tweets = {link.url for post in posts if post.platform == Platform.TWITTER for link in post.links}
     for post in posts:
-        if post.platform != "web":
+        if post.platform != Platform.WEB:
             yield post
-    rest = next((p.text for p in posts if p.platform == "web"), "")
+    rest = next((p.text for p in posts if p.platform == Platform.WEB), "")
     yield from _web_post(rest, source=source, extra_links=tuple(a for a in anchors if a.url not in in_tweets))
     embeds.check(source)
 
@@ -354,7 +354,7 @@ def _blockquote_post(quote: LexborNode, *, platform: str, source: str, base: str
         outside_anchors=rendered.outside_anchors[:cut],
         platform=platform,
     )
-    if platform == "twitter":
+    if platform == Platform.TWITTER:
         return post
     uri = (quote.attributes.get("data-bluesky-uri") or "").strip()
     return replace(post, platform=platform, id=uri or post.id)
@@ -373,7 +373,7 @@ def _mastodon_embed_post(embed: LexborNode, *, source: str) -> Post | None:
             user = status.rstrip("/").split("/")[-2].lstrip("@")
             return Post(
                 id=status,
-                platform="mastodon",
+                platform=Platform.MASTODON,
                 author_name=None,
                 author_handle=f"{user}@{hostname(status)}",
                 text="",

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..extract import extract_links, merge_links
 from ..jsontext import load_json
-from ..models import FoundBy, FoundLink, ParseError, Post
+from ..models import FoundBy, FoundLink, ParseError, Platform, Post, SourceFormat
 from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
@@ -49,7 +49,7 @@ def _is_twitter_archive(names: list[str]) -> bool:
     return any(_TWEET_FILE.match(member_name(n)) or _GRAILBIRD_FILE.search(n) for n in names)
 
 
-@source("twitter-archive", detect=_is_tweets_file)
+@source(SourceFormat.TWITTER_ARCHIVE, detect=_is_tweets_file)
 def parse_tweets_file(data: bytes, *, source: str) -> Iterator[Post]:
     """A Twitter/X archive's tweets.js file (or the archive's folder, .zip), old or new."""
     if _GRAILBIRD_WRAPPER.match(data[:256].decode("utf-8-sig", errors="replace")):
@@ -58,7 +58,7 @@ def parse_tweets_file(data: bytes, *, source: str) -> Iterator[Post]:
         yield from _parse_tweets(data, source=source, account={})
 
 
-@archive_format("twitter-archive", detect=_is_twitter_archive)
+@archive_format(SourceFormat.TWITTER_ARCHIVE, detect=_is_twitter_archive)
 def parse_twitter_archive(archive: Archive, source: str) -> Iterator[Post]:
     """Yield the tweets of every tweets file in an archive, with the account's name and handle."""
     names = archive.names()
@@ -170,7 +170,7 @@ def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name:
     permalink = f"https://twitter.com/{handle or 'i/web'}/status/{tweet_id}"
     return Post(
         id=tweet_id,
-        platform="twitter",
+        platform=Platform.TWITTER,
         author_name=name,
         author_handle=handle,
         text=text,
