@@ -8,6 +8,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click
@@ -38,7 +40,31 @@ def test_the_readme_fits_a_few_screens():
     assert len(README.read_text(encoding="utf-8").splitlines()) <= 250
 
 
-def test_the_readme_quick_start_runs_as_written(tmp_path):
+class _Nowhere(BaseHTTPRequestHandler):
+    """A proxy that goes nowhere: every request and tunnel is answered 404, none leaves the machine."""
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_CONNECT = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def nowhere():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Nowhere)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_readme_quick_start_runs_as_written(tmp_path, nowhere):
     """Every "$" line of the quick start, run in a copy of the clone's data, prints what it shows."""
     session = QUICK_START.search(README.read_text(encoding="utf-8"))
     assert session, "README.md has no quick start"
@@ -47,7 +73,7 @@ def test_the_readme_quick_start_runs_as_written(tmp_path):
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         # Links end as errors without a request leaving the machine, as on one offline.
-        "ARCHIVER_PROXY": "http://127.0.0.1:9",
+        "ARCHIVER_PROXY": nowhere,
     }
     env.pop("ARCHIVER_CREATE", None)  # the quick start makes its archive with init
     steps = re.split(r"^\$ ", session.group(1), flags=re.M)[1:]

@@ -38,11 +38,13 @@ ROWS_PER_STATEMENT = 1000
 
 
 def open_database(path: str | os.PathLike[str]) -> Database:
-    """Return the archive at ``path``, creating or upgrading its tables as needed."""
+    """Return the archive at ``path``, creating or upgrading its tables as needed.
+
+    Its folder must exist: making it, and saying why it cannot be made, is the run's
+    (``pipeline.prepare_database_folder``) or ``archiver init``'s.
+    """
     path = Path(path)
     try:
-        if not path.parent.exists():
-            path.parent.mkdir(parents=True)
         db = Database(path)
         db.execute("PRAGMA busy_timeout = 30000")
         _check_schema(db, path, views=False)
