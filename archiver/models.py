@@ -150,6 +150,7 @@ class Platform(StrEnum):
     TWITTER = "twitter"
     MASTODON = "mastodon"
     BLUESKY = "bluesky"
+    REDDIT = "reddit"
     WEB = "web"
 
 
@@ -160,6 +161,9 @@ class SourceFormat(StrEnum):
     FEED = "feed"
     TWITTER_ARCHIVE = "twitter-archive"
     MASTODON_OUTBOX = "mastodon-outbox"
+    TWITTER_API = "twitter-api"
+    REDDIT = "reddit"
+    REDDIT_EXPORT = "reddit-export"
     CSV = "csv"
     JSONL = "jsonl"
 
@@ -261,6 +265,7 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         Platform.TWITTER: "a tweet: an archive export, a collector's file, or embedded in a page",
         Platform.MASTODON: "a Mastodon post: an outbox export or a feed",
         Platform.BLUESKY: "a Bluesky post: a feed, or embedded in a page",
+        Platform.REDDIT: "a Reddit submission or comment: a Pushshift dump or Reddit's data export",
         Platform.WEB: "a page or a feed item of no social platform",
     },
     SourceFormat: {
@@ -268,6 +273,9 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         SourceFormat.FEED: "an RSS or Atom feed, a file or a URL",
         SourceFormat.TWITTER_ARCHIVE: "a Twitter/X archive export, or its tweets file",
         SourceFormat.MASTODON_OUTBOX: "a Mastodon archive export, or its outbox.json",
+        SourceFormat.TWITTER_API: "twarc2 output (raw or flattened) or Twitter API v1.1 tweets, a line each",
+        SourceFormat.REDDIT: "Pushshift or Arctic Shift submissions and comments, a line each",
+        SourceFormat.REDDIT_EXPORT: "Reddit's data export of an account: posts.csv, comments.csv",
         SourceFormat.CSV: "a table of posts with a header row",
         SourceFormat.JSONL: "one JSON object a line, a post each",
     },

@@ -40,7 +40,7 @@ SOURCES_TEMPLATE = """\
 # start with # are comments. Every file under inbox/ (beside this file) is
 # archived as well: drop exports, saved pages and feeds there.
 # A line may start with the format to read its source as: feed, page, csv, jsonl,
-# twitter-archive or mastodon-outbox, e.g.
+# twitter-archive, mastodon-outbox, twitter-api, reddit or reddit-export, e.g.
 #   feed https://example.org/blog/feed.xml
 #   https://mastodon.social/@someone.rss
 """

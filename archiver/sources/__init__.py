@@ -16,6 +16,7 @@ from pathlib import Path
 from ..jsontext import load_json
 from ..models import ParseError, Post, SourceUnavailable, UnknownFormat
 from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
+from .compressed import DECOMPRESSION_ERRORS, is_compressed, plain_name, read_all, read_head
 from .records import contained
 
 __all__ = [
@@ -177,15 +178,21 @@ def read_source(
         kind = next((a for a in ARCHIVE_FORMATS if a.name == fmt), None) or archive_of(names)
         return Reading(kind.name if kind else None, _archive_posts(archive, names, kind, path, fmt))
     try:
-        with path.open("rb") as handle:
-            parser = _format(fmt or detect_format(str(path), handle.read(8192)))
+        # A compressed file is read as what it holds, whatever its suffix says.
+        compressed = is_compressed(path)
+        name = plain_name(str(path)) if compressed else str(path)
+        parser = _format(fmt or detect_format(name, read_head(path)))
         if parser.stream is not None:
             posts = parser.stream(path, source=str(path), **_options(parser, text_column=text_column))
             return Reading(parser.name, contained(posts, source=str(path)))
         size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
+        if not compressed and size > MAX_SOURCE_BYTES:
             raise ParseError(f"{path}: {size} bytes is larger than the {MAX_SOURCE_BYTES} byte limit")
-        data = path.read_bytes()
+        data = read_all(path, MAX_SOURCE_BYTES) if compressed else path.read_bytes()
+        if len(data) > MAX_SOURCE_BYTES:
+            raise ParseError(f"{path}: holds more than the {MAX_SOURCE_BYTES} byte limit")
+    except DECOMPRESSION_ERRORS as ex:
+        raise ParseError(f"{path}: cannot be decompressed ({type(ex).__name__}: {ex})") from ex
     except OSError as ex:
         raise SourceUnavailable(f"{path}: {ex.strerror or ex}") from ex
     return Reading(parser.name, parse_bytes(data, source=str(path), fmt=parser.name, text_column=text_column))
@@ -315,6 +322,6 @@ _NAMED = re.compile(r'\s+as\s+"([^"]*)"\s*$')
 
 
 # Register the built-in formats; the catch-all page format last.
-from . import feed, jsonl, mastodon_outbox, twitter_archive, csv_rows  # noqa: E402,F401,I001
+from . import feed, twitter_api, reddit, jsonl, mastodon_outbox, twitter_archive, csv_rows  # noqa: E402,F401,I001
 from . import page  # noqa: E402,F401
 from .fetch import Fetched, fetch_source  # noqa: E402

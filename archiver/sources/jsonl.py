@@ -56,7 +56,7 @@ def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
         return
     what = "JSON objects with a 'text' string"
     hint = (
-        "; they look like Twitter API pages (twarc2 output), which this format does not read"
+        "; they look like Twitter API pages without tweets (users, counts, compliance), which hold no posts"
         if api_pages
         else ""
     )
