@@ -64,10 +64,12 @@ docs: $(STAMP)
 
 # Link resolution against a latency-injecting server on 127.0.0.x, archiver beside
 # urlexpander, minet and plain loops (installed into bench/.venv only), then the CPU
-# each layer of the HTTP stack costs per request.
+# each layer of the HTTP stack costs per request, and ingesting a million-record twarc2
+# file and zstd Pushshift dump against sqlite-utils insert as the floor.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/layers.py
+	$(BIN)/python bench/collectors.py
 
 # Where the CPU goes: archiver resolve under py-spy (flame graph in bench/profiles/).
 bench-profile: $(STAMP)

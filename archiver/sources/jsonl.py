@@ -6,18 +6,21 @@ One object a line with at least ``text``; optional ``id``, ``author``, ``handle`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..extract import extract_text_parts
 from ..jsontext import load_json
 from ..models import ParseError, Platform, Post, SourceFormat
 from ..urls import normalise_url
-from . import source
+from . import source, streamer
+from .compressed import open_text
 from .records import stable_id, text_of
 from .timestamps import utc_timestamp
 
-__all__ = ["parse_jsonl"]
+__all__ = ["parse_jsonl", "stream_jsonl"]
 
 
 def _is_jsonl(name: str, head: bytes) -> bool:
@@ -34,10 +37,21 @@ def _is_jsonl(name: str, head: bytes) -> bool:
 @source(SourceFormat.JSONL, detect=_is_jsonl)
 def parse_jsonl(data: bytes, *, source: str) -> Iterator[Post]:
     """JSON Lines: one post a line, {"text", "id", "author", "handle", "created_at", "url", "platform"}."""
+    yield from _read_lines(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace"), source)
+
+
+@streamer(SourceFormat.JSONL)
+def stream_jsonl(path: str | Path, *, source: str) -> Iterator[Post]:
+    """Return the posts of a JSON Lines file of any size, compressed or not, a line at a time."""
+    with open_text(path) as text:
+        yield from _read_lines(text, source)
+
+
+def _read_lines(lines: Iterable[str], source: str) -> Iterator[Post]:
     bad: list[int] = []
     read = 0
     api_pages = False  # lines like {"data": [...]}: Twitter API v2 pages, as twarc2 writes them
-    for number, line in enumerate(data.decode("utf-8-sig", errors="replace").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record: Any = None
