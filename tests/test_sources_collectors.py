@@ -290,3 +290,20 @@ def test_a_compressed_dump_is_read_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert count == 30_000
     assert peak < 3_000_000, peak  # the file holds ~8 MB of lines
+
+
+def test_compressed_files_inside_a_zip_are_read_as_what_they_hold(tmp_path):
+    import zipfile
+
+    page = json.dumps(raw_page([LONG])).encode() + b"\n"
+    dump = json.dumps(COMMENT).encode() + b"\n"
+    path = tmp_path / "collected.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("search/tweets.jsonl.gz", gzip.compress(page))
+        archive.writestr("reddit/RC_2023-01.zst", zstandard.ZstdCompressor().compress(dump))
+        archive.writestr("broken.gz", b"\x1f\x8b" + b"not gzip at all" * 4)
+    posts = []
+    with pytest.raises(ParseError, match=r"broken\.gz: cannot be decompressed"):
+        for post in iter_posts(path):
+            posts.append(post)
+    assert sorted((p.platform, p.id) for p in posts) == [("reddit", "t1_c1"), ("twitter", "101")]

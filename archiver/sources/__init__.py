@@ -16,7 +16,15 @@ from pathlib import Path
 from ..jsontext import load_json
 from ..models import ParseError, Post, SourceUnavailable, UnknownFormat
 from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
-from .compressed import DECOMPRESSION_ERRORS, is_compressed, plain_name, read_all, read_head
+from .compressed import (
+    DECOMPRESSION_ERRORS,
+    compression_of,
+    decompress_bytes,
+    is_compressed,
+    plain_name,
+    read_all,
+    read_head,
+)
 from .records import contained
 
 __all__ = [
@@ -131,9 +139,21 @@ def parse_bytes(
 ) -> Iterator[Post]:
     """Return the posts of a source's bytes, detecting the format unless ``fmt`` names it.
 
-    ``text_column`` names the column of a CSV source that holds the text.
+    ``text_column`` names the column of a CSV source that holds the text.  Compressed
+    bytes (a ``.jsonl.gz`` inside a zip, a feed URL serving a ``.xml.gz``) are read as
+    what they hold.
     """
-    parser = _format(fmt or detect_format(source, data[:8192]))
+    if compression_of(data[:8]) is not None:
+        try:
+            data = decompress_bytes(data, MAX_SOURCE_BYTES)
+        except DECOMPRESSION_ERRORS as ex:
+            raise ParseError(f"{source}: cannot be decompressed ({type(ex).__name__}: {ex})") from ex
+        if len(data) > MAX_SOURCE_BYTES:
+            raise ParseError(f"{source}: holds more than the {MAX_SOURCE_BYTES} byte limit")
+        source_name = plain_name(source)
+    else:
+        source_name = source
+    parser = _format(fmt or detect_format(source_name, data[:8192]))
     return contained(
         parser.parse(data, source=source, **_options(parser, text_column=text_column)), source=source
     )

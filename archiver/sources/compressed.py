@@ -24,6 +24,8 @@ __all__ = [
     "COMPRESSIONS",
     "DECOMPRESSION_ERRORS",
     "compression_of",
+    "decompress_bytes",
+    "decompressing",
     "is_compressed",
     "open_binary",
     "open_text",
@@ -61,26 +63,41 @@ def plain_name(name: str) -> str:
 @contextmanager
 def open_binary(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Open a file for reading its content: decompressed as it is read when it is compressed."""
-    with open(path, "rb") as raw:
-        kind = compression_of(raw.read(8))
-        raw.seek(0)
-        if kind is None:
-            yield raw
-        elif kind == "gzip":
-            with gzip.GzipFile(fileobj=raw) as stream:
-                yield cast(BinaryIO, stream)
-        elif kind == "bzip2":
-            with bz2.BZ2File(raw) as stream:
-                yield stream
-        elif kind == "xz":
-            with lzma.LZMAFile(raw) as stream:
-                yield stream
-        else:
-            reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(
-                raw, read_size=_CHUNK, read_across_frames=True
-            )
-            with io.BufferedReader(reader, buffer_size=_CHUNK) as stream:
-                yield stream
+    with open(path, "rb") as raw, decompressing(raw) as stream:
+        yield stream
+
+
+@contextmanager
+def decompressing(raw: IO[bytes]) -> Iterator[IO[bytes]]:
+    """Return a stream of ``raw``'s content: itself, or decompressed as it is read."""
+    start = raw.tell()
+    kind = compression_of(raw.read(8))
+    raw.seek(start)
+    if kind is None:
+        yield raw
+    elif kind == "gzip":
+        with gzip.GzipFile(fileobj=raw) as stream:
+            yield cast(BinaryIO, stream)
+    elif kind == "bzip2":
+        with bz2.BZ2File(raw) as stream:
+            yield stream
+    elif kind == "xz":
+        with lzma.LZMAFile(raw) as stream:
+            yield stream
+    else:
+        reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(
+            raw, read_size=_CHUNK, read_across_frames=True
+        )
+        with io.BufferedReader(reader, buffer_size=_CHUNK) as stream:
+            yield stream
+
+
+def decompress_bytes(data: bytes, limit: int) -> bytes:
+    """Return what compressed ``data`` holds (at most ``limit`` + 1 bytes), or ``data`` itself."""
+    if compression_of(data[:8]) is None:
+        return data
+    with decompressing(io.BytesIO(data)) as stream:
+        return stream.read(limit + 1)
 
 
 @contextmanager
