@@ -97,7 +97,8 @@ def _posts(record: Any, source: str) -> list[Post] | None:
         includes = _mapping(record.get("includes"))
         users = _by_id(includes.get("users"))
         tweets = _by_id(includes.get("tweets"))
-        posts = (_v2_post(t, users, tweets, source) for t in (data if isinstance(data, list) else [data]))
+        listed = [t for t in (data if isinstance(data, list) else [data]) if isinstance(t, dict)]
+        posts = (_v2_post(t, users, tweets, source) for t in listed)
         return [post for post in posts if post is not None]
     if kind == "flat":
         author = _mapping(record.get("author"))
@@ -135,11 +136,8 @@ def _v2_post(
     )
     if original is not None:
         # A retweet's own text is cut ("RT @name: …"): the original holds it whole.
-        by = text_of(
-            (users.get(text_of(original.get("author_id"))) or _mapping(original.get("author"))).get(
-                "username"
-            )
-        )
+        original_author = users.get(text_of(original.get("author_id"))) or _mapping(original.get("author"))
+        by = text_of(original_author.get("username"))
         whole, entities = _v2_text(original)
         text = f"RT @{by}: {whole}" if by else whole
         mentions = [by] if by else []
