@@ -20,7 +20,6 @@ from .compressed import (
     DECOMPRESSION_ERRORS,
     compression_of,
     decompress_bytes,
-    is_compressed,
     plain_name,
     read_all,
     read_head,
@@ -199,9 +198,10 @@ def read_source(
         return Reading(kind.name if kind else None, _archive_posts(archive, names, kind, path, fmt))
     try:
         # A compressed file is read as what it holds, whatever its suffix says.
-        compressed = is_compressed(path)
+        compression, head = read_head(path)
+        compressed = compression is not None
         name = plain_name(str(path)) if compressed else str(path)
-        parser = _format(fmt or detect_format(name, read_head(path)))
+        parser = _format(fmt or detect_format(name, head))
         if parser.stream is not None:
             posts = parser.stream(path, source=str(path), **_options(parser, text_column=text_column))
             return Reading(parser.name, contained(posts, source=str(path)))

@@ -26,7 +26,6 @@ __all__ = [
     "compression_of",
     "decompress_bytes",
     "decompressing",
-    "is_compressed",
     "open_binary",
     "open_text",
     "plain_name",
@@ -110,16 +109,13 @@ def open_text(path: str | os.PathLike[str], *, newline: str | None = None) -> It
         yield text
 
 
-def read_head(path: str | os.PathLike[str], size: int = 8192) -> bytes:
-    """Return the first ``size`` bytes of a file's content, decompressed when it is compressed."""
-    with open_binary(path) as stream:
-        return stream.read(size)
-
-
-def is_compressed(path: str | os.PathLike[str]) -> bool:
-    """Return True when a file's first bytes show it is compressed."""
+def read_head(path: str | os.PathLike[str], size: int = 8192) -> tuple[str | None, bytes]:
+    """Return a file's compression (None: none) and the first ``size`` bytes of its content."""
     with open(path, "rb") as raw:
-        return compression_of(raw.read(8)) is not None
+        kind = compression_of(raw.read(8))
+        raw.seek(0)
+        with decompressing(raw) as stream:
+            return kind, stream.read(size)
 
 
 def read_all(path: str | os.PathLike[str], limit: int) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from ..models import ArchiverError, ParseError, Post
 
-__all__ = ["contained", "each_record", "stable_id", "text_of"]
+__all__ = ["contained", "each_record", "mapping_of", "stable_id", "text_of"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,11 @@ def contained(posts: Iterator[Post], *, source: str) -> Iterator[Post]:
 def text_of(value: Any) -> str:
     """Return a record's field when it is text, else "" (a number, a list, a null)."""
     return value if isinstance(value, str) else ""
+
+
+def mapping_of(value: Any) -> dict[str, Any]:
+    """Return a record's field when it is an object, else {} (a string, a list, a null)."""
+    return value if isinstance(value, dict) else {}
 
 
 def stable_id(*parts: str) -> str:

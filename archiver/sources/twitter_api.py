@@ -27,9 +27,9 @@ from ..jsontext import load_json
 from ..models import FoundLink, Platform, Post, SourceFormat
 from . import source, streamer
 from .lines import json_lines_of_bytes, json_lines_of_file
-from .records import text_of
+from .records import mapping_of, text_of
 from .timestamps import utc_timestamp
-from .twitter_archive import entity_link
+from .twitter_archive import entity_link, entity_values
 
 __all__ = ["parse_twitter_api", "stream_twitter_api"]
 
@@ -94,19 +94,19 @@ def _posts(record: Any, source: str) -> list[Post] | None:
     kind = _kind(record)
     if kind == "page":
         data = record["data"]
-        includes = _mapping(record.get("includes"))
+        includes = mapping_of(record.get("includes"))
         users = _by_id(includes.get("users"))
         tweets = _by_id(includes.get("tweets"))
         listed = [t for t in (data if isinstance(data, list) else [data]) if isinstance(t, dict)]
         posts = (_v2_post(t, users, tweets, source) for t in listed)
         return [post for post in posts if post is not None]
     if kind == "flat":
-        author = _mapping(record.get("author"))
+        author = mapping_of(record.get("author"))
         users = {text_of(author.get("id")) or text_of(record.get("author_id")): author}
         references = record.get("referenced_tweets")
         embedded = [r for r in references if _is_v2_tweet(r)] if isinstance(references, list) else []
         for reference in embedded:  # the flattened original carries its own author
-            original_author = _mapping(reference.get("author"))
+            original_author = mapping_of(reference.get("author"))
             users.setdefault(text_of(original_author.get("id")), original_author)
         post = _v2_post(record, users, _by_id(embedded), source)
         return [post] if post is not None else None
@@ -122,10 +122,10 @@ def _v2_post(
     tweet_id = text_of(tweet.get("id"))
     if not tweet_id.isdigit():
         return None
-    author = users.get(text_of(tweet.get("author_id"))) or _mapping(tweet.get("author"))
+    author = users.get(text_of(tweet.get("author_id"))) or mapping_of(tweet.get("author"))
     handle = text_of(author.get("username")) or None
     text, entities = _v2_text(tweet)
-    mentions: list[str] = []
+    mentions: tuple[str, ...] = ()
     original = next(
         (
             tweets.get(text_of(r.get("id")))
@@ -136,12 +136,12 @@ def _v2_post(
     )
     if original is not None:
         # A retweet's own text is cut ("RT @name: …"): the original holds it whole.
-        original_author = users.get(text_of(original.get("author_id"))) or _mapping(original.get("author"))
+        original_author = users.get(text_of(original.get("author_id"))) or mapping_of(original.get("author"))
         by = text_of(original_author.get("username"))
         whole, entities = _v2_text(original)
         text = f"RT @{by}: {whole}" if by else whole
-        mentions = [by] if by else []
-    mentions += _values(entities.get("mentions"), "username")
+        mentions = (by,) if by else ()
+    mentions += entity_values(entities.get("mentions"), "username")
     return _post(
         tweet_id,
         text=text,
@@ -149,7 +149,7 @@ def _v2_post(
         name=text_of(author.get("name")) or None,
         posted_at=utc_timestamp(tweet.get("created_at")),
         entity_links=[link for e in entities.get("urls") or [] if (link := entity_link(e)) is not None],
-        hashtags=_values(entities.get("hashtags"), "tag"),
+        hashtags=entity_values(entities.get("hashtags"), "tag"),
         mentions=mentions,
         source=source,
     )
@@ -157,30 +157,32 @@ def _v2_post(
 
 def _v2_text(tweet: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Return a v2 tweet's whole text (a long post's ``note_tweet``) and the entities of that text."""
-    note = _mapping(tweet.get("note_tweet"))
+    note = mapping_of(tweet.get("note_tweet"))
     if text_of(note.get("text")):
-        return html.unescape(note["text"]), _mapping(note.get("entities")) or _mapping(tweet.get("entities"))
-    return html.unescape(text_of(tweet.get("text"))), _mapping(tweet.get("entities"))
+        return html.unescape(note["text"]), mapping_of(note.get("entities")) or mapping_of(
+            tweet.get("entities")
+        )
+    return html.unescape(text_of(tweet.get("text"))), mapping_of(tweet.get("entities"))
 
 
 def _v1_post(tweet: dict[str, Any], source: str) -> Post | None:
     tweet_id = text_of(tweet.get("id_str")) or str(tweet.get("id") or "")
     if not tweet_id.isdigit():
         return None
-    user = _mapping(tweet.get("user"))
-    original = _mapping(tweet.get("retweeted_status"))
+    user = mapping_of(tweet.get("user"))
+    original = mapping_of(tweet.get("retweeted_status"))
     shown = original or tweet
-    extended = _mapping(shown.get("extended_tweet"))
+    extended = mapping_of(shown.get("extended_tweet"))
     text = html.unescape(
         text_of(extended.get("full_text")) or text_of(shown.get("full_text")) or text_of(shown.get("text"))
     )
-    entities = _mapping(extended.get("entities")) or _mapping(shown.get("entities"))
-    media = _mapping(extended.get("extended_entities")) or _mapping(shown.get("extended_entities"))
-    mentions: list[str] = []
+    entities = mapping_of(extended.get("entities")) or mapping_of(shown.get("entities"))
+    media = mapping_of(extended.get("extended_entities")) or mapping_of(shown.get("extended_entities"))
+    mentions: tuple[str, ...] = ()
     if original:
-        by = text_of(_mapping(original.get("user")).get("screen_name"))
+        by = text_of(mapping_of(original.get("user")).get("screen_name"))
         text = f"RT @{by}: {text}" if by else text
-        mentions = [by] if by else []
+        mentions = (by,) if by else ()
     found = [*(entities.get("urls") or []), *(media.get("media") or entities.get("media") or [])]
     return _post(
         tweet_id,
@@ -189,8 +191,8 @@ def _v1_post(tweet: dict[str, Any], source: str) -> Post | None:
         name=text_of(user.get("name")) or None,
         posted_at=utc_timestamp(tweet.get("created_at")),
         entity_links=[link for e in found if (link := entity_link(e)) is not None],
-        hashtags=_values(entities.get("hashtags"), "text"),
-        mentions=mentions + _values(entities.get("user_mentions"), "screen_name"),
+        hashtags=entity_values(entities.get("hashtags"), "text"),
+        mentions=mentions + entity_values(entities.get("user_mentions"), "screen_name"),
         source=source,
     )
 
@@ -203,8 +205,8 @@ def _post(
     name: str | None,
     posted_at: str | None,
     entity_links: list[FoundLink],
-    hashtags: list[str],
-    mentions: list[str],
+    hashtags: tuple[str, ...],
+    mentions: tuple[str, ...],
     source: str,
 ) -> Post:
     parts = extract_text_parts(text, platform=Platform.TWITTER)
@@ -217,7 +219,7 @@ def _post(
         posted_at=posted_at,
         url=f"https://twitter.com/{handle or 'i/web'}/status/{tweet_id}",
         source=source,
-        hashtags=tuple(dict.fromkeys(hashtags)) or parts.hashtags,
+        hashtags=hashtags or parts.hashtags,
         mentions=tuple(dict.fromkeys(mentions)) or parts.mentions,
         # The entities hold every link of the text with its expansion; the text adds those
         # the entities left out (a link of an original the line did not carry).
@@ -231,13 +233,3 @@ def _by_id(items: Any) -> dict[str, dict[str, Any]]:
     return {
         text_of(item.get("id")): item for item in items if isinstance(item, dict) and text_of(item.get("id"))
     }
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _values(entities: Any, key: str) -> list[str]:
-    if not isinstance(entities, list):
-        return []
-    return [v for e in entities if isinstance(e, dict) and isinstance(v := e.get(key), str) and v]

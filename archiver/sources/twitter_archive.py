@@ -25,7 +25,7 @@ from ..urls import normalise_url
 from . import source
 from .archives import Archive, archive_format, member_name
 from .jsontools import iter_json_array
-from .records import each_record
+from .records import each_record, mapping_of
 from .timestamps import utc_timestamp
 
 __all__ = ["entity_link", "parse_twitter_archive", "parse_tweets_file"]
@@ -106,7 +106,7 @@ def _parse_grailbird_month(data: bytes, *, source: str, account: dict[str, Any])
         raise ParseError(f"{source}: not a month of an old Twitter archive (no 'Grailbird.data' line)")
 
     def read(tweet: dict[str, Any]) -> Post | None:
-        user = _mapping(tweet.get("user"))
+        user = mapping_of(tweet.get("user"))
         handle = _text(user.get("screen_name")) or _text(account.get("username"))
         name = _text(user.get("name")) or _text(account.get("accountDisplayName"))
         return _tweet_post(tweet, source=source, handle=handle, name=name)
@@ -152,14 +152,14 @@ def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name:
     if not tweet_id.isdigit():
         return None
     text = html.unescape(str(tweet.get("full_text") or tweet.get("text") or ""))
-    entities = _mapping(tweet.get("entities"))
-    extended = _mapping(tweet.get("extended_entities"))
+    entities = mapping_of(tweet.get("entities"))
+    extended = mapping_of(tweet.get("extended_entities"))
     from_entities = list(_entity_links(entities, extended))
     # A retweet's text is cut at 140 characters; the original's entities hold its links whole.
-    original = _mapping(tweet.get("retweeted_status"))
+    original = mapping_of(tweet.get("retweeted_status"))
     if original:
         from_entities += _entity_links(
-            _mapping(original.get("entities")), _mapping(original.get("extended_entities"))
+            mapping_of(original.get("entities")), mapping_of(original.get("extended_entities"))
         )
     known = {link.url for link in from_entities}
     # Twitter writes every link of a tweet as a t.co URL in its entities; the text is
@@ -177,8 +177,8 @@ def _tweet_post(tweet: dict[str, Any], *, source: str, handle: str | None, name:
         posted_at=_created_at(tweet.get("created_at")),
         url=permalink,
         source=source,
-        hashtags=_entity_values(entities.get("hashtags"), "text"),
-        mentions=_entity_values(entities.get("user_mentions"), "screen_name"),
+        hashtags=entity_values(entities.get("hashtags"), "text"),
+        mentions=entity_values(entities.get("user_mentions"), "screen_name"),
         links=merge_links(from_entities, from_text),
     )
 
@@ -217,11 +217,11 @@ def entity_link(entity: Any) -> FoundLink | None:
     )
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def entity_values(entities: Any, key: str) -> tuple[str, ...]:
+    """Return one field of a tweet's entities (a hashtag's ``text``, a mention's ``screen_name``), once each.
 
-
-def _entity_values(entities: Any, key: str) -> tuple[str, ...]:
+    Entities are a stranger's JSON: what is not an object with that field as text is skipped.
+    """
     if not isinstance(entities, list):
         return ()
     values = (e.get(key) for e in entities if isinstance(e, dict))
