@@ -151,6 +151,7 @@ class Platform(StrEnum):
     MASTODON = "mastodon"
     BLUESKY = "bluesky"
     REDDIT = "reddit"
+    TELEGRAM = "telegram"
     WEB = "web"
 
 
@@ -166,6 +167,11 @@ class SourceFormat(StrEnum):
     REDDIT_EXPORT = "reddit-export"
     CSV = "csv"
     JSONL = "jsonl"
+    TELEGRAM_EXPORT = "telegram-export"
+    BLUESKY_REPO = "bluesky-repo"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    TELEGRAM = "telegram"
 
 
 class ExportFormat(StrEnum):
@@ -263,9 +269,10 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
     },
     Platform: {
         Platform.TWITTER: "a tweet: an archive export, a collector's file, or embedded in a page",
-        Platform.MASTODON: "a Mastodon post: an outbox export or a feed",
-        Platform.BLUESKY: "a Bluesky post: a feed, or embedded in a page",
+        Platform.MASTODON: "a Mastodon post: through the API, an outbox export or a feed",
+        Platform.BLUESKY: "a Bluesky post: through the API, a repository file, a feed, or embedded in a page",
         Platform.REDDIT: "a Reddit submission or comment: a Pushshift dump or Reddit's data export",
+        Platform.TELEGRAM: "a Telegram message: a Telegram Desktop export or a public channel's web preview",
         Platform.WEB: "a page or a feed item of no social platform",
     },
     SourceFormat: {
@@ -278,6 +285,11 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         SourceFormat.REDDIT_EXPORT: "Reddit's data export of an account: posts.csv, comments.csv",
         SourceFormat.CSV: "a table of posts with a header row",
         SourceFormat.JSONL: "one JSON object a line, a post each",
+        SourceFormat.TELEGRAM_EXPORT: "a Telegram Desktop export (result.json): one chat or a whole account",
+        SourceFormat.BLUESKY_REPO: "a Bluesky repository file (CAR), as com.atproto.sync.getRepo gives it",
+        SourceFormat.MASTODON: "a Mastodon account or hashtag, followed through the instance's public API",
+        SourceFormat.BLUESKY: "a Bluesky account, followed through the public AppView",
+        SourceFormat.TELEGRAM: "a public Telegram channel, followed through its web preview (t.me/s/NAME)",
     },
     ExportFormat: {
         ExportFormat.CSV: "comma-separated values, with a header row",

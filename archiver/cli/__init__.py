@@ -14,9 +14,10 @@ from .. import __version__, pipeline, publish, store
 from ..http import ResolverSettings
 from ..models import ArchiverError, DatabaseError, ExportFormat, SourceStatus
 from ..preserve import CaptureSettings
-from ..sources import SourceEntry, read_source_list
+from ..sources import LiveSettings, SourceEntry, read_source_list
 from .options import (
     CAPTURES,
+    FOLLOWING,
     NETWORK,
     RECHECK,
     GroupedCommand,
@@ -106,6 +107,7 @@ def init(folder: str) -> None:
     "(default: sources.txt beside the database; also ARCHIVER_SOURCES)",
 )
 @NETWORK.apply
+@FOLLOWING.apply
 @RECHECK.apply
 @CAPTURES.apply
 @click.pass_context
@@ -121,6 +123,7 @@ def archive(
     time_limit: float | None,
     sources_file: str | None,
     network: ResolverSettings,
+    live: LiveSettings,
     recheck: pipeline.RecheckSettings,
     captures: CaptureSettings,
 ) -> None:
@@ -152,6 +155,7 @@ def archive(
             limit=limit,
             time_limit_minutes=time_limit,
             create=create,
+            live=live,
         ),
     )
     if outcome.unavailable and named:
@@ -165,6 +169,7 @@ def archive(
 @source_format_options
 @time_limit_option
 @NETWORK.apply
+@FOLLOWING.apply
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -176,6 +181,7 @@ def ingest(
     text_column: str | None,
     time_limit: float | None,
     network: ResolverSettings,
+    live: LiveSettings,
 ) -> None:
     """Read SOURCE files, folders or URLs and store their posts and links, without resolving.
 
@@ -196,6 +202,7 @@ def ingest(
             time_limit_minutes=time_limit,
             resolve=False,
             create=create,
+            live=live,
         ),
     )
     if outcome.unavailable:

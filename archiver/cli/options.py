@@ -19,10 +19,11 @@ from ..http import DEFAULT_USER_AGENT, WEB_PORTS, ResolverSettings
 from ..models import CaptureMode
 from ..pipeline import RecheckSettings
 from ..preserve import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, CaptureSettings
-from ..sources import SOURCES
+from ..sources import DEFAULT_BLUESKY_API, LIVE_FORMATS, SOURCES, LiveSettings, parse_tokens
 
 __all__ = [
     "CAPTURES",
+    "FOLLOWING",
     "NETWORK",
     "RECHECK",
     "DEFAULT_DB",
@@ -287,6 +288,32 @@ CAPTURES = OptionGroup(
 )
 
 
+def _live(values: dict[str, Any]) -> LiveSettings:
+    return LiveSettings(
+        bluesky_api=values["bluesky_api"],
+        mastodon_tokens=parse_tokens(os.environ.get("ARCHIVER_MASTODON_TOKEN")),
+    )
+
+
+FOLLOWING = OptionGroup(
+    "live",
+    "Followed accounts",
+    (
+        _option(
+            "--bluesky-api",
+            default=DEFAULT_BLUESKY_API,
+            show_default=True,
+            metavar="URL",
+            envvar="ARCHIVER_BLUESKY_API",
+            help="The Bluesky AppView that 'bluesky' sources are read from and that completes the cut "
+            "links of Bluesky feeds (also ARCHIVER_BLUESKY_API); Mastodon tokens are read from "
+            "ARCHIVER_MASTODON_TOKEN as HOST=TOKEN pairs, each sent only to its own instance",
+        ),
+    ),
+    _live,
+)
+
+
 def db_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """Add --db, the archive's file."""
     return click.option(
@@ -326,7 +353,7 @@ def source_format_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(sorted(str(name) for name in SOURCES)),
+        type=click.Choice(sorted(str(name) for name in (*SOURCES, *LIVE_FORMATS))),
         help="Read every source as this format",
     )(function)
 

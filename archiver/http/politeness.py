@@ -62,6 +62,10 @@ class HostLimiter:
         """Send no more requests to ``host`` in this run."""
         self._deferred[host] = seconds
 
+    def deferred(self, host: str) -> float | None:
+        """Return the wait ``host`` asked for that left it for a later run, or None."""
+        return self._deferred.get(host)
+
     def slow_down(
         self, host: str, status: int, retry_after: float | None, *, max_wait: float, deadline: float | None
     ) -> NoReturn:
@@ -72,7 +76,7 @@ class HostLimiter:
         or past the run's ``deadline``: its other requests are then left for the next run
         (100 links each answered "Retry-After: 120" would otherwise hold a run for hours).
         """
-        beyond = None if retry_after is None else self._beyond_the_run(host, retry_after, max_wait, deadline)
+        beyond = None if retry_after is None else self.beyond_the_run(host, retry_after, max_wait, deadline)
         if retry_after is not None and beyond is not None:
             self.defer(host, retry_after)
             raise HopFailed(
@@ -87,7 +91,7 @@ class HostLimiter:
             f"HTTP {status}", status=LinkStatus.HTTP_ERROR, http_status=status, retry_after=retry_after
         )
 
-    def _beyond_the_run(
+    def beyond_the_run(
         self, host: str, retry_after: float, max_wait: float, deadline: float | None
     ) -> str | None:
         """Return why a wait ``host`` asks for is not waited in this run, or None to wait."""

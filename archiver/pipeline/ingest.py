@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -12,8 +13,29 @@ from pathlib import Path
 from typing import Any
 
 from .. import store
-from ..models import ArchiverError, DatabaseError, Post, SourceFormat, SourceStatus, SourceUnavailable
-from ..sources import Fetched, SourceEntry, detect_format, expand_source, is_url, parse_bytes, read_source
+from ..models import (
+    ArchiverError,
+    DatabaseError,
+    ParseError,
+    Platform,
+    Post,
+    SourceFormat,
+    SourceStatus,
+    SourceUnavailable,
+)
+from ..sources import (
+    LIVE_FORMATS,
+    Cursor,
+    Fetched,
+    Following,
+    Paused,
+    SourceEntry,
+    detect_format,
+    expand_source,
+    is_url,
+    parse_bytes,
+    read_source,
+)
 
 __all__ = ["Fetch", "Ingested", "Reading", "ReadingProgress", "Report", "ingest_sources"]
 
@@ -96,6 +118,7 @@ async def ingest_sources(
     text_column: str | None = None,
     stop_at: float | None = None,
     reading: ReadingProgress | None = None,
+    following: Following | None = None,
 ) -> Ingested:
     """Read every source into the archive, reporting each failure by name and going on.
 
@@ -104,7 +127,9 @@ async def ingest_sources(
     ``time.monotonic()`` value, from --time-limit) no further source is read: they are
     read by the next run.
     ``fetch(url, etag=..., last_modified=...)`` returns a feed or page URL's body; it
-    is given only what is left of ``stop_at``.
+    is given only what is left of ``stop_at``.  ``following`` reads the followed
+    sources (``mastodon URL``, ``bluesky URL``, ``telegram URL``) and completes the cut
+    links of Bluesky feeds.
     """
     outcome = Ingested()
     counter = _ReadCounter(reading)
@@ -145,6 +170,7 @@ async def ingest_sources(
                     stop_at=stop_at,
                     public_name=public_name,
                     counter=counter,
+                    following=following,
                 )
             except SourceUnavailable as ex:
                 report(f"error: {ex}")
@@ -169,7 +195,7 @@ async def ingest_sources(
             outcome.posts_added += saved.posts_added
             outcome.links_added += saved.links_added
             if saved.error is not None:
-                if saved.posts_read:
+                if saved.posts_read or isinstance(saved.error, Paused):
                     report(f"warning: {saved.error}")
                     outcome.partial += 1
                 else:  # nothing of it could be read: not of its format, or broken from the start
@@ -219,9 +245,16 @@ async def _ingest_one(
     stop_at: float | None = None,
     public_name: str | None = None,
     counter: _ReadCounter | None = None,
+    following: Following | None = None,
 ) -> store.Saved | None:
     """Read one file, archive or URL and store its posts; return what was added (None: unchanged)."""
     counter = counter or _ReadCounter(None)
+    if fmt in LIVE_FORMATS:
+        if not is_url(unit) or following is None:
+            raise SourceUnavailable(f"{unit}: a {fmt} source is an http(s) address of an account or channel")
+        return await _follow_one(
+            db, unit, fmt, following, run_id=run_id, stop_at=stop_at, public_name=public_name, counter=counter
+        )
     if not is_url(unit):
         reading = read_source(unit, fmt, text_column=text_column)  # opened once, format and posts
         saved = store.save_posts(db, counter.posts(reading.posts), run_id=run_id)
@@ -251,6 +284,8 @@ async def _ingest_one(
         fmt = SourceFormat.FEED
     name = fmt or detect_format(unit, fetched.body[:8192])
     posts = parse_bytes(fetched.body, source=unit, fmt=name, text_column=text_column)
+    if name == SourceFormat.FEED and following is not None:
+        posts = await _completed(posts, following, stop_at)
     saved = store.save_posts(db, counter.posts(posts), run_id=run_id)
     counter.finish(len(fetched.body))
     _record(
@@ -266,6 +301,101 @@ async def _ingest_one(
     return saved
 
 
+async def _completed(posts: Iterator[Post], following: Following, stop_at: float | None) -> Iterator[Post]:
+    """Return a feed's posts with the whole links of Bluesky posts whose text cut them.
+
+    A feed is read whole (it is small); a failure part way is handed on after the
+    posts before it.
+    """
+    read: list[Post] = []
+    error: ArchiverError | None = None
+    try:
+        read.extend(posts)
+    except ArchiverError as ex:
+        error = ex
+    if any(p.platform == Platform.BLUESKY and any(link.truncated for link in p.links) for p in read):
+        # Should the AppView fail, the cut links stay cut: the next run asks again.
+        with contextlib.suppress(TimeoutError, Paused):
+            read = await asyncio.wait_for(following.complete_bluesky(read), _left(stop_at))
+    return _then_raise(read, error)
+
+
+def _then_raise(posts: list[Post], error: ArchiverError | None) -> Iterator[Post]:
+    yield from posts
+    if error is not None:
+        raise error
+
+
+def _left(stop_at: float | None) -> float | None:
+    return None if stop_at is None else max(0.0, stop_at - time.monotonic())
+
+
+async def _follow_one(
+    db: store.Database,
+    unit: str,
+    fmt: str,
+    following: Following,
+    *,
+    run_id: int | None,
+    stop_at: float | None,
+    public_name: str | None,
+    counter: _ReadCounter,
+) -> store.Saved:
+    """Read a followed source from where its cursor says the last run stopped, a page at a time.
+
+    Each page's posts are stored, then the cursor: a stop at any moment loses
+    nothing, and the next run goes on from the last page stored.  A rate limit the
+    run cannot wait for, or the time limit, leaves the rest for the next run.
+    """
+    previous = store.source_state(db, unit) or {}
+    cursor = Cursor.from_json(previous.get("cursor"))
+    follower = following.follower(unit, fmt)
+    posts_added = links_added = posts_read = skipped = 0
+    stopped: str | None = None
+    pages = follower.pages(cursor)
+    try:
+        while True:
+            try:
+                page = await asyncio.wait_for(anext(pages), _left(stop_at))
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                stopped = "stopped by the time limit"
+                break
+            except Paused as ex:
+                stopped = str(ex)
+                break
+            except SourceUnavailable as ex:
+                if not posts_read:
+                    raise
+                raise SourceUnavailable(f"{ex}; the {posts_read} post(s) read before were kept") from ex
+            saved = store.save_posts(db, counter.posts(page.posts), run_id=run_id)
+            cursor = page.cursor
+            store.record_cursor(
+                db,
+                unit,
+                cursor.to_json(),
+                read_back_to=cursor.oldest_at,
+                read_up_to=cursor.newest_at,
+                whole_history=cursor.whole,
+            )
+            posts_added += saved.posts_added
+            links_added += saved.links_added
+            posts_read += saved.posts_read
+            skipped += page.skipped
+    finally:
+        await pages.aclose()
+    problems = [f"{skipped} item(s) could not be read as posts"] if skipped else []
+    error: ArchiverError | None = ParseError(f"{unit}: {'; '.join(problems)}") if problems else None
+    if stopped:
+        # Left for the next run, which goes on from the cursor: not a failure.
+        problems.append(f"{stopped}; the next run goes on from where this one stopped")
+        error = Paused(f"{unit}: {'; '.join(problems)}")
+    saved = store.Saved(posts_added, links_added, error, posts_read)
+    _record(db, unit, fmt, saved, public_name=public_name)
+    return saved
+
+
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)
@@ -277,7 +407,11 @@ def _record(db: store.Database, unit: str, fmt: str | None, saved: store.Saved, 
     status = (
         SourceStatus.OK
         if saved.error is None
-        else (SourceStatus.PARTIAL if saved.posts_read else SourceStatus.ERROR)
+        else (
+            SourceStatus.PARTIAL
+            if saved.posts_read or isinstance(saved.error, Paused)
+            else SourceStatus.ERROR
+        )
     )
     error = str(saved.error) if saved.error else None
     store.record_source(db, unit, status=status, fmt=fmt, error=error, saved=saved, **fetch)

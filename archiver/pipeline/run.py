@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .. import store
 from ..http import ResolverSettings
 from ..models import DatabaseError, LinkStatus, RunStatus
 from ..preserve import CaptureSettings
-from ..sources import Fetched, SourceEntry, fetch_source
+from ..sources import Fetched, Following, LiveSettings, SourceEntry, fetch_source
 from .captures import CaptureCounts, ask_archives
 from .ingest import ReadingProgress, Report, ingest_sources
 from .lock import run_lock
@@ -60,6 +60,7 @@ class RunSettings:
     resolve: bool = True
     captures: CaptureSettings = field(default_factory=CaptureSettings)
     create: bool = False  # start a new archive where there is none
+    live: LiveSettings = field(default_factory=LiveSettings)  # how followed accounts are read
 
 
 @dataclass
@@ -153,17 +154,22 @@ async def _stages(
         async def fetch(url: str, **validators: Any) -> Fetched:
             return await fetch_source(url, settings=settings.resolver, **validators)
 
-        ingested = await ingest_sources(
-            db,
-            list(settings.sources),
-            fmt=settings.fmt,
-            text_column=settings.text_column,
-            run_id=run_id,
-            fetch=fetch,
-            report=report,
-            stop_at=stop_at,
-            reading=reading,
-        )
+        following = Following(replace(settings.resolver, deadline=stop_at), settings.live)
+        try:
+            ingested = await ingest_sources(
+                db,
+                list(settings.sources),
+                fmt=settings.fmt,
+                text_column=settings.text_column,
+                run_id=run_id,
+                fetch=fetch,
+                report=report,
+                stop_at=stop_at,
+                reading=reading,
+                following=following,
+            )
+        finally:
+            await following.aclose()
         outcome.failed_sources += ingested.failed
         outcome.partial_sources += ingested.partial
         outcome.sources_left += ingested.sources_left

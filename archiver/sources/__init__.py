@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..jsontext import load_json
-from ..models import ParseError, Post, SourceUnavailable, UnknownFormat
+from ..models import ParseError, Post, SourceFormat, SourceUnavailable, UnknownFormat
 from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
 from .compressed import (
     DECOMPRESSION_ERRORS,
@@ -27,9 +27,16 @@ from .compressed import (
 from .records import contained
 
 __all__ = [
+    "DEFAULT_BLUESKY_API",
+    "LIVE_FORMATS",
     "SOURCES",
+    "Cursor",
     "Fetched",
+    "Following",
     "Format",
+    "LiveSettings",
+    "Page",
+    "Paused",
     "Reading",
     "SourceEntry",
     "detect_format",
@@ -38,6 +45,7 @@ __all__ = [
     "is_url",
     "iter_posts",
     "parse_bytes",
+    "parse_tokens",
     "read_source",
     "read_source_list",
     "source",
@@ -329,7 +337,9 @@ def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
             name, entry = named.group(1).strip() or None, entry[: named.start()].strip()
         fmt = None
         first, _, rest = entry.partition(" ")
-        if rest.strip() and (first in SOURCES or first in {a.name for a in ARCHIVE_FORMATS}):
+        if rest.strip() and (
+            first in SOURCES or first in _LIVE or first in {a.name for a in ARCHIVE_FORMATS}
+        ):
             fmt, entry = first, rest.strip()
         if not is_url(entry) and not Path(entry).is_absolute():
             entry = str(path.parent / entry)
@@ -337,11 +347,17 @@ def read_source_list(path: str | os.PathLike[str]) -> list[SourceEntry]:
     return entries
 
 
+# Followed sources (an account read through its platform's API) are named by these words.
+_LIVE = frozenset({SourceFormat.MASTODON, SourceFormat.BLUESKY, SourceFormat.TELEGRAM})
 # The end of a sources file line that names the source: as "Tip line export".
 _NAMED = re.compile(r'\s+as\s+"([^"]*)"\s*$')
 
 
 # Register the built-in formats; the catch-all page format last.
-from . import feed, twitter_api, reddit, jsonl, mastodon_outbox, twitter_archive, csv_rows  # noqa: E402,F401,I001
+from . import feed, twitter_api, reddit, telegram, bluesky, jsonl, mastodon_outbox, twitter_archive, csv_rows  # noqa: E402,F401,I001
 from . import page  # noqa: E402,F401
 from .fetch import Fetched, fetch_source  # noqa: E402
+from .api import Paused, parse_tokens  # noqa: E402
+from .bluesky_api import DEFAULT_BLUESKY_API  # noqa: E402
+from .follow import Cursor, Page  # noqa: E402
+from .live import LIVE_FORMATS, Following, LiveSettings  # noqa: E402

@@ -37,7 +37,7 @@ from .posts import BATCH_SIZE, Saved, save_posts
 from .queries import query_rows, stats, table_rows
 from .runs import finish_run, run_counts, start_run
 from .schema import distrust_schema
-from .sources import list_sources, record_source, source_state
+from .sources import list_sources, record_cursor, record_source, source_state
 
 __all__ = [
     "BATCH_SIZE",
@@ -58,6 +58,7 @@ __all__ = [
     "open_database",
     "open_read_only",
     "pending_saves",
+    "record_cursor",
     "query_rows",
     "record_source",
     "reopen",

@@ -411,3 +411,11 @@ def m012_links_columns_in_reading_order(db: Database) -> None:
 def m013_source_names(db: Database) -> None:
     """A name for a source that a public copy shows instead of its path (sources.txt: as "NAME")."""
     db.execute('ALTER TABLE "sources" ADD COLUMN "public_name" TEXT')
+
+
+@MIGRATIONS()
+def m014_followed_sources(db: Database) -> None:
+    """What has been read of a followed account (its cursor), how far back and up to when."""
+    for column in ("cursor", "read_back_to", "read_up_to"):
+        db.execute(f'ALTER TABLE "sources" ADD COLUMN "{column}" TEXT')
+    db.execute('ALTER TABLE "sources" ADD COLUMN "whole_history" INTEGER')

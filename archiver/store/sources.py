@@ -11,7 +11,7 @@ from ..models import SourceStatus
 from .db import writes
 from .posts import Saved
 
-__all__ = ["list_sources", "record_source", "source_state"]
+__all__ = ["list_sources", "record_cursor", "record_source", "source_state"]
 
 
 def source_state(db: Database, location: str) -> dict[str, Any] | None:
@@ -54,6 +54,30 @@ def record_source(
         "public_name": public_name,
     }
     db.table("sources").upsert(row, pk="location")
+
+
+@writes
+def record_cursor(
+    db: Database,
+    location: str,
+    cursor: str,
+    *,
+    read_back_to: str | None,
+    read_up_to: str | None,
+    whole_history: bool,
+) -> None:
+    """Record how far a followed source has been read, once a page of its posts is stored."""
+    now = utc_now()
+    with db.atomic():
+        db.execute(
+            "insert into sources (location, first_seen_at, last_fetched_at, posts_added, cursor, "
+            "read_back_to, read_up_to, whole_history) values (?, ?, ?, 0, ?, ?, ?, ?) "
+            "on conflict (location) do update set "
+            "last_fetched_at = excluded.last_fetched_at, cursor = excluded.cursor, "
+            "read_back_to = excluded.read_back_to, read_up_to = excluded.read_up_to, "
+            "whole_history = excluded.whole_history",
+            [location, now, now, cursor, read_back_to, read_up_to, int(whole_history)],
+        )
 
 
 def list_sources(db: Database) -> list[dict[str, Any]]:
