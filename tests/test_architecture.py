@@ -35,6 +35,7 @@ LAYERS = {
     "domains": 0,
     "jsontext": 0,
     "postkeys": 0,
+    "vocabulary": 0,
     "__init__": 0,
     "__main__": 7,
 }

@@ -381,8 +381,19 @@ def sources_(db_path: str) -> None:
         click.echo(
             f"{row['location']}\n  format: {row['format'] or 'unknown'}"
             f"  last fetched: {row['last_fetched_at']}  status: {row['last_status']}  posts: {row['posts']}"
+            + _how_far(row)
             + (f"\n  error: {row['last_error']}" if row["last_error"] else "")
         )
+
+
+def _how_far(row: dict[str, Any]) -> str:
+    """Return how far back a followed source has been read, for ``archiver sources``."""
+    if row.get("cursor") is None:
+        return ""
+    if not row.get("read_back_to"):
+        return "\n  nothing read yet"
+    whole = " (the first post)" if row.get("whole_history") else ", older posts still to read"
+    return f"\n  read back to {row['read_back_to']}{whole}; newest {row['read_up_to']}"
 
 
 @cli.command()
