@@ -41,9 +41,15 @@ SOURCES_TEMPLATE = """\
 # start with # are comments. Every file under inbox/ (beside this file) is
 # archived as well: drop exports, saved pages and feeds there.
 # A line may start with the format to read its source as: feed, page, csv, jsonl,
-# twitter-archive, mastodon-outbox, twitter-api, reddit or reddit-export, e.g.
+# twitter-archive, mastodon-outbox, twitter-api, reddit, reddit-export,
+# telegram-export or bluesky-repo, e.g.
 #   feed https://example.org/blog/feed.xml
 #   https://mastodon.social/@someone.rss
+# Accounts and channels are followed through their platforms' public APIs, the
+# whole history first and then what is new:
+#   mastodon https://mastodon.social/@someone
+#   bluesky https://bsky.app/profile/someone.bsky.social
+#   telegram https://t.me/s/somechannel
 """
 
 __all__ = ["cli"]

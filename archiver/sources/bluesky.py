@@ -89,7 +89,9 @@ def record_post(
 ) -> Post:
     """Return the post of one ``app.bsky.feed.post`` record stored under ``uri``."""
     text = text_of(record.get("text"))
-    facet_links, hashtags, mentions, covered = _facets(record.get("facets"), text)
+    facet_links, hashtags, mentions, covered = _facets(
+        [*_list(record.get("facets")), *_legacy_entities(record.get("entities"))], text
+    )
     # Links typed into the text outside any facet (clients that write no facets); the
     # spans the facets cover are left out, so a shortened link shown there is not read.
     outside = _blank(text, covered)
@@ -152,6 +154,33 @@ def _facets(facets: Any, text: str) -> tuple[list[FoundLink], list[str], list[st
                 if span:
                     covered.append(span)
     return links, hashtags, mentions, covered
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _legacy_entities(entities: Any) -> list[dict[str, Any]]:
+    """Return the facets that the ``entities`` of records written before facets (early 2023) stand for.
+
+    ``{"type": "link", "value": URL, "index": {"start", "end"}}`` and ``"mention"``
+    with a DID: the same as a link or mention facet over the same bytes.
+    """
+    facets = []
+    kinds = {"link": (_LINK, "uri"), "mention": (_MENTION, "did")}
+    for entity in _list(entities):
+        entity = mapping_of(entity)
+        kind = kinds.get(text_of(entity.get("type")))
+        index = mapping_of(entity.get("index"))
+        if kind is None:
+            continue
+        facets.append(
+            {
+                "index": {"byteStart": index.get("start"), "byteEnd": index.get("end")},
+                "features": [{"$type": kind[0], kind[1]: text_of(entity.get("value"))}],
+            }
+        )
+    return facets
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
