@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ class Platforms:
     rate_limit: dict[str, str] = field(default_factory=dict)
     limit_after: int | None = None  # answers from this many requests on say none is left
     too_many: int = 0
+    delay: float = 0.0  # seconds before each answer
     retry_after: str = "0"
     # Other documents by path (a feed).
     documents: dict[str, bytes] = field(default_factory=dict)
@@ -62,6 +64,8 @@ class PlatformHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         state = self.platforms
         state.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        if state.delay:
+            time.sleep(state.delay)
         if state.too_many:
             state.too_many -= 1
             self._json(429, {"error": "Too many requests"}, {"Retry-After": state.retry_after})

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
+from conftest import ForwardProxy, serve_in_thread
+from conftest import TestServer as QuietServer
 from platforms import (
     Platforms,
     bluesky_item,
@@ -17,8 +21,12 @@ from platforms import (
     serve_platforms,
 )
 
+from archiver import store
 from archiver.cli import cli
-from archiver.sources import Cursor, iter_posts
+from archiver.http import ResolverSettings
+from archiver.models import SourceFormat
+from archiver.pipeline.ingest import Ingested, ingest_sources
+from archiver.sources import Cursor, Following, SourceEntry, fetch_source, iter_posts
 
 
 @pytest.fixture
@@ -570,6 +578,67 @@ def test_a_telegram_channel_is_read_back_by_its_pages_then_only_newer_messages(t
     state.channels["newsroom"].append({"id": 46, "html": "new", "datetime": "2024-01-02T00:00:00+00:00"})
     assert run(db, "--format", "telegram", location).exit_code == 0
     assert rows(db, "select count(*) as n from posts")[0]["n"] == 46
+
+
+def test_a_time_limit_between_pages_keeps_what_was_read_and_the_next_run_goes_on(tmp_path, platforms):
+    base, state = platforms
+    state.channels["newsroom"] = [
+        {"id": n, "html": f"story {n}", "datetime": "2024-01-01T10:00:00+00:00"} for n in range(1, 46)
+    ]
+    state.delay = 0.4
+    db = tmp_path / "a.db"
+    location = f"{base}/s/newsroom"
+
+    async def ingest(stop_at: float | None) -> Ingested:
+        following = Following(ResolverSettings(allow_private=True))
+        archive = store.open_database(str(db))
+        try:
+            return await ingest_sources(
+                archive,
+                [SourceEntry(location, SourceFormat.TELEGRAM)],
+                fmt=None,
+                run_id=None,
+                fetch=fetch_source,
+                report=said.append,
+                stop_at=stop_at,
+                following=following,
+            )
+        finally:
+            await following.aclose()
+            archive.close()
+
+    said: list[str] = []
+    outcome = asyncio.run(ingest(time.monotonic() + 0.6))
+    assert outcome.partial == 1 and not outcome.failed
+    assert any("stopped by the time limit" in line for line in said)
+    assert rows(db, "select count(*) as n from posts")[0]["n"] == 20  # the first page, stored
+    assert Cursor.from_json(source_row(db, location)["cursor"]).back == "26"
+
+    state.delay = 0.0
+    state.seen.clear()
+    asyncio.run(ingest(None))
+    assert state.paths() == ["/s/newsroom", "/s/newsroom?before=26", "/s/newsroom?before=6"]
+    assert rows(db, "select count(*) as n from posts")[0]["n"] == 45
+
+
+def test_followed_sources_go_through_the_proxy_and_the_address_guard(tmp_path, platforms):
+    base, state = platforms
+    state.accounts["alice"] = "7"
+    state.statuses["7"] = [mastodon_status(1)]
+    seen: list[str] = []
+    target = ("127.0.0.1", int(base.rsplit(":", 1)[1]))
+    handler = type("Proxy", (ForwardProxy,), {"target": target, "seen": seen})
+    db = tmp_path / "a.db"
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), handler)) as proxy:
+        # The account's host is a name only the proxy knows: every request went through it.
+        result = run(db, "--format", "mastodon", "http://social.example/@alice", "--proxy", proxy)
+    assert result.exit_code == 0, result.output
+    assert seen[0] == "http://social.example/api/v1/accounts/lookup?acct=alice"
+    assert rows(db, "select count(*) as n from posts")[0]["n"] == 1
+
+    refused = CliRunner().invoke(cli, ["ingest", "--db", str(db), "--format", "mastodon", f"{base}/@alice"])
+    assert refused.exit_code == 1 and "refused" in refused.output
+    assert len(state.seen) == 3  # the lookup and two pages, through the proxy; none since
 
 
 def test_a_private_channel_is_an_error_on_its_source(tmp_path, platforms):
