@@ -429,6 +429,14 @@ def test_a_bluesky_repository_file_gives_every_post_record(tmp_path):
         "createdAt": "2024-01-01T00:00:05Z",
         "facets": [link_facet(text, "example.org/lo...", "https://example.org/long/path")],
     }
+    # The text shows a link the facet's URI does not start with: only the facet's is a link.
+    shown = "Read nyti.ms/3xYz... now"
+    records["app.bsky.feed.post/3k0006"] = {
+        "$type": "app.bsky.feed.post",
+        "text": shown,
+        "createdAt": "2024-01-01T00:00:06Z",
+        "facets": [link_facet(shown, "nyti.ms/3xYz...", "https://www.nytimes.com/2024/01/01/world/story.html")],
+    }
     records["app.bsky.feed.like/3l0001"] = {"$type": "app.bsky.feed.like", "subject": {"uri": "at://x"}}
     records["app.bsky.actor.profile/self"] = {"$type": "app.bsky.actor.profile", "displayName": "Alice"}
     car = tmp_path / "repo.car"
@@ -438,6 +446,10 @@ def test_a_bluesky_repository_file_gives_every_post_record(tmp_path):
     linked = next(p for p in posts if p.id.endswith("3k0005"))
     assert [link.url for link in linked.links] == ["https://example.org/long/path"]
     assert linked.url == f"https://bsky.app/profile/{did}/post/3k0005" and linked.author_handle == did
+    elsewhere = next(p for p in posts if p.id.endswith("3k0006"))
+    assert [(link.url, link.display, link.truncated) for link in elsewhere.links] == [
+        ("https://www.nytimes.com/2024/01/01/world/story.html", "nyti.ms/3xYz...", False)
+    ]
 
     partial = tmp_path / "partial.car"
     partial.write_bytes(repository_car(did, records, drop_right=True))
