@@ -435,7 +435,9 @@ def test_a_bluesky_repository_file_gives_every_post_record(tmp_path):
         "$type": "app.bsky.feed.post",
         "text": shown,
         "createdAt": "2024-01-01T00:00:06Z",
-        "facets": [link_facet(shown, "nyti.ms/3xYz...", "https://www.nytimes.com/2024/01/01/world/story.html")],
+        "facets": [
+            link_facet(shown, "nyti.ms/3xYz...", "https://www.nytimes.com/2024/01/01/world/story.html")
+        ],
     }
     records["app.bsky.feed.like/3l0001"] = {"$type": "app.bsky.feed.like", "subject": {"uri": "at://x"}}
     records["app.bsky.actor.profile/self"] = {"$type": "app.bsky.actor.profile", "displayName": "Alice"}

@@ -150,7 +150,7 @@ def _message_post(message: Any, chat: _Chat, *, source: str) -> Post | None:
         or text_of(message.get("author")).strip()
         or chat.name
         or None,
-        author_handle=text_of(message.get("from_id")) or None,
+        author_handle=_peer(message.get("from_id")),
         text=text,
         posted_at=posted_at,
         url=None,
@@ -159,6 +159,13 @@ def _message_post(message: Any, chat: _Chat, *, source: str) -> Post | None:
         mentions=mentions,
         links=links,
     )
+
+
+def _peer(value: Any) -> str | None:
+    """Return who sent a message: ``user123`` / ``channel123``, or the bare number older exports wrote."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text_of(value) or None
 
 
 def _text(value: Any) -> str:
