@@ -344,11 +344,16 @@ def test_a_bluesky_account_is_read_whole_with_links_from_facets_never_the_shorte
     assert run(db, "--format", "bluesky", location, "--bluesky-api", base).exit_code == 0
     assert state.paths() == ["/xrpc/app.bsky.feed.getAuthorFeed?actor=alice.test&limit=100"]  # nothing new
 
-    state.feeds["alice.test"] = [bluesky_item(153), bluesky_item(152), *items]
+    # 150 new posts: two pages of catch-up, up to the first item read last time.
+    state.feeds["alice.test"] = [bluesky_item(n) for n in range(301, 151, -1)] + items
     state.seen.clear()
     assert run(db, "--format", "bluesky", location, "--bluesky-api", base).exit_code == 0
-    assert rows(db, "select count(*) as n from posts")[0]["n"] == 152
-    assert len(state.paths()) == 1
+    assert rows(db, "select count(*) as n from posts")[0]["n"] == 300
+    assert len(state.paths()) == 2
+    assert source_row(db, location)["read_up_to"] == "2024-02-01T00:05:01Z"
+    state.seen.clear()
+    assert run(db, "--format", "bluesky", location, "--bluesky-api", base).exit_code == 0
+    assert len(state.paths()) == 1  # the new top is known
 
 
 def test_an_unknown_or_suspended_bluesky_account_is_an_error_on_its_source(tmp_path, platforms):

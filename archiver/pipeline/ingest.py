@@ -369,6 +369,12 @@ async def _follow_one(
                 if not posts_read:
                     raise
                 raise SourceUnavailable(f"{ex}; the {posts_read} post(s) read before were kept") from ex
+            except ArchiverError:
+                raise
+            except Exception as ex:  # noqa: BLE001 - a source's failure is reported, never the run's
+                raise SourceUnavailable(
+                    f"{unit}: cannot be read past post {posts_read} ({type(ex).__name__}: {str(ex)[:200]})"
+                ) from ex
             saved = store.save_posts(db, counter.posts(page.posts), run_id=run_id)
             cursor = page.cursor
             store.record_cursor(

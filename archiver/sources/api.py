@@ -21,7 +21,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from ..http import Answer, HopFailed, HostClients, HostLimiter, ResolverSettings, ask, with_retries
+from ..http import (
+    MAX_SERVER_WAIT,
+    Answer,
+    HopFailed,
+    HostClients,
+    HostLimiter,
+    ResolverSettings,
+    ask,
+    with_retries,
+)
 from ..jsontext import load_json
 from ..models import ArchiverError, LinkStatus, SourceUnavailable
 from ..urls import hostname
@@ -101,7 +110,6 @@ class ApiClient:
         self._clients = HostClients(per_host=1, **settings.client_options(resolver))
         self._limiter = HostLimiter(1, sleep=sleep, clock=clock)
         self._sleep = sleep
-        self._clock = clock
 
     async def aclose(self) -> None:
         await self._clients.aclose()
@@ -165,6 +173,7 @@ class ApiClient:
         wait = _seconds_until(reset.strip())
         if wait is None or wait <= 0:
             return
+        wait = min(wait, MAX_SERVER_WAIT)
         settings = self.settings
         if self._limiter.beyond_the_run(host, wait, settings.max_retry_after, settings.deadline) is not None:
             self._limiter.defer(host, wait)

@@ -71,28 +71,34 @@ class BlueskyAuthorFeed:
             yield replace(page, cursor=cursor)
 
     async def _newer(self, cursor: Cursor) -> AsyncGenerator[Page, None]:
-        """Yield what came since the last read; the cursor moves on with the last page only."""
+        """Yield what came since the last read.
+
+        Where the next run starts (``newest``, ``known``) moves with the last page only:
+        a stop before it reads the top again rather than leave a gap.
+        """
         known = set(cursor.known)
+        since = cursor.newest or ""
         onward: str | None = None
         top: dict[str, Any] | None = None
         while True:
             answer = await self._ask(onward)
             items, onward = self._items(answer)
             if top is None:
-                top = self._top(items) if items else {}
+                top = self._top(items)
             fresh: list[Any] = []
             met = False
             for item in items:
                 when = feed_item_time(item)
-                if feed_item_key(item) in known or (when is not None and when < cursor.newest):  # type: ignore[operator]
+                if feed_item_key(item) in known or (when is not None and when < since):
                     met = True
                     break
                 fresh.append(item)
             page = self._page(fresh, cursor)
+            cursor = page.cursor  # the times read; not yet where the next run starts
             if met or not items or onward is None:
-                yield replace(page, cursor=replace(page.cursor, **top) if top else page.cursor)
+                yield replace(page, cursor=replace(cursor, **top))
                 return
-            yield replace(page, cursor=cursor)  # not yet moved: a stop here reads the top again
+            yield page
 
     def _top(self, items: list[Any]) -> dict[str, Any]:
         if not items:

@@ -124,9 +124,8 @@ class MastodonTimeline:
 
     async def pages(self, cursor: Cursor) -> AsyncGenerator[Page, None]:
         cursor = cursor.started()
-        statuses_url = await self._statuses_url(cursor)
-        if self.acct is not None:
-            cursor = replace(cursor, target=statuses_url.rsplit("/", 2)[-2])
+        statuses_url, account_id = await self._statuses_url(cursor)
+        cursor = replace(cursor, target=account_id)
         if cursor.newest is not None:
             # What came after the newest status read, oldest page first: each page
             # moves ``newest`` on, so a stop in between leaves no gap.
@@ -159,9 +158,10 @@ class MastodonTimeline:
             )
             yield replace(page, cursor=cursor)
 
-    async def _statuses_url(self, cursor: Cursor) -> str:
+    async def _statuses_url(self, cursor: Cursor) -> tuple[str, str | None]:
+        """Return the address of the statuses, and the account's id (looked up once, then kept)."""
         if self.tag is not None:
-            return f"{self.origin}/api/v1/timelines/tag/{quote(self.tag, safe='')}"
+            return f"{self.origin}/api/v1/timelines/tag/{quote(self.tag, safe='')}", None
         account_id = cursor.target
         if not account_id:
             answer = await self._ask(f"{self.origin}/api/v1/accounts/lookup", {"acct": self.acct or ""})
@@ -171,7 +171,7 @@ class MastodonTimeline:
             )
             if not account_id:
                 raise SourceUnavailable(f"{self.location}: the instance gave no account id for {self.acct}")
-        return f"{self.origin}/api/v1/accounts/{quote(account_id, safe='')}/statuses"
+        return f"{self.origin}/api/v1/accounts/{quote(account_id, safe='')}/statuses", account_id
 
     async def _ask(self, url: str, params: dict[str, str | int]) -> ApiAnswer:
         answer = await self._client.get(url, params)

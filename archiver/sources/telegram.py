@@ -305,29 +305,31 @@ class TelegramChannel:
     async def pages(self, cursor: Cursor) -> AsyncGenerator[Page, None]:
         cursor = cursor.started()
         if cursor.newest is not None:
+            # Back from the top to the newest message read; where the next run starts
+            # moves with the last page only, so a stop before it reads the top again.
             newest = int(cursor.newest)
             before: int | None = None
-            top: int | None = None
+            top = newest
             while True:
                 page = await self._page(before)
-                top = max([top or 0, *page.ids]) or None
-                fresh = [p for p, i in zip(page.posts, _post_ids(page), strict=True) if i > newest]
+                top = max([top, *page.ids])
+                fresh = [
+                    post for post, number in zip(page.posts, _post_ids(page), strict=True) if number > newest
+                ]
+                cursor = cursor.having_read(fresh)
+                oldest = min(page.ids) if page.ids else None
                 done = (
-                    not page.ids
-                    or min(page.ids) <= newest + 1
+                    oldest is None
+                    or oldest <= newest + 1
                     or not page.older
-                    or (before is not None and min(page.ids) >= before)
+                    or (before is not None and oldest >= before)
                 )
-                moved = (
-                    replace(cursor.having_read(fresh), newest=str(top))
-                    if done and top
-                    else cursor.having_read(fresh)
-                )
-                yield Page(fresh, moved if done else cursor, page.skipped)
                 if done:
-                    cursor = moved
+                    cursor = replace(cursor, newest=str(top))
+                yield Page(fresh, cursor, page.skipped)
+                if done:
                     break
-                before = min(page.ids)
+                before = oldest
         while not cursor.whole:
             back = int(cursor.back) if cursor.back else None
             page = await self._page(back)
