@@ -42,6 +42,7 @@ class Platforms:
     # Faults: rate-limit headers on every answer; 429s to answer before the next real answers.
     rate_limit: dict[str, str] = field(default_factory=dict)
     limit_after: int | None = None  # answers from this many requests on say none is left
+    resets_in: float | None = None  # every answer: none left, reset in this many seconds (Bluesky's headers)
     too_many: int = 0
     delay: float = 0.0  # seconds before each answer
     retry_after: str = "0"
@@ -194,6 +195,11 @@ class PlatformHandler(BaseHTTPRequestHandler):
         limits = dict(self.platforms.rate_limit)
         if self.platforms.limit_after is not None and len(self.platforms.seen) >= self.platforms.limit_after:
             limits = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2999-01-01T00:00:00.000Z"}
+        if self.platforms.resets_in is not None:
+            limits = {
+                "ratelimit-remaining": "0",
+                "ratelimit-reset": f"{time.time() + self.platforms.resets_in:.0f}",
+            }
         for name, header in {**limits, **(headers or {})}.items():
             self.send_header(name, header)
         self.end_headers()

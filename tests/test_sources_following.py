@@ -356,6 +356,19 @@ def test_a_bluesky_account_is_read_whole_with_links_from_facets_never_the_shorte
     assert len(state.paths()) == 1  # the new top is known
 
 
+def test_a_used_up_rate_limit_that_resets_soon_is_waited_for(tmp_path, platforms):
+    base, state = platforms
+    state.feeds["alice.test"] = [bluesky_item(n) for n in range(150, 0, -1)]
+    state.resets_in = 2  # whole seconds: the reset is written as a Unix time
+    db = tmp_path / "a.db"
+    started = time.monotonic()
+    result = run(db, "--format", "bluesky", "https://bsky.app/profile/alice.test", "--bluesky-api", base)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert rows(db, "select count(*) as n from posts")[0]["n"] == 150
+    assert len(state.paths()) == 2 and time.monotonic() - started >= 1.0  # the second waited
+
+
 def test_an_unknown_or_suspended_bluesky_account_is_an_error_on_its_source(tmp_path, platforms):
     base, state = platforms
     state.feed_errors["gone.test"] = (
