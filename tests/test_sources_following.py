@@ -701,3 +701,45 @@ def test_archiver_sources_says_how_far_back_a_followed_source_was_read(tmp_path,
     assert f"{base}/@alice" in shown
     assert "read back to 2024-01-01T01:00:00Z (the first post)" in shown
     assert "newest 2024-01-01T03:00:00Z" in shown
+
+
+# -- what each local source was, byte for byte --------------------------------------------
+
+
+def test_every_local_source_read_keeps_its_sha256_and_size(tmp_path):
+    import hashlib
+
+    export = tmp_path / "result.json"
+    export.write_text(json.dumps(telegram_chat(MESSAGES)))
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.jsonl").write_text('{"text": "one https://example.org/1"}\n')
+    (folder / "sub" / "b.jsonl").write_text('{"text": "two"}\n')
+    db = tmp_path / "a.db"
+    assert run(db, str(export), str(folder)).exit_code == 0
+    row = source_row(db, str(export))
+    assert row["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+    assert row["bytes"] == export.stat().st_size
+    # Each file of a folder is a source of its own, with its own digest.
+    member = source_row(db, str(folder / "sub" / "b.jsonl"))
+    assert member["sha256"] == hashlib.sha256(b'{"text": "two"}\n').hexdigest() and member["bytes"] == 16
+
+    export.write_text(json.dumps(telegram_chat(MESSAGES[:2])))  # the export changes: so does its digest
+    assert run(db, str(export)).exit_code == 0
+    assert source_row(db, str(export))["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+
+
+def test_an_unpacked_archive_folder_is_digested_as_the_list_of_its_files(tmp_path):
+    from archiver.sources import source_digest
+
+    first = tmp_path / "one"
+    (first / "data").mkdir(parents=True)
+    (first / "data" / "tweets.js").write_text("window.YTD.tweets.part0 = []")
+    (first / "data" / ".hidden").write_text("left out")
+    second = tmp_path / "two"
+    (second / "data").mkdir(parents=True)
+    (second / "data" / "tweets.js").write_text("window.YTD.tweets.part0 = []")
+    assert source_digest(first) == source_digest(second)  # wherever it lies, hidden files aside
+    (second / "data" / "tweets.js").write_text("window.YTD.tweets.part0 = [ ]")
+    assert source_digest(first) != source_digest(second)
+    assert source_digest(tmp_path / "missing") is None

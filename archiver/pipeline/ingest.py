@@ -35,6 +35,7 @@ from ..sources import (
     is_url,
     parse_bytes,
     read_source,
+    source_digest,
 )
 
 __all__ = ["Fetch", "Ingested", "Reading", "ReadingProgress", "Report", "ingest_sources"]
@@ -256,9 +257,10 @@ async def _ingest_one(
             db, unit, fmt, following, run_id=run_id, stop_at=stop_at, public_name=public_name, counter=counter
         )
     if not is_url(unit):
+        digest = source_digest(unit)  # what was read, byte for byte
         reading = read_source(unit, fmt, text_column=text_column)  # opened once, format and posts
         saved = store.save_posts(db, counter.posts(reading.posts), run_id=run_id)
-        _record(db, unit, reading.format, saved, public_name=public_name)
+        _record(db, unit, reading.format, saved, public_name=public_name, digest=digest)
         counter.finish(_size(unit))
         return saved
     previous = store.source_state(db, unit) or {}

@@ -49,6 +49,7 @@ __all__ = [
     "read_source",
     "read_source_list",
     "source",
+    "source_digest",
 ]
 
 # A file larger than this is not a post export anyone could mean: refuse it rather
@@ -361,3 +362,4 @@ from .api import Paused, parse_tokens  # noqa: E402
 from .bluesky_api import DEFAULT_BLUESKY_API  # noqa: E402
 from .follow import Cursor, Page  # noqa: E402
 from .live import LIVE_FORMATS, Following, LiveSettings  # noqa: E402
+from .digests import source_digest  # noqa: E402

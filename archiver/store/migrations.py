@@ -419,3 +419,10 @@ def m014_followed_sources(db: Database) -> None:
     for column in ("cursor", "read_back_to", "read_up_to"):
         db.execute(f'ALTER TABLE "sources" ADD COLUMN "{column}" TEXT')
     db.execute('ALTER TABLE "sources" ADD COLUMN "whole_history" INTEGER')
+
+
+@MIGRATIONS()
+def m015_source_digests(db: Database) -> None:
+    """What a local source was, byte for byte: its SHA-256 and size when it was last read."""
+    db.execute('ALTER TABLE "sources" ADD COLUMN "sha256" TEXT')
+    db.execute('ALTER TABLE "sources" ADD COLUMN "bytes" INTEGER')

@@ -32,11 +32,13 @@ def record_source(
     last_modified: str | None = None,
     saved: Saved | None = None,
     public_name: str | None = None,
+    digest: tuple[str, int] | None = None,
 ) -> None:
     """Record the outcome of reading a source; keep its validators when none came back.
 
     ``public_name`` is what a public copy shows instead of the location (a name the
-    sources file gives it); None shows the file name.
+    sources file gives it); None shows the file name.  ``digest`` is a local source's
+    SHA-256 and size as it was read.
     """
     now = utc_now()
     previous = source_state(db, location) or {}
@@ -53,6 +55,8 @@ def record_source(
         "posts_added": saved.posts_added if saved is not None else 0,
         "public_name": public_name,
     }
+    if digest is not None:
+        row["sha256"], row["bytes"] = digest
     db.table("sources").upsert(row, pk="location")
 
 
