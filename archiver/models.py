@@ -34,7 +34,11 @@ from .vocabulary import (
     described,
 )
 
+# Bytes of one answer's body kept as its copy (--copy-limit).
+COPY_LIMIT = 16 * 1024 * 1024
+
 __all__ = [
+    "COPY_LIMIT",
     "MEANINGS",
     "AlreadyRunning",
     "ArchiverError",
@@ -43,6 +47,7 @@ __all__ = [
     "CaptureRole",
     "CheckedLink",
     "DatabaseError",
+    "Exchange",
     "ExportFormat",
     "Fingerprint",
     "FirstGood",
@@ -129,6 +134,21 @@ class Post:
     # The source that vouches for ``id`` when a third party publishes the post (a feed
     # item's guid, a tweet embedded in a web page); None for a platform's own export.
     id_scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request and the answer to it, as archiver sent and read them."""
+
+    url: str
+    recorded_at: str  # UTC, ISO 8601 with Z
+    request_headers: tuple[tuple[str, str], ...]
+    status: int
+    reason: str
+    response_headers: tuple[tuple[str, str], ...]
+    body: bytes
+    truncated: bool = False  # the body was cut at the copy limit
+    method: str = "GET"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,11 @@ import click
 from .. import __version__, pipeline, publish, store
 from ..http import ResolverSettings
 from ..models import ArchiverError, DatabaseError, ExportFormat, SourceStatus
-from ..preserve import CaptureSettings
+from ..preserve import CaptureSettings, CopySettings
 from ..sources import LiveSettings, SourceEntry, read_source_list
 from .options import (
     CAPTURES,
+    COPIES,
     FOLLOWING,
     NETWORK,
     RECHECK,
@@ -116,6 +117,7 @@ def init(folder: str) -> None:
 @FOLLOWING.apply
 @RECHECK.apply
 @CAPTURES.apply
+@COPIES.apply
 @click.pass_context
 def archive(
     ctx: click.Context,
@@ -132,6 +134,7 @@ def archive(
     live: LiveSettings,
     recheck: pipeline.RecheckSettings,
     captures: CaptureSettings,
+    copies: CopySettings,
 ) -> None:
     """Ingest every SOURCE, then resolve every link that is new or due.
 
@@ -162,6 +165,7 @@ def archive(
             time_limit_minutes=time_limit,
             create=create,
             live=live,
+            copies=copies,
         ),
     )
     if outcome.unavailable and named:
@@ -222,6 +226,7 @@ def ingest(
 @NETWORK.apply
 @RECHECK.apply
 @CAPTURES.apply
+@COPIES.apply
 @click.pass_context
 def resolve(
     ctx: click.Context,
@@ -232,6 +237,7 @@ def resolve(
     network: ResolverSettings,
     recheck: pipeline.RecheckSettings,
     captures: CaptureSettings,
+    copies: CopySettings,
 ) -> None:
     """Resolve links that are new or due for another check.
 
@@ -251,6 +257,7 @@ def resolve(
             limit=limit,
             time_limit_minutes=time_limit,
             ingest=False,
+            copies=copies,
         ),
     )
 

@@ -18,11 +18,13 @@ import click
 from ..http import DEFAULT_USER_AGENT, WEB_PORTS, ResolverSettings
 from ..models import CaptureMode
 from ..pipeline import RecheckSettings
-from ..preserve import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, CaptureSettings
+from ..models import COPY_LIMIT
+from ..preserve import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, CaptureSettings, CopySettings
 from ..sources import DEFAULT_BLUESKY_API, LIVE_FORMATS, SOURCES, LiveSettings, parse_tokens
 
 __all__ = [
     "CAPTURES",
+    "COPIES",
     "FOLLOWING",
     "NETWORK",
     "RECHECK",
@@ -285,6 +287,40 @@ CAPTURES = OptionGroup(
         ),
     ),
     _captures,
+)
+
+
+def _copies(values: dict[str, Any]) -> CopySettings:
+    return CopySettings(keep=values["copies"], folder=values["copies_dir"], limit=values["copy_limit"])
+
+
+COPIES = OptionGroup(
+    "copies",
+    "Copies",
+    (
+        _option(
+            "--copies/--no-copies",
+            default=False,
+            envvar="ARCHIVER_COPIES",
+            help="Keep a copy of every answer read while checking links, as WARC records in .warc.gz files "
+            "(also ARCHIVER_COPIES=1)",
+        ),
+        _option(
+            "--copies-dir",
+            metavar="DIR",
+            type=click.Path(file_okay=False),
+            help="Where copies are written (default: copies/ beside the database)",
+        ),
+        _option(
+            "--copy-limit",
+            default=COPY_LIMIT,
+            show_default=True,
+            type=click.IntRange(1024),
+            metavar="BYTES",
+            help="Bytes of one answer's body kept; a longer one is cut and its record marked WARC-Truncated",
+        ),
+    ),
+    _copies,
 )
 
 

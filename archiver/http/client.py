@@ -71,6 +71,26 @@ class Answer:
         return value
 
     @property
+    def reason(self) -> str:
+        """The status line's reason phrase (``OK``), as the server sent it."""
+        return str(self._response.reason_phrase)
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """Every header of the answer, in order, as sent."""
+        return tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._response.headers.raw
+        )
+
+    @property
+    def request_headers(self) -> tuple[tuple[str, str], ...]:
+        """Every header of the request this answers, as archiver sent it."""
+        return tuple(
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in self._response.request.headers.raw
+        )
+
+    @property
     def charset(self) -> str | None:
         """The charset the Content-Type names, if any."""
         return self._response.charset_encoding

@@ -15,7 +15,7 @@ from functools import partial
 from .. import preserve, store
 from ..clock import utc_now
 from ..http import ResolverSettings
-from ..models import Resolution
+from ..models import COPY_LIMIT, Exchange, Resolution
 from ..resolve import resolve_many
 
 __all__ = ["links_due", "resolve_and_save", "save_resolutions"]
@@ -84,13 +84,17 @@ async def resolve_and_save(
     recheck_after: float,
     advance: Callable[[int], None] = lambda _: None,
     stop_at: float | None = None,
+    copies: preserve.CopySettings | None = None,
 ) -> Counter[str]:
     """Resolve links and store the results in small batches; return the count of each status.
 
     Batches are written by a thread with its own connection, so the requests in flight
     are never held up by SQLite; the batches stay in order.  At ``stop_at`` (a
     ``time.monotonic()`` value) the requests in flight are dropped and what was
-    resolved is kept: links not resolved stay due for the next run.
+    resolved is kept: links not resolved stay due for the next run.  With
+    ``copies.keep`` every answer read is written as WARC records by the same thread,
+    its place recorded in ``copies``; a copy that cannot be written (a full disk) is
+    reported once and the checks go on without copies.
     """
     statuses: Counter[str] = Counter()
     batch: list[Resolution] = []
@@ -100,6 +104,11 @@ async def resolve_and_save(
     writes: list[asyncio.Future[None]] = []
     writer_db = await loop.run_in_executor(writer, store.reopen, db_path)
     writing = [0.0]  # seconds the writer thread spent in SQLite
+    keeper = _CopyKeeper(copies, db_path, writer_db, run_id) if copies is not None and copies.keep else None
+
+    async def keep(exchange: Exchange, link: str | None) -> None:
+        if keeper is not None:
+            await loop.run_in_executor(writer, keeper.keep, exchange, link)
 
     def save(chunk: list[Resolution]) -> None:
         started = time.perf_counter()
@@ -121,7 +130,14 @@ async def resolve_and_save(
     try:
         async with (
             asyncio.timeout_at(deadline) as limit,
-            aclosing(resolve_many(links, settings=replace(settings, deadline=stop_at))) as results,
+            aclosing(
+                resolve_many(
+                    links,
+                    settings=replace(settings, deadline=stop_at),
+                    keep=keep if keeper is not None else None,
+                    copy_limit=copies.limit if copies is not None else COPY_LIMIT,
+                )
+            ) as results,
         ):
             async for resolution in results:
                 batch.append(resolution)
@@ -140,7 +156,52 @@ async def resolve_and_save(
         try:
             await asyncio.gather(*writes)
         finally:
+            if keeper is not None:
+                await loop.run_in_executor(writer, keeper.close)
             await loop.run_in_executor(writer, writer_db.close)
             writer.shutdown()
     log.info("wrote %d resolutions in %.2f s", sum(statuses.values()), writing[0])
     return statuses
+
+
+class _CopyKeeper:
+    """Writes the copies of a run's answers and records where they lie; in the writer thread only.
+
+    The WARC file is opened with the first copy.  A copy that cannot be written (a full
+    disk, a folder that cannot be written) is logged once, and no more copies are tried
+    in this run: the checks themselves go on.
+    """
+
+    def __init__(
+        self, settings: preserve.CopySettings, db_path: str, db: store.Database, run_id: int
+    ) -> None:
+        self.settings = settings
+        self.folder = preserve.copies_folder(settings, db_path)
+        self.db = db
+        self.run_id = run_id
+        self.writer: preserve.CopyWriter | None = None
+        self.failed: str | None = None
+
+    def keep(self, exchange: Exchange, link: str | None) -> None:
+        if self.failed is not None:
+            return
+        try:
+            if self.writer is None:
+                self.writer = preserve.CopyWriter(self.folder, rotate_at=self.settings.rotate_at)
+            written = self.writer.write(
+                exchange, previous=lambda url, sha: store.last_copy(self.db, url, sha)
+            )
+        except OSError as ex:
+            self.failed = (
+                f"{self.folder}: copies cannot be written ({ex.strerror or ex}); no more copies this run"
+            )
+            log.warning("%s", self.failed)
+            return
+        store.save_copy(self.db, written, link=link, run_id=self.run_id)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except OSError as ex:
+                log.warning("%s: the copies file could not be closed (%s)", self.folder, ex.strerror or ex)

@@ -23,7 +23,7 @@ from typing import Any
 from .. import store
 from ..http import ResolverSettings
 from ..models import DatabaseError, LinkStatus, RunStatus
-from ..preserve import CaptureSettings
+from ..preserve import CaptureSettings, CopySettings
 from ..sources import Fetched, Following, LiveSettings, SourceEntry, fetch_source
 from .captures import CaptureCounts, ask_archives
 from .ingest import ReadingProgress, Report, ingest_sources
@@ -61,6 +61,7 @@ class RunSettings:
     captures: CaptureSettings = field(default_factory=CaptureSettings)
     create: bool = False  # start a new archive where there is none
     live: LiveSettings = field(default_factory=LiveSettings)  # how followed accounts are read
+    copies: CopySettings = field(default_factory=CopySettings)  # whether answers are kept as WARC
 
 
 @dataclass
@@ -192,6 +193,7 @@ async def _stages(
                     recheck_after=settings.recheck.after_days,
                     advance=advance,
                     stop_at=stop_at,
+                    copies=settings.copies,
                 )
             outcome.links_left = len(links) - sum(statuses.values())
         if settings.captures.looks_up and not outcome.links_left:

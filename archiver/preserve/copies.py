@@ -18,6 +18,7 @@ by a killed run is cut back to its last whole record and renamed by the next
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import os
@@ -32,9 +33,10 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-__all__ = ["COPY_LIMIT", "ROTATE_AT", "CopyRecord", "CopyWriter", "Exchange", "repair_copies"]
+from ..models import COPY_LIMIT, Exchange
 
-COPY_LIMIT = 16 * 1024 * 1024  # bytes of one body kept (--copy-limit)
+__all__ = ["ROTATE_AT", "CopyRecord", "CopySettings", "CopyWriter", "copies_folder", "repair_copies"]
+
 ROTATE_AT = 1024 * 1024 * 1024  # a WARC file is closed past this size
 OPEN_SUFFIX = ".open"
 # Headers that describe the bytes as they travelled, not as they are kept.
@@ -42,18 +44,18 @@ _TRAVEL_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-l
 
 
 @dataclass(frozen=True, slots=True)
-class Exchange:
-    """One request and the answer to it, as archiver sent and read them."""
+class CopySettings:
+    """Whether copies are kept (--copies), where (--copies-dir), and how much of a body (--copy-limit)."""
 
-    url: str
-    recorded_at: str  # UTC, ISO 8601 with Z
-    request_headers: tuple[tuple[str, str], ...]
-    status: int
-    reason: str
-    response_headers: tuple[tuple[str, str], ...]
-    body: bytes
-    truncated: bool = False  # the body was cut at the copy limit
-    method: str = "GET"
+    keep: bool = False
+    folder: str | None = None  # None: copies/ beside the database
+    limit: int = COPY_LIMIT
+    rotate_at: int = ROTATE_AT
+
+
+def copies_folder(settings: CopySettings, db_path: str) -> Path:
+    """Return the folder the copies of an archive are written to."""
+    return Path(settings.folder) if settings.folder else Path(db_path).resolve().parent / "copies"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +170,13 @@ class CopyWriter:
             self._file.write(self._warcinfo())
             self._size = self._file.tell()
         offset = self._size
-        self._file.write(data)  # the record whole, so a kill leaves at most one cut record
-        self._file.flush()
+        try:
+            self._file.write(data)  # the record whole, so a kill leaves at most one cut record
+            self._file.flush()
+        except OSError:
+            # A full disk: what part of the record was written is taken back.
+            self._file = _reopened_at(self._file, offset)
+            raise
         self._size += len(data)
         return offset
 
@@ -179,6 +186,17 @@ class CopyWriter:
         info = {"software": self.software or "archiver", "format": "WARC File Format 1.1"}
         writer.write_record(writer.create_warcinfo_record(self._name, info))
         return buffer.getvalue()
+
+
+def _reopened_at(file: io.BufferedWriter, offset: int) -> io.BufferedWriter:
+    """Return the file cut back to ``offset``: its buffer dropped, what went to disk past it removed."""
+    path = file.name
+    with contextlib.suppress(OSError):
+        file.close()  # its flush may fail again; what it held is cut off below
+    with open(path, "r+b") as raw:
+        raw.truncate(offset)
+    reopened = open(path, "ab")  # noqa: SIM115 - kept open for the next record
+    return reopened
 
 
 def repair_copies(folder: Path) -> list[str]:

@@ -11,8 +11,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..clock import utc_now
 from ..http import (
     REDIRECT_STATUS,
+    Answer,
+    BodyTooLarge,
     Chain,
     HopFailed,
     HostClients,
@@ -26,7 +29,7 @@ from ..http import (
     loop_key,
     with_retries,
 )
-from ..models import LinkStatus, Resolution, Via
+from ..models import COPY_LIMIT, Exchange, LinkStatus, Resolution, Via
 from .answers import ANSWERS_BYTES, AnswerCache
 from .response import interpret
 from .wrappers import unwrap
@@ -34,6 +37,8 @@ from .wrappers import unwrap
 __all__ = ["ChainFollower", "Requester"]
 
 Sleep = Callable[[float], Awaitable[None]]
+# Takes the copy of one answer, and the link whose chain asked for it.
+Keep = Callable[[Exchange, str | None], Awaitable[None]]
 
 
 @dataclass
@@ -46,8 +51,12 @@ class Requester:
     sleep: Sleep
     # Links that share a hop (two t.co links to one article) reuse the first answer.
     answers: AnswerCache = field(default_factory=lambda: AnswerCache(ANSWERS_BYTES))
+    # With copies kept: each answer's exchange is handed over, with the link whose chain
+    # asked for it, once the host's slot is free again.
+    keep: Keep | None = None
+    copy_limit: int = COPY_LIMIT
 
-    async def answer(self, url: str) -> Interpreted:
+    async def answer(self, url: str, link: str | None = None) -> Interpreted:
         """Return the answer for ``url``, or raise the HopFailed it came to."""
         key = loop_key(url)
         pending = self.answers.get(key)
@@ -56,7 +65,7 @@ class Requester:
             try:
                 pending.set_result(
                     await with_retries(
-                        lambda: self._fetch(url),
+                        lambda: self._fetch(url, link),
                         attempts=self.settings.attempts,
                         max_wait=self.settings.max_retry_after,
                         sleep=self.sleep,
@@ -77,16 +86,39 @@ class Requester:
             failure.with_traceback(None)
             raise failure.copy() from None
 
-    async def _fetch(self, url: str) -> Interpreted:
+    async def _fetch(self, url: str, link: str | None) -> Interpreted:
         """One GET of one URL: the status and where the response points next."""
-        return await ask(
+        if self.keep is None:
+            return await ask(
+                url,
+                lambda answer: interpret(answer, url),
+                clients=self.clients,
+                limiter=self.limiter,
+                settings=self.settings,
+                timeout=self.settings.timeout,
+            )
+        interpreted, exchange = await ask(
             url,
-            lambda answer: interpret(answer, url),
+            lambda answer: self._read_whole(answer, url),
             clients=self.clients,
             limiter=self.limiter,
             settings=self.settings,
             timeout=self.settings.timeout,
         )
+        await self.keep(exchange, link)
+        return interpreted
+
+    async def _read_whole(self, answer: Answer, url: str) -> tuple[Interpreted, Exchange]:
+        """Read the answer up to the copy limit, and interpret what was read."""
+        recorded_at = utc_now()
+        try:
+            body, cut = await answer.read(self.copy_limit)
+        except BodyTooLarge:
+            body, cut = b"", True
+        exchange = Exchange(
+            url, recorded_at, answer.request_headers, answer.status, answer.reason, answer.headers, body, cut
+        )
+        return await interpret(answer, url, body=body), exchange
 
 
 @dataclass
@@ -121,7 +153,7 @@ class ChainFollower:
             # A wrapper with its target in the URL: followed without a request.
             return Onward(None, Via.UNWRAPPED, inner)
         try:
-            answer = await self.requester.answer(current)
+            answer = await self.requester.answer(current, chain.url)
         except HopFailed as failure:
             chain.add(current, failure.http_status)
             # The last URL reached: one that answered, or one a redirect led to.

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from ..clock import utc_now
 from ..http import Dispatcher, HandOver, HostClients, HostLimiter, Resolver, ResolverSettings, as_they_come
-from ..models import Resolution
-from .chain import ChainFollower, Requester
+from ..models import COPY_LIMIT, Resolution
+from .chain import ChainFollower, Keep, Requester
 from .probe import Prober
 
 __all__ = ["resolve_many"]
@@ -25,16 +25,26 @@ async def resolve_many(
     resolver: Resolver | None = None,
     sleep: Sleep = asyncio.sleep,
     now: Callable[[], str] = utc_now,
+    keep: Keep | None = None,
+    copy_limit: int = COPY_LIMIT,
 ) -> AsyncGenerator[Resolution, None]:
     """Yield a Resolution for every URL, in the order they complete.
 
     An item is a URL, or a pair of a URL and an expansion to start from (None: none).
     ``resolver``, ``sleep`` and ``now`` are for tests: a fake DNS, a sleep that
-    records instead of waiting, a fixed clock.
+    records instead of waiting, a fixed clock.  ``keep`` takes a copy of every answer
+    read (its body up to ``copy_limit`` bytes) with the link whose chain asked for it.
     """
     settings = settings or ResolverSettings()
     clients = HostClients(per_host=settings.per_host, **settings.client_options(resolver))
-    requester = Requester(clients, settings, HostLimiter(settings.per_host, sleep=sleep), sleep)
+    requester = Requester(
+        clients,
+        settings,
+        HostLimiter(settings.per_host, sleep=sleep),
+        sleep,
+        keep=keep,
+        copy_limit=copy_limit,
+    )
     follower = ChainFollower(requester, settings.max_hops, now)
     prober = Prober(follower) if settings.probe else None
     dispatcher = Dispatcher(((u, None) if isinstance(u, str) else u for u in urls), settings.per_host)

@@ -37,8 +37,12 @@ REDIRECT_BODY_CAP = 16 * 1024
 JS_REDIRECT_MAX_BODY = 4096
 
 
-async def interpret(answer: Answer, url: str) -> Interpreted:
-    """Return what an answer (not one worth retrying) says: where it points next, and its title."""
+async def interpret(answer: Answer, url: str, *, body: bytes | None = None) -> Interpreted:
+    """Return what an answer (not one worth retrying) says: where it points next, and its title.
+
+    ``body``: the body as already read (to keep a copy of it); the page is then judged
+    on the part of it that would have been read.
+    """
     status = answer.status
     targets = answer.locations
     if status in REDIRECT_STATUS and targets:
@@ -48,17 +52,21 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
                 f"conflicting Location headers: {' | '.join(targets)[:500]}",
                 http_status=status,
             )
-        await _drain(answer)
+        if body is None:
+            await _drain(answer)
         return Interpreted(status, targets[0], Via.LOCATION, None)
     refresh = parse_refresh(answer.header("refresh"))
     if refresh:
         return Interpreted(status, refresh, Via.REFRESH, None)
     if not (200 <= status < 300) or "html" not in answer.header("content-type", "html"):
         return Interpreted(status, None, None, None)
-    try:
-        body, _cut = await answer.read(PAGE_CAP, enough=_body_read())
-    except BodyTooLarge:
-        return Interpreted(status, None, None, None)
+    if body is None:
+        try:
+            body, _cut = await answer.read(PAGE_CAP, enough=_body_read())
+        except BodyTooLarge:
+            return Interpreted(status, None, None, None)
+    else:
+        body = _page_part(body)
     if len(body) > BODY_CAP and _BODY_TAG.search(body) is None:
         body = body[:BODY_CAP]  # no <body> tag: the start of it is the page, as it always was
     page = _decode_page(body, answer.charset)
@@ -71,6 +79,14 @@ async def interpret(answer: Answer, url: str) -> Interpreted:
         if script:
             return Interpreted(status, script, Via.JS, title)
     return Interpreted(status, None, None, title, _fingerprint(page, title, url))
+
+
+def _page_part(body: bytes) -> bytes:
+    """Return the part of a body read whole that ``_body_read`` would have read of it."""
+    tag = _BODY_TAG.search(body, 0, PAGE_CAP // 4)
+    if tag is not None:
+        return body[: min(tag.start() + BODY_CAP, PAGE_CAP)]
+    return body[: PAGE_CAP // 4]
 
 
 def _body_read() -> Callable[[bytearray], bool]:

@@ -23,6 +23,7 @@ from .captures import (
     set_archived,
 )
 from .checks import link_histories, links_due, save_checks
+from .copies import copies_of, copies_size, last_copy, save_copy
 from .db import (
     checkpoint,
     copy_database,
@@ -45,11 +46,14 @@ __all__ = [
     "Saved",
     "capture_candidates",
     "checkpoint",
+    "copies_of",
+    "copies_size",
     "copy_database",
     "database_path",
     "describe",
     "distrust_schema",
     "finish_run",
+    "last_copy",
     "link_histories",
     "links_due",
     "links_due_for_lookup",
@@ -65,6 +69,7 @@ __all__ = [
     "run_counts",
     "save_capture_request",
     "save_checks",
+    "save_copy",
     "save_lookups",
     "save_posts",
     "saves_since",

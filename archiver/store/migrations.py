@@ -426,3 +426,29 @@ def m015_source_digests(db: Database) -> None:
     """What a local source was, byte for byte: its SHA-256 and size when it was last read."""
     db.execute('ALTER TABLE "sources" ADD COLUMN "sha256" TEXT')
     db.execute('ALTER TABLE "sources" ADD COLUMN "bytes" INTEGER')
+
+
+@MIGRATIONS()
+def m016_copies(db: Database) -> None:
+    """Where the copy of each answer read lies: its WARC file, offset, length and payload digest."""
+    db.table("copies").create(
+        {
+            "id": int,
+            "link_id": str,
+            "source": str,
+            "url": str,
+            "status": int,
+            "warc_file": str,
+            "offset": int,
+            "length": int,
+            "payload_sha256": str,
+            "truncated": int,
+            "revisit": int,
+            "record_id": str,
+            "recorded_at": str,
+            "run_id": int,
+        },
+        pk="id",
+    )
+    db.table("copies").create_index(["link_id"])
+    db.table("copies").create_index(["url", "payload_sha256"])

@@ -1,0 +1,61 @@
+"""The copies table: where the copy of each answer read lies in the WARC files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..urls import link_id
+from .db import writes
+
+__all__ = ["copies_of", "copies_size", "last_copy", "save_copy"]
+
+
+@writes
+def save_copy(
+    db: Database, copy: Any, *, link: str | None = None, source: str | None = None, run_id: int | None = None
+) -> None:
+    """Record where one copy (a ``CopyRecord``) was written, for a link's chain or a source."""
+    with db.atomic():
+        db.execute(
+            "insert into copies (link_id, source, url, status, warc_file, offset, length, payload_sha256, "
+            "truncated, revisit, record_id, recorded_at, run_id) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                link_id(link) if link else None,
+                source,
+                copy.url,
+                copy.status,
+                copy.warc_file,
+                copy.offset,
+                copy.length,
+                copy.payload_sha256,
+                int(copy.truncated),
+                int(copy.revisit),
+                copy.record_id,
+                copy.recorded_at,
+                run_id,
+            ],
+        )
+
+
+def last_copy(db: Database, url: str, payload_sha256: str) -> tuple[str, str] | None:
+    """Return (record id, date) of the last whole copy of ``url`` with that payload, or None."""
+    row = db.execute(
+        "select record_id, recorded_at from copies where url = ? and payload_sha256 = ? and revisit = 0 "
+        "and truncated = 0 order by recorded_at desc, id desc limit 1",
+        [url, payload_sha256],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def copies_of(db: Database, link: str) -> list[dict[str, Any]]:
+    """Return the copies of one link's chains, oldest first."""
+    return list(db.query("select * from copies where link_id = ? order by recorded_at, id", [link]))
+
+
+def copies_size(db: Database) -> tuple[int, int]:
+    """Return how many copies are recorded and the bytes their records take."""
+    row = db.execute("select count(*), coalesce(sum(length), 0) from copies").fetchone()
+    return int(row[0]), int(row[1])
