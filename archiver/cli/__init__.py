@@ -332,6 +332,9 @@ def stats(db_path: str) -> None:
     click.echo(f"links: {summary['links']}")
     for status, count in summary["by_status"].items():
         click.echo(f"  {status:<20} {count}")
+    kept, size = store.copies_size(db)
+    if kept:
+        click.echo(f"copies: {kept} answers kept, {size / 1e6:.1f} MB of WARC response records")
     if summary["top_domains"]:
         click.echo("top final domains:")
         for domain, count in summary["top_domains"]:

@@ -16,9 +16,8 @@ from typing import Any
 import click
 
 from ..http import DEFAULT_USER_AGENT, WEB_PORTS, ResolverSettings
-from ..models import CaptureMode
+from ..models import COPY_LIMIT, CaptureMode
 from ..pipeline import RecheckSettings
-from ..models import COPY_LIMIT
 from ..preserve import DEFAULT_ENDPOINTS, DEFAULT_SAVE_URL, CaptureSettings, CopySettings
 from ..sources import DEFAULT_BLUESKY_API, LIVE_FORMATS, SOURCES, LiveSettings, parse_tokens
 

@@ -85,6 +85,7 @@ async def resolve_and_save(
     advance: Callable[[int], None] = lambda _: None,
     stop_at: float | None = None,
     copies: preserve.CopySettings | None = None,
+    report: Callable[[str], None] = lambda _: None,
 ) -> Counter[str]:
     """Resolve links and store the results in small batches; return the count of each status.
 
@@ -158,6 +159,8 @@ async def resolve_and_save(
         finally:
             if keeper is not None:
                 await loop.run_in_executor(writer, keeper.close)
+                if keeper.failed is not None:
+                    report(f"warning: {keeper.failed}")
             await loop.run_in_executor(writer, writer_db.close)
             writer.shutdown()
     log.info("wrote %d resolutions in %.2f s", sum(statuses.values()), writing[0])
@@ -204,4 +207,6 @@ class _CopyKeeper:
             try:
                 self.writer.close()
             except OSError as ex:
-                log.warning("%s: the copies file could not be closed (%s)", self.folder, ex.strerror or ex)
+                self.failed = (
+                    self.failed or f"{self.folder}: the copies file could not be closed ({ex.strerror or ex})"
+                )

@@ -194,6 +194,7 @@ async def _stages(
                     advance=advance,
                     stop_at=stop_at,
                     copies=settings.copies,
+                    report=report,
                 )
             outcome.links_left = len(links) - sum(statuses.values())
         if settings.captures.looks_up and not outcome.links_left:

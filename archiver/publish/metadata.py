@@ -109,5 +109,9 @@ def write_metadata(metadata: dict[str, Any], path: Path, *, public: bool = False
         metadata = copy.deepcopy(metadata)
         plugins = metadata.setdefault("plugins", {})
         plugins.setdefault("archiver", {})["public"] = True
+        # The copies of pages stay on the machine that made them: not even their table is shown.
+        for database in metadata.get("databases", {}).values():
+            if isinstance(database, dict):
+                database.setdefault("tables", {}).setdefault("copies", {})["hidden"] = True
     path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     return path

@@ -15,7 +15,8 @@ __all__ = ["public_source_name", "snapshot"]
 def snapshot(db: Database, target: str | os.PathLike[str], *, public: bool = False) -> None:
     """Write a consistent copy of the archive to ``target``, replacing any older copy at once.
 
-    A ``public`` copy names local sources by their file name only (``posts.source``,
+    A ``public`` copy holds no row of ``copies`` (where the copies of pages lie), and
+    names local sources by their file name only (``posts.source``,
     ``sources.location``): the folders of the machine that built the archive can say
     whose it is, or who a source is.  URLs stay.
     """
@@ -61,4 +62,6 @@ def _without_local_paths(path: Path) -> None:
         conn.create_function("public_source", 1, public, deterministic=True)
         conn.execute("update posts set source = public_source(source)")
         conn.execute("update sources set location = public_source(location), public_name = null")
+        # The copies of what links showed stay with the archive they were made for.
+        conn.execute("delete from copies")
     conn.close()

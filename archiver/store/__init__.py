@@ -23,7 +23,7 @@ from .captures import (
     set_archived,
 )
 from .checks import link_histories, links_due, save_checks
-from .copies import copies_of, copies_size, last_copy, save_copy
+from .copies import copies_size, last_copy, save_copy
 from .db import (
     checkpoint,
     copy_database,
@@ -46,7 +46,6 @@ __all__ = [
     "Saved",
     "capture_candidates",
     "checkpoint",
-    "copies_of",
     "copies_size",
     "copy_database",
     "database_path",

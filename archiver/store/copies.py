@@ -9,7 +9,7 @@ from sqlite_utils import Database
 from ..urls import link_id
 from .db import writes
 
-__all__ = ["copies_of", "copies_size", "last_copy", "save_copy"]
+__all__ = ["copies_size", "last_copy", "save_copy"]
 
 
 @writes
@@ -48,11 +48,6 @@ def last_copy(db: Database, url: str, payload_sha256: str) -> tuple[str, str] | 
         [url, payload_sha256],
     ).fetchone()
     return (row[0], row[1]) if row else None
-
-
-def copies_of(db: Database, link: str) -> list[dict[str, Any]]:
-    """Return the copies of one link's chains, oldest first."""
-    return list(db.query("select * from copies where link_id = ? order by recorded_at, id", [link]))
 
 
 def copies_size(db: Database) -> tuple[int, int]:

@@ -1,0 +1,235 @@
+"""Copies of what each link showed (--copies): WARC records warcio checks, digests of what servers sent."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import TestServer as QuietServer
+from conftest import serve_in_thread
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.cli import cli
+from archiver.models import Exchange
+from archiver.preserve import CopyWriter, repair_copies
+
+FINAL = b"<html><head><title>The report</title></head><body><p>What the report said.</p></body></html>"
+BIG = b"<html><body>" + b"x" * 300_000 + b"</body></html>"
+ZIPPED = b"<html><body><p>sent gzip-encoded</p></body></html>"
+
+
+class Site(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    final = FINAL
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        headers: dict[str, str] = {"Content-Type": "text/html; charset=utf-8"}
+        if self.path == "/short":
+            status, body, headers["Location"] = 302, b"moved", "/middle"
+        elif self.path == "/middle":
+            status, body, headers["Location"] = 301, b"", "/final"
+        elif self.path == "/final":
+            status, body = 200, type(self).final
+        elif self.path == "/big":
+            status, body = 200, BIG
+        elif self.path == "/zipped":
+            status, body = 200, gzip.compress(ZIPPED)
+            headers["Content-Encoding"] = "gzip"
+        else:
+            status, body = 404, b"no such page"
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, type[Site]]]:
+    handler = type("BoundSite", (Site,), {"final": FINAL})
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), handler)) as base:
+        yield base, handler
+
+
+@pytest.fixture
+def site(served) -> str:
+    return served[0]
+
+
+def archive(tmp_path: Path, base: str, paths: list[str], *extra: str):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(f'{{"id": "{i}", "text": "see {base}{p}"}}\n' for i, p in enumerate(paths)))
+    return CliRunner().invoke(
+        cli,
+        ["archive", str(posts), "--db", str(tmp_path / "a.db"), "--allow-private", "--no-probe", *extra],
+        catch_exceptions=False,
+    )
+
+
+def copies(tmp_path: Path) -> list[dict]:
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("select * from copies order by id")]
+
+
+def warc_check(folder: Path) -> None:
+    files = sorted(folder.glob("*.warc.gz"))
+    assert files
+    warcio = Path(sys.executable).parent / "warcio"
+    done = subprocess.run([str(warcio), "check", *map(str, files)], capture_output=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def payload_at(folder: Path, row: dict) -> tuple[str, bytes, object]:
+    with open(folder / row["warc_file"], "rb") as file:
+        file.seek(row["offset"])
+        record = next(iter(ArchiveIterator(file)))
+        return record.rec_type, record.content_stream().read(), record.rec_headers
+
+
+def test_every_hop_of_a_chain_is_kept_and_its_digest_is_what_the_server_sent(tmp_path, site):
+    result = archive(tmp_path, site, ["/short", "/big", "/zipped"], "--copies", "--copy-limit", "100000")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "copies"
+    warc_check(folder)
+    assert not list(folder.glob("*.open"))
+    rows = {row["url"].removeprefix(site): row for row in copies(tmp_path)}
+    assert set(rows) == {"/short", "/middle", "/final", "/big", "/zipped"}
+    assert [rows[p]["status"] for p in ("/short", "/middle", "/final")] == [302, 301, 200]
+    sent = {"/short": b"moved", "/middle": b"", "/final": FINAL, "/zipped": ZIPPED, "/big": BIG[:100_000]}
+    for path, body in sent.items():
+        row = rows[path]
+        assert row["payload_sha256"] == hashlib.sha256(body).hexdigest(), path
+        kind, payload, headers = payload_at(folder, row)
+        assert kind == "response" and payload == body, path
+        assert row["link_id"] is not None
+    # The cut body says so, in its row and in its record.
+    assert rows["/big"]["truncated"] == 1
+    assert payload_at(folder, rows["/big"])[2].get_header("WARC-Truncated") == "length"
+    # The gzip travelled; the record keeps the page as read and says how it travelled.
+    _, _, zipped = payload_at(folder, rows["/zipped"])
+    with open(folder / rows["/zipped"]["warc_file"], "rb") as file:
+        file.seek(rows["/zipped"]["offset"])
+        record = next(iter(ArchiveIterator(file)))
+        assert record.http_headers.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
+        assert record.http_headers.get_header("Content-Encoding") is None
+    shown = CliRunner().invoke(cli, ["stats", "--db", str(tmp_path / "a.db")]).output
+    assert f"copies: {len(rows)} answers kept" in shown
+    # The hops of the chain in the order they were asked.
+    order = [r["url"].removeprefix(site) for r in copies(tmp_path) if r["url"].removeprefix(site) in sent]
+    assert order.index("/short") < order.index("/middle") < order.index("/final")
+
+
+def test_a_recheck_with_the_same_page_is_a_revisit_and_a_changed_one_a_new_copy(tmp_path, served):
+    site, handler = served
+    assert archive(tmp_path, site, ["/final"], "--copies").exit_code == 0
+    recheck = ["resolve", "--db", str(tmp_path / "a.db"), "--allow-private", "--no-probe", "--copies"]
+    recheck += ["--recheck-after", "0"]
+    again = CliRunner().invoke(cli, recheck, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    rows = copies(tmp_path)
+    assert [r["revisit"] for r in rows] == [0, 1]
+    kind, _, headers = payload_at(tmp_path / "copies", rows[1])
+    assert kind == "revisit" and headers.get_header("WARC-Refers-To") == rows[0]["record_id"]
+    handler.final = b"<html><body>changed</body></html>"
+    changed = CliRunner().invoke(cli, recheck)
+    assert changed.exit_code == 0, changed.output
+    rows = copies(tmp_path)
+    assert [r["revisit"] for r in rows] == [0, 1, 0]
+    assert rows[2]["payload_sha256"] == hashlib.sha256(handler.final).hexdigest()
+    warc_check(tmp_path / "copies")
+
+
+def test_without_copies_nothing_is_written(tmp_path, site):
+    assert archive(tmp_path, site, ["/short"]).exit_code == 0
+    assert not (tmp_path / "copies").exists() and copies(tmp_path) == []
+
+
+def test_a_copies_folder_that_cannot_be_written_costs_the_copies_not_the_checks(tmp_path, site):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder should be")
+    result = archive(tmp_path, site, ["/short"], "--copies", "--copies-dir", str(blocked / "copies"))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("copies cannot be written") == 1
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        assert conn.execute("select status from links").fetchone()[0] == "ok"
+    assert copies(tmp_path) == []
+
+
+def exchange(n: int, body: bytes = b"<html>page</html>") -> Exchange:
+    return Exchange(
+        f"https://example.org/{n}", "2024-01-01T10:00:00Z", (("User-Agent", "t"),), 200, "OK", (), body
+    )
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from archiver.models import Exchange
+from archiver.preserve import CopyWriter
+writer = CopyWriter(sys.argv[1])
+for n in range(3):
+    page = Exchange(f"https://example.org/{n}", "2024-01-01T10:00:00Z", (), 200, "OK", (), b"<html>p</html>")
+    writer.write(page)
+path = next(writer.folder.glob("*.open"))
+print(path.stat().st_size, flush=True)
+with open(path, "ab") as file:
+    file.write(b"\\x1f\\x8b\\x08\\x00 half a record")  # the start of a record, then the kill
+    file.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_file_cut_by_a_kill_is_repaired_to_its_last_whole_record(tmp_path):
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_WRITE, str(tmp_path)], capture_output=True, text=True
+    )
+    assert killed.returncode == -9, killed.stderr
+    whole = int(killed.stdout)
+    assert len(list(tmp_path.glob("*.open"))) == 1
+    # The next writer on the folder finds the file left open and cuts it back.
+    repaired = repair_copies(tmp_path)
+    final = tmp_path / repaired[0]
+    assert len(repaired) == 1 and final.stat().st_size == whole and not list(tmp_path.glob("*.open"))
+    warc_check(tmp_path)
+    kinds = [r.rec_type for r in ArchiveIterator(io.BytesIO(final.read_bytes()))]
+    assert kinds == ["warcinfo"] + ["response", "request"] * 3
+
+
+def test_files_rotate_at_their_size_limit(tmp_path):
+    writer = CopyWriter(tmp_path, rotate_at=4000)
+    records = [writer.write(exchange(n, os.urandom(1500))) for n in range(6)]
+    writer.close()
+    assert len({r.warc_file for r in records}) >= 3
+    warc_check(tmp_path)
+
+
+def test_a_public_copy_of_the_archive_holds_no_copies_and_hides_their_table(tmp_path, site):
+    from archiver import publish, store
+
+    assert archive(tmp_path, site, ["/short"], "--copies").exit_code == 0
+    assert copies(tmp_path)
+    public = tmp_path / "public" / "a.db"
+    publish.snapshot(store.open_database(str(tmp_path / "a.db")), public, public=True)
+    with sqlite3.connect(public) as conn:
+        assert conn.execute("select count(*) from copies").fetchone()[0] == 0
+    from archiver.publish.metadata import write_metadata
+
+    written = write_metadata(publish.load_metadata(), tmp_path / "metadata.json", public=True)
+    tables = json.loads(written.read_text())["databases"]["archive"]["tables"]
+    assert tables["copies"]["hidden"] is True
+    assert copies(tmp_path)  # the archive itself keeps them
