@@ -27,6 +27,11 @@ from archiver.preserve import CopyWriter, repair_copies
 FINAL = b"<html><head><title>The report</title></head><body><p>What the report said.</p></body></html>"
 BIG = b"<html><body>" + b"x" * 300_000 + b"</body></html>"
 ZIPPED = b"<html><body><p>sent gzip-encoded</p></body></html>"
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title><link>https://blog.example/</link>'
+    b"<item><title>One</title><link>https://blog.example/1</link><guid>1</guid>"
+    b"<description>See the report</description></item></channel></rss>"
+)
 
 
 class Site(BaseHTTPRequestHandler):
@@ -44,6 +49,11 @@ class Site(BaseHTTPRequestHandler):
             status, body, headers["Location"] = 301, b"", "/final"
         elif self.path == "/final":
             status, body = 200, type(self).final
+        elif self.path == "/feed":
+            status, body, headers["Location"] = 301, b"", "/feed.xml"
+        elif self.path == "/feed.xml":
+            status, body = 200, FEED
+            headers["Content-Type"] = "application/rss+xml"
         elif self.path == "/big":
             status, body = 200, BIG
         elif self.path == "/zipped":
@@ -233,3 +243,20 @@ def test_a_public_copy_of_the_archive_holds_no_copies_and_hides_their_table(tmp_
     tables = json.loads(written.read_text())["databases"]["archive"]["tables"]
     assert tables["copies"]["hidden"] is True
     assert copies(tmp_path)  # the archive itself keeps them
+
+
+def test_a_feed_fetched_is_kept_with_its_redirect_as_copies_of_its_source(tmp_path, site):
+    db = tmp_path / "a.db"
+    result = CliRunner().invoke(
+        cli,
+        ["ingest", f"{site}/feed", "--db", str(db), "--allow-private", "--copies"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    rows = copies(tmp_path)
+    assert [(r["url"].removeprefix(site), r["status"], r["source"]) for r in rows] == [
+        ("/feed", 301, f"{site}/feed"),
+        ("/feed.xml", 200, f"{site}/feed"),
+    ]
+    assert rows[1]["payload_sha256"] == hashlib.sha256(FEED).hexdigest()
+    warc_check(tmp_path / "copies")

@@ -180,6 +180,7 @@ def archive(
 @time_limit_option
 @NETWORK.apply
 @FOLLOWING.apply
+@COPIES.apply
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -192,6 +193,7 @@ def ingest(
     time_limit: float | None,
     network: ResolverSettings,
     live: LiveSettings,
+    copies: CopySettings,
 ) -> None:
     """Read SOURCE files, folders or URLs and store their posts and links, without resolving.
 
@@ -213,6 +215,7 @@ def ingest(
             resolve=False,
             create=create,
             live=live,
+            copies=copies,
         ),
     )
     if outcome.unavailable:

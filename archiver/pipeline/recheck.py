@@ -17,6 +17,7 @@ from ..clock import utc_now
 from ..http import ResolverSettings
 from ..models import COPY_LIMIT, Exchange, Resolution
 from ..resolve import resolve_many
+from .copies import CopyKeeper
 
 __all__ = ["links_due", "resolve_and_save", "save_resolutions"]
 
@@ -105,7 +106,7 @@ async def resolve_and_save(
     writes: list[asyncio.Future[None]] = []
     writer_db = await loop.run_in_executor(writer, store.reopen, db_path)
     writing = [0.0]  # seconds the writer thread spent in SQLite
-    keeper = _CopyKeeper(copies, db_path, writer_db, run_id) if copies is not None and copies.keep else None
+    keeper = CopyKeeper(copies, db_path, writer_db, run_id) if copies is not None and copies.keep else None
 
     async def keep(exchange: Exchange, link: str | None) -> None:
         if keeper is not None:
@@ -165,48 +166,3 @@ async def resolve_and_save(
             writer.shutdown()
     log.info("wrote %d resolutions in %.2f s", sum(statuses.values()), writing[0])
     return statuses
-
-
-class _CopyKeeper:
-    """Writes the copies of a run's answers and records where they lie; in the writer thread only.
-
-    The WARC file is opened with the first copy.  A copy that cannot be written (a full
-    disk, a folder that cannot be written) is logged once, and no more copies are tried
-    in this run: the checks themselves go on.
-    """
-
-    def __init__(
-        self, settings: preserve.CopySettings, db_path: str, db: store.Database, run_id: int
-    ) -> None:
-        self.settings = settings
-        self.folder = preserve.copies_folder(settings, db_path)
-        self.db = db
-        self.run_id = run_id
-        self.writer: preserve.CopyWriter | None = None
-        self.failed: str | None = None
-
-    def keep(self, exchange: Exchange, link: str | None) -> None:
-        if self.failed is not None:
-            return
-        try:
-            if self.writer is None:
-                self.writer = preserve.CopyWriter(self.folder, rotate_at=self.settings.rotate_at)
-            written = self.writer.write(
-                exchange, previous=lambda url, sha: store.last_copy(self.db, url, sha)
-            )
-        except OSError as ex:
-            self.failed = (
-                f"{self.folder}: copies cannot be written ({ex.strerror or ex}); no more copies this run"
-            )
-            log.warning("%s", self.failed)
-            return
-        store.save_copy(self.db, written, link=link, run_id=self.run_id)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            try:
-                self.writer.close()
-            except OSError as ex:
-                self.failed = (
-                    self.failed or f"{self.folder}: the copies file could not be closed ({ex.strerror or ex})"
-                )

@@ -22,10 +22,11 @@ from typing import Any
 
 from .. import store
 from ..http import ResolverSettings
-from ..models import DatabaseError, LinkStatus, RunStatus
+from ..models import DatabaseError, Exchange, LinkStatus, RunStatus
 from ..preserve import CaptureSettings, CopySettings
 from ..sources import Fetched, Following, LiveSettings, SourceEntry, fetch_source
 from .captures import CaptureCounts, ask_archives
+from .copies import CopyKeeper
 from .ingest import ReadingProgress, Report, ingest_sources
 from .lock import run_lock
 from .recheck import links_due, resolve_and_save
@@ -151,9 +152,16 @@ async def _stages(
     reading: ReadingProgress | None = None,
 ) -> None:
     if settings.ingest:
+        keeper = CopyKeeper(settings.copies, settings.db_path, db, run_id) if settings.copies.keep else None
 
         async def fetch(url: str, **validators: Any) -> Fetched:
-            return await fetch_source(url, settings=settings.resolver, **validators)
+            def keep(exchange: Exchange) -> None:
+                if keeper is not None:
+                    keeper.keep(_within(exchange, settings.copies.limit), source=url)
+
+            return await fetch_source(
+                url, settings=settings.resolver, keep=keep if keeper is not None else None, **validators
+            )
 
         following = Following(replace(settings.resolver, deadline=stop_at), settings.live)
         try:
@@ -171,6 +179,10 @@ async def _stages(
             )
         finally:
             await following.aclose()
+            if keeper is not None:
+                keeper.close()
+                if keeper.failed is not None:
+                    report(f"warning: {keeper.failed}")
         outcome.failed_sources += ingested.failed
         outcome.partial_sources += ingested.partial
         outcome.sources_left += ingested.sources_left
@@ -201,6 +213,13 @@ async def _stages(
             outcome.captures = await ask_archives(
                 db, settings.captures, settings.resolver, run_id=run_id, report=report, stop_at=stop_at
             )
+
+
+def _within(exchange: Exchange, limit: int) -> Exchange:
+    """Return an exchange whose body is cut to the copy limit."""
+    if len(exchange.body) <= limit:
+        return exchange
+    return replace(exchange, body=exchange.body[:limit], truncated=True)
 
 
 def _finish(db: store.Database, run_id: int, outcome: RunOutcome) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..clock import utc_now
 from ..http import (
     REDIRECT_STATUS,
+    Answer,
     BodyTooLarge,
     Chain,
     HTTPClient,
@@ -20,13 +23,15 @@ from ..http import (
     get,
     join_url,
 )
-from ..models import Resolution, SourceUnavailable, Via
+from ..models import Exchange, Resolution, SourceUnavailable, Via
 from ..urls import normalise_url
 
 __all__ = ["Fetched", "fetch_source"]
 
 # A feed or page larger than this is not read: it is not a page of posts.
 SOURCE_CAP = 32 * 1024 * 1024
+# Of a redirect's body, what its copy keeps.
+REDIRECT_COPY_CAP = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +57,14 @@ async def fetch_source(
     etag: str | None = None,
     last_modified: str | None = None,
     resolver: Resolver | None = None,
+    keep: Callable[[Exchange], None] | None = None,
 ) -> Fetched:
     """Return a feed or page URL's body, following redirects under the same guard as links.
 
     With ``etag`` / ``last_modified`` from the previous fetch the request is
     conditional, and a 304 costs no body.  Raises SourceUnavailable naming the URL
-    and what went wrong.
+    and what went wrong.  ``keep`` takes a copy of every answer read (each redirect and
+    the feed or page itself) for the run's WARC copies.
     """
     settings = settings or ResolverSettings()
     start = normalise_url(url)
@@ -74,7 +81,7 @@ async def fetch_source(
 
     async def hop(hop_url: str) -> Onward | Fetched:
         try:
-            return await _fetch_source_hop(client, hop_url, settings, headers)
+            return await _fetch_source_hop(client, hop_url, settings, headers, keep)
         except SourceUnavailable as ex:
             if not chain.hops:  # the URL itself, not a redirect's target
                 raise
@@ -90,9 +97,30 @@ async def fetch_source(
 
 
 async def _fetch_source_hop(
-    client: HTTPClient, url: str, settings: ResolverSettings, headers: dict[str, str]
+    client: HTTPClient,
+    url: str,
+    settings: ResolverSettings,
+    headers: dict[str, str],
+    keep: Callable[[Exchange], None] | None = None,
 ) -> Fetched | Onward:
     """Return the source as fetched, or where its redirect points."""
+    recorded_at = utc_now()
+
+    def kept(answer: Answer, body: bytes, cut: bool) -> None:
+        if keep is not None:
+            keep(
+                Exchange(
+                    url,
+                    recorded_at,
+                    answer.request_headers,
+                    answer.status,
+                    answer.reason,
+                    answer.headers,
+                    body,
+                    cut,
+                )
+            )
+
     reason = settings.refusal(url)
     if reason:
         raise SourceUnavailable(f"{url}: refused: {reason}")
@@ -101,6 +129,9 @@ async def _fetch_source_hop(
             targets = answer.locations
             status = answer.status
             if status in REDIRECT_STATUS and targets:
+                if keep is not None:
+                    with contextlib.suppress(BodyTooLarge):
+                        kept(answer, *await answer.read(REDIRECT_COPY_CAP))
                 target, problem = join_url(url, targets[0], keep_fragment=True)
                 return Onward(status, Via.LOCATION, target, problem)
             validators = {
@@ -108,10 +139,12 @@ async def _fetch_source_hop(
                 "last_modified": answer.header("last-modified") or None,
             }
             if status == 304:
+                kept(answer, b"", False)
                 return Fetched(url, status, None, **validators)
+            body, cut = await answer.read(SOURCE_CAP)
+            kept(answer, body, cut)
             if not 200 <= status < 300:
                 raise SourceUnavailable(f"{url}: HTTP {status}")
-            body, cut = await answer.read(SOURCE_CAP)
     except SourceUnavailable:
         raise
     except TimeoutError as ex:
