@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/layers.py
 	$(BIN)/python bench/collectors.py
+	$(BIN)/python bench/copies.py
 
 # Where the CPU goes: archiver resolve under py-spy (flame graph in bench/profiles/).
 bench-profile: $(STAMP)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import signal
 import time
 from collections import Counter
@@ -24,6 +25,30 @@ SHORTENERS = [f"127.0.0.{10 + i}" for i in range(20)]
 FINALS = [f"127.0.0.{100 + i}" for i in range(50)]
 CONTROL = "127.0.0.2"
 PAGE = b"<!doctype html><html><head><title>final page</title></head><body>ok</body></html>"
+
+
+def padded_page(kilobytes: int) -> bytes:
+    """Return a final page of about ``kilobytes`` KB of article-like text and markup.
+
+    Words are drawn (seeded) from a vocabulary of a few thousand made-up words, so the page
+    compresses about as much as a real article's HTML (3 to 4 times), not as a repeated word.
+    """
+    if not kilobytes:
+        return PAGE
+    chance = random.Random(kilobytes)
+    letters = "etaoinshrdlucmfwypvbgkqjxz"
+    vocabulary = [
+        "".join(chance.choice(letters[: 8 + n % 18]) for _ in range(2 + n % 9)) for n in range(4000)
+    ]
+    paragraphs = []
+    size = 0
+    while size < kilobytes * 1024:
+        words = " ".join(chance.choice(vocabulary) for _ in range(chance.randint(40, 120)))
+        paragraph = f'<p class="para-{chance.randint(1, 9)}">{words.capitalize()}.</p>\n'
+        paragraphs.append(paragraph)
+        size += len(paragraph)
+    body = "<article>" + "".join(paragraphs) + "</article>"
+    return PAGE.replace(b"<body>ok</body>", b"<body>" + body.encode() + b"</body>")
 
 
 def final_host(i: int) -> str:
@@ -65,7 +90,8 @@ class Stats:
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, stats: Stats, delay: float, port: int, cpu: float = 0.0) -> None:
+    def __init__(self, stats: Stats, delay: float, port: int, cpu: float = 0.0, page: bytes = PAGE) -> None:
+        self.page = page
         self.stats = stats
         self.delay = delay
         self.port = port
@@ -122,7 +148,7 @@ class Connection(asyncio.Protocol):
         elif kind == "r":
             self._write(301, b"", location=f"http://{final_host(i)}:{self.port}/p/{i}")
         elif kind == "p":
-            self._write(200, PAGE)
+            self._write(200, self.page)
         else:
             self._write(404, b"not found")
         self._next()
@@ -145,13 +171,13 @@ class Connection(asyncio.Protocol):
             self.stats.leave(self.host)
 
 
-async def serve(port: int, delay: float, cpu: float = 0.0) -> None:
+async def serve(port: int, delay: float, cpu: float = 0.0, page: bytes = PAGE) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
     servers = []
     for host in [CONTROL, *SHORTENERS, *FINALS]:
         server = await loop.create_server(
-            lambda: Connection(stats, delay, port, cpu), host, port, backlog=1024, reuse_address=True
+            lambda: Connection(stats, delay, port, cpu, page), host, port, backlog=1024, reuse_address=True
         )
         servers.append(server)
     print(f"ready {port}", flush=True)
@@ -168,8 +194,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--cpu-ms", type=float, default=0.0, help="CPU milliseconds each response costs")
+    parser.add_argument("--page-kb", type=int, default=0, help="size of the final pages (0: a tiny page)")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay, args.cpu_ms / 1000))
+    asyncio.run(serve(args.port, args.delay, args.cpu_ms / 1000, padded_page(args.page_kb)))
 
 
 if __name__ == "__main__":

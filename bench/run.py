@@ -92,7 +92,7 @@ def control(port: int, path: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def latency_server(delay: float, cpu_ms: float = 0.0) -> Iterator[int]:
+def latency_server(delay: float, cpu_ms: float = 0.0, page_kb: int = 0) -> Iterator[int]:
     """Start bench/latency_server.py on a free port; yield the port."""
     port = free_port()
     server = subprocess.Popen(
@@ -105,6 +105,8 @@ def latency_server(delay: float, cpu_ms: float = 0.0) -> Iterator[int]:
             str(delay),
             "--cpu-ms",
             str(cpu_ms),
+            "--page-kb",
+            str(page_kb),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -301,7 +301,8 @@ COPIES = OptionGroup(
             "--copies/--no-copies",
             default=False,
             envvar="ARCHIVER_COPIES",
-            help="Keep a copy of every answer read while checking links, as WARC records in .warc.gz files "
+            help="Keep a copy of every answer read while checking links and fetching sources, as WARC records "
+            "in .warc.gz files "
             "(also ARCHIVER_COPIES=1)",
         ),
         _option(
