@@ -301,9 +301,8 @@ COPIES = OptionGroup(
             "--copies/--no-copies",
             default=False,
             envvar="ARCHIVER_COPIES",
-            help="Keep a copy of every answer read while checking links and fetching sources, as WARC records "
-            "in .warc.gz files "
-            "(also ARCHIVER_COPIES=1)",
+            help="Keep a copy of every answer read while checking links and fetching sources, "
+            "as WARC records in .warc.gz files (also ARCHIVER_COPIES=1)",
         ),
         _option(
             "--copies-dir",

@@ -7,6 +7,9 @@ from ..models import Exchange
 
 __all__ = ["CopyKeeper"]
 
+# Copies recorded in one transaction.
+ROWS_A_BATCH = 100
+
 
 class CopyKeeper:
     """Writes the copies of a run's answers and records where they lie, from one thread only.
@@ -25,6 +28,7 @@ class CopyKeeper:
         self.run_id = run_id
         self.writer: preserve.CopyWriter | None = None
         self.failed: str | None = None
+        self.pending: list[tuple[preserve.CopyRecord, str | None, str | None]] = []
 
     def keep(self, exchange: Exchange, link: str | None = None, *, source: str | None = None) -> None:
         """Write one answer's copy and record it, for the link whose chain asked or the source fetched."""
@@ -33,17 +37,33 @@ class CopyKeeper:
         try:
             if self.writer is None:
                 self.writer = preserve.CopyWriter(self.folder, rotate_at=self.settings.rotate_at)
-            written = self.writer.write(
-                exchange, previous=lambda url, sha: store.last_copy(self.db, url, sha)
-            )
+            written = self.writer.write(exchange, previous=self._previous)
         except OSError as ex:
             self.failed = (
                 f"{self.folder}: copies cannot be written ({ex.strerror or ex}); no more copies this run"
             )
             return
-        store.save_copy(self.db, written, link=link, source=source, run_id=self.run_id)
+        # Recorded in batches: a kill loses the rows of the last few copies (whose records
+        # stay whole in their file), not a commit for every answer.
+        self.pending.append((written, link, source))
+        if len(self.pending) >= ROWS_A_BATCH:
+            self.flush()
+
+    def _previous(self, url: str, sha256: str) -> tuple[str, str] | None:
+        """Return the last whole copy of ``url`` with that payload: one not recorded yet, or stored."""
+        for copy, _, _ in reversed(self.pending):
+            if copy.url == url and copy.payload_sha256 == sha256 and not (copy.revisit or copy.truncated):
+                return copy.record_id, copy.recorded_at
+        return store.last_copy(self.db, url, sha256)
+
+    def flush(self) -> None:
+        """Record where the copies written so far lie."""
+        if self.pending:
+            store.save_copies(self.db, self.pending, run_id=self.run_id)
+            self.pending.clear()
 
     def close(self) -> None:
+        self.flush()
         if self.writer is not None:
             try:
                 self.writer.close()

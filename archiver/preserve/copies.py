@@ -1,7 +1,7 @@
 """Copies of what each link showed: every answer read, kept as WARC 1.1 records in ``.warc.gz`` files.
 
 Each answer archiver reads while checking a link or fetching a source becomes a
-request record and a response record (warcio writes them, one gzip member each).
+request record and a response record (warcio writes them; each is one gzip member).
 The body is kept as it was read, decoded, up to a limit: a longer one is cut and its
 record says ``WARC-Truncated: length``; the answer's own ``Content-Encoding``,
 ``Transfer-Encoding`` and ``Content-Length`` are kept as ``X-Archive-Orig-…``
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import io
 import os
@@ -38,6 +39,8 @@ from ..models import COPY_LIMIT, Exchange
 __all__ = ["ROTATE_AT", "CopyRecord", "CopySettings", "CopyWriter", "copies_folder", "repair_copies"]
 
 ROTATE_AT = 1024 * 1024 * 1024  # a WARC file is closed past this size
+# gzip level of each record: 1 is a third of the CPU of warcio's 9, and the file a tenth larger.
+COMPRESS_LEVEL = 1
 OPEN_SUFFIX = ".open"
 # Headers that describe the bytes as they travelled, not as they are kept.
 _TRAVEL_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
@@ -98,7 +101,7 @@ class CopyWriter:
         sha256 = hashlib.sha256(exchange.body).hexdigest()
         earlier = previous(exchange.url, sha256) if previous is not None else None
         buffer = io.BytesIO()
-        writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
+        writer = WARCWriter(buffer, gzip=False, warc_version="1.1")
         http_headers = _response_headers(exchange)
         date = exchange.recorded_at
         if earlier is not None:
@@ -132,10 +135,17 @@ class CopyWriter:
                 "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
             },
         )
+        # warcio serialises each record; each is then one gzip member of its own, compressed
+        # at COMPRESS_LEVEL (warcio's own gzip is level 9: three times the CPU for 8 % less).
         writer.write_record(response)
-        length = buffer.tell()
+        response_end = buffer.tell()
         writer.write_record(request)
-        offset = self._append(buffer.getvalue())
+        serialised = buffer.getbuffer()
+        response_member = gzip.compress(serialised[:response_end], compresslevel=COMPRESS_LEVEL)
+        request_member = gzip.compress(serialised[response_end:], compresslevel=COMPRESS_LEVEL)
+        del serialised
+        length = len(response_member)
+        offset = self._append(response_member + request_member)
         return CopyRecord(
             exchange.url,
             self._name,
@@ -182,10 +192,10 @@ class CopyWriter:
 
     def _warcinfo(self) -> bytes:
         buffer = io.BytesIO()
-        writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
+        writer = WARCWriter(buffer, gzip=False, warc_version="1.1")
         info = {"software": self.software or "archiver", "format": "WARC File Format 1.1"}
         writer.write_record(writer.create_warcinfo_record(self._name, info))
-        return buffer.getvalue()
+        return gzip.compress(buffer.getvalue(), compresslevel=COMPRESS_LEVEL)
 
 
 def _reopened_at(file: io.BufferedWriter, offset: int) -> io.BufferedWriter:

@@ -23,7 +23,7 @@ from .captures import (
     set_archived,
 )
 from .checks import link_histories, links_due, save_checks
-from .copies import copies_size, last_copy, save_copy
+from .copies import copies_size, last_copy, save_copies
 from .db import (
     checkpoint,
     copy_database,
@@ -68,7 +68,7 @@ __all__ = [
     "run_counts",
     "save_capture_request",
     "save_checks",
-    "save_copy",
+    "save_copies",
     "save_lookups",
     "save_posts",
     "saves_since",

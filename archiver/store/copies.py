@@ -9,34 +9,38 @@ from sqlite_utils import Database
 from ..urls import link_id
 from .db import writes
 
-__all__ = ["copies_size", "last_copy", "save_copy"]
+__all__ = ["copies_size", "last_copy", "save_copies"]
 
 
 @writes
-def save_copy(
-    db: Database, copy: Any, *, link: str | None = None, source: str | None = None, run_id: int | None = None
+def save_copies(
+    db: Database, copies: list[tuple[Any, str | None, str | None]], *, run_id: int | None = None
 ) -> None:
-    """Record where one copy (a ``CopyRecord``) was written, for a link's chain or a source."""
+    """Record where copies (``CopyRecord``, with the link whose chain asked or the source) were written."""
+    rows = [
+        [
+            link_id(link) if link else None,
+            source,
+            copy.url,
+            copy.status,
+            copy.warc_file,
+            copy.offset,
+            copy.length,
+            copy.payload_sha256,
+            int(copy.truncated),
+            int(copy.revisit),
+            copy.record_id,
+            copy.recorded_at,
+            run_id,
+        ]
+        for copy, link, source in copies
+    ]
     with db.atomic():
-        db.execute(
+        db.conn.executemany(
             "insert into copies (link_id, source, url, status, warc_file, offset, length, payload_sha256, "
             "truncated, revisit, record_id, recorded_at, run_id) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                link_id(link) if link else None,
-                source,
-                copy.url,
-                copy.status,
-                copy.warc_file,
-                copy.offset,
-                copy.length,
-                copy.payload_sha256,
-                int(copy.truncated),
-                int(copy.revisit),
-                copy.record_id,
-                copy.recorded_at,
-                run_id,
-            ],
+            rows,
         )
 
 
