@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -54,6 +55,20 @@ class Site(BaseHTTPRequestHandler):
         elif self.path == "/feed.xml":
             status, body = 200, FEED
             headers["Content-Type"] = "application/rss+xml"
+        elif self.path == "/slow":
+            # A large download that trickles: longer than a check may take to read whole.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(100 * 10_000))
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"z" * 10_000)
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # archiver hung up, as it should once its copy is long enough
+            return
         elif self.path == "/big":
             status, body = 200, BIG
         elif self.path == "/zipped":
@@ -260,3 +275,14 @@ def test_a_feed_fetched_is_kept_with_its_redirect_as_copies_of_its_source(tmp_pa
     ]
     assert rows[1]["payload_sha256"] == hashlib.sha256(FEED).hexdigest()
     warc_check(tmp_path / "copies")
+
+
+def test_a_slow_large_download_costs_its_copy_its_end_never_the_check(tmp_path, site):
+    result = archive(tmp_path, site, ["/slow"], "--copies", "--timeout", "2")
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        assert conn.execute("select status, http_status from links").fetchone() == ("ok", 200)
+    (row,) = copies(tmp_path)
+    assert row["truncated"] == 1 and row["length"] > 0
+    kind, payload, headers = payload_at(tmp_path / "copies", row)
+    assert headers.get_header("WARC-Truncated") == "length" and 0 < len(payload) < 1_000_000

@@ -109,16 +109,23 @@ class Requester:
         return interpreted
 
     async def _read_whole(self, answer: Answer, url: str) -> tuple[Interpreted, Exchange]:
-        """Read the answer up to the copy limit, and interpret what was read."""
+        """Read the answer up to the copy limit, and interpret what was read.
+
+        The copy is read for at most half the request's time limit and then cut, so that
+        a large slow download costs its copy's end, never the link's check.
+        """
         recorded_at = utc_now()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.settings.timeout / 2
+        unreadable = False
         try:
-            body, cut = await answer.read(self.copy_limit)
+            body, cut = await answer.read(self.copy_limit, enough=lambda _: loop.time() > until)
         except BodyTooLarge:
-            body, cut = b"", True
+            body, cut, unreadable = b"", True, True
         exchange = Exchange(
             url, recorded_at, answer.request_headers, answer.status, answer.reason, answer.headers, body, cut
         )
-        return await interpret(answer, url, body=body), exchange
+        return await interpret(answer, url, body=body, unreadable=unreadable), exchange
 
 
 @dataclass

@@ -37,11 +37,14 @@ REDIRECT_BODY_CAP = 16 * 1024
 JS_REDIRECT_MAX_BODY = 4096
 
 
-async def interpret(answer: Answer, url: str, *, body: bytes | None = None) -> Interpreted:
+async def interpret(
+    answer: Answer, url: str, *, body: bytes | None = None, unreadable: bool = False
+) -> Interpreted:
     """Return what an answer (not one worth retrying) says: where it points next, and its title.
 
     ``body``: the body as already read (to keep a copy of it); the page is then judged
-    on the part of it that would have been read.
+    on the part of it that would have been read.  ``unreadable``: reading it failed
+    (an encoding archiver does not read), as a page read here would have.
     """
     status = answer.status
     targets = answer.locations
@@ -52,13 +55,15 @@ async def interpret(answer: Answer, url: str, *, body: bytes | None = None) -> I
                 f"conflicting Location headers: {' | '.join(targets)[:500]}",
                 http_status=status,
             )
-        if body is None:
+        if body is None and not unreadable:
             await _drain(answer)
         return Interpreted(status, targets[0], Via.LOCATION, None)
     refresh = parse_refresh(answer.header("refresh"))
     if refresh:
         return Interpreted(status, refresh, Via.REFRESH, None)
     if not (200 <= status < 300) or "html" not in answer.header("content-type", "html"):
+        return Interpreted(status, None, None, None)
+    if unreadable:
         return Interpreted(status, None, None, None)
     if body is None:
         try:
