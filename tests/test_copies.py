@@ -286,3 +286,30 @@ def test_a_slow_large_download_costs_its_copy_its_end_never_the_check(tmp_path, 
     assert row["truncated"] == 1 and row["length"] > 0
     kind, payload, headers = payload_at(tmp_path / "copies", row)
     assert headers.get_header("WARC-Truncated") == "length" and 0 < len(payload) < 1_000_000
+
+
+def test_a_links_page_lists_its_copies_locally_and_never_in_public(tmp_path, site):
+    from archive_fixture import open_in_process
+
+    from archiver.urls import link_id
+
+    result = archive(tmp_path, site, ["/short"], "--copies")
+    assert result.exit_code == 0, result.output
+    db = tmp_path / "a.db"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select payload_sha256, bytes from copies order by id").fetchall()
+    path = f"/a/links/{link_id(site + '/short')}"
+    local = open_in_process(db)
+    try:
+        page = local.get(path).text
+    finally:
+        local.close()
+    assert "Your copies" in page
+    for sha256, size in rows:
+        assert sha256[:16] in page and f"<td>{size}</td>" in page
+    public = open_in_process(db, public=True)
+    try:
+        shown = public.get(path).text
+    finally:
+        public.close()
+    assert "Your copies" not in shown and rows[0][0][:16] not in shown

@@ -70,6 +70,7 @@ class CopyRecord:
     offset: int  # of the response (or revisit) record in the file
     length: int  # of that record, compressed
     payload_sha256: str  # hex, of the body kept
+    bytes: int  # of the body kept
     recorded_at: str
     status: int
     truncated: bool
@@ -152,6 +153,7 @@ class CopyWriter:
             offset,
             length,
             sha256,
+            len(exchange.body),
             exchange.recorded_at,
             exchange.status,
             exchange.truncated,

@@ -27,6 +27,7 @@ def save_copies(
             copy.offset,
             copy.length,
             copy.payload_sha256,
+            copy.bytes,
             int(copy.truncated),
             int(copy.revisit),
             copy.record_id,
@@ -38,8 +39,8 @@ def save_copies(
     with db.atomic():
         db.conn.executemany(
             "insert into copies (link_id, source, url, status, warc_file, offset, length, payload_sha256, "
-            "truncated, revisit, record_id, recorded_at, run_id) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "bytes, truncated, revisit, record_id, recorded_at, run_id) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

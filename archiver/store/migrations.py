@@ -442,6 +442,7 @@ def m016_copies(db: Database) -> None:
             "offset": int,
             "length": int,
             "payload_sha256": str,
+            "bytes": int,
             "truncated": int,
             "revisit": int,
             "record_id": str,

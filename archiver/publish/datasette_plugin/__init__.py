@@ -309,7 +309,7 @@ def extra_template_vars(
         db = datasette.get_database(database)
         page = Page(datasette.urls.database(database))
         if table == "links":
-            return {"archiver_link": await link_story(db, page, key)}
+            return {"archiver_link": await link_story(db, page, key, public=is_public(datasette))}
         return {"archiver_post": await post_story(db, page, key)}
 
     return story

@@ -109,8 +109,11 @@ class Page:
         return f"{self.base}/posts/{tilde_encode(post_id)}"
 
 
-async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None:
-    """Return what a link's page shows above its columns, or None when there is no such link."""
+async def link_story(db: Any, page: Page, link_id: str, *, public: bool = False) -> dict[str, Any] | None:
+    """Return what a link's page shows above its columns, or None when there is no such link.
+
+    A ``public`` instance never lists the link's copies.
+    """
     rows = await db.execute("select * from links where id = ?", [link_id])
     link = rows.first()
     if link is None:
@@ -151,6 +154,16 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
                 [link_id],
             )
         ]
+    copies = []
+    if not public and await db.table_exists("copies"):
+        copies = [
+            dict(row, css=status_class(LinkStatus.OK if 200 <= (row["status"] or 0) < 300 else "http_error"))
+            for row in await db.execute(
+                "select recorded_at, url, status, bytes, payload_sha256, truncated, revisit, warc_file, offset "
+                f"from copies where link_id = ? order by recorded_at desc, id desc limit {HISTORY_ROWS}",
+                [link_id],
+            )
+        ]
     status = link["status"]
     failed_now = status not in (LinkStatus.OK, LinkStatus.PENDING)
     return {
@@ -166,6 +179,7 @@ async def link_story(db: Any, page: Page, link_id: str) -> dict[str, Any] | None
         "history": history,
         "posts": posts,
         "captures": captures,
+        "copies": copies,
     }
 
 
