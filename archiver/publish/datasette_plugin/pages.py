@@ -159,8 +159,8 @@ async def link_story(db: Any, page: Page, link_id: str, *, public: bool = False)
         copies = [
             dict(row, css=status_class(LinkStatus.OK if 200 <= (row["status"] or 0) < 300 else "http_error"))
             for row in await db.execute(
-                "select recorded_at, url, status, bytes, payload_sha256, truncated, revisit, warc_file, offset "
-                "from copies where link_id = ? "
+                "select recorded_at, url, status, bytes, payload_sha256, truncated, revisit, warc_file, "
+                "offset from copies where link_id = ? "
                 f"order by recorded_at desc, id desc limit {HISTORY_ROWS}",
                 [link_id],
             )
