@@ -313,3 +313,70 @@ def test_a_links_page_lists_its_copies_locally_and_never_in_public(tmp_path, sit
     finally:
         public.close()
     assert "Your copies" not in shown and rows[0][0][:16] not in shown
+
+
+def test_an_evidence_package_of_a_post_validates_and_verifies_and_holds_its_chains_copies(tmp_path, site):
+    import zipfile
+
+    assert archive(tmp_path, site, ["/short", "/zipped"], "--copies").exit_code == 0
+    db = tmp_path / "a.db"
+    with sqlite3.connect(db) as conn:
+        post_id = conn.execute("select post_id from post_links limit 1").fetchone()[0]
+        link_of_post = conn.execute("select link_id from post_links where post_id = ?", [post_id]).fetchone()[
+            0
+        ]
+        copied = conn.execute(
+            "select payload_sha256 from copies where link_id = ?", [link_of_post]
+        ).fetchall()
+    package = tmp_path / "case.wacz"
+    made = CliRunner().invoke(
+        cli, ["evidence", post_id, "--db", str(db), "-o", str(package)], catch_exceptions=False
+    )
+    assert made.exit_code == 0, made.output
+    validator = Path(sys.executable).parent / "wacz"
+    checked = subprocess.run([str(validator), "validate", "-f", str(package)], capture_output=True, text=True)
+    assert checked.returncode == 0 and "Validation succeeded" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )
+    verified = CliRunner().invoke(cli, ["evidence", "--verify", str(package)])
+    assert verified.exit_code == 0, verified.output
+    with zipfile.ZipFile(package) as wacz:
+        warc = wacz.read("archive/data.warc.gz")
+        record = json.loads(wacz.read("archiver/record.json"))
+        pages = wacz.read("pages/pages.jsonl").decode().splitlines()
+        index = wacz.read("indexes/index.cdx").decode()
+    payloads = [
+        hashlib.sha256(r.content_stream().read()).hexdigest()
+        for r in ArchiveIterator(io.BytesIO(warc))
+        if r.rec_type == "response"
+    ]
+    assert sorted(payloads) == sorted(sha for (sha,) in copied)
+    assert [row["id"] for row in record["tables"]["posts"]] == [post_id]
+    assert record["tables"]["links"][0]["id"] == link_of_post and record["tables"]["checks"]
+    assert json.loads(pages[0])["format"] == "json-pages-1.0" and len(pages) == 2
+    assert index.count("\n") == len(payloads)  # a line a response, each findable by its URL
+    assert f'"url": "{site}/final"' in index and f'"url": "{site}/short"' in index
+
+    # A package changed after it was written no longer verifies.
+    tampered = tmp_path / "tampered.wacz"
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(tampered, "w") as copy:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            copy.writestr(
+                item, data.replace(b'"text"', b'"TEXT"') if item.filename == "archiver/record.json" else data
+            )
+    refused = CliRunner().invoke(cli, ["evidence", "--verify", str(tampered)])
+    assert (
+        refused.exit_code == 1 and "archiver/record.json: its SHA-256 is not the one listed" in refused.output
+    )
+
+
+def test_evidence_without_copies_or_of_an_unknown_id_says_so(tmp_path, site):
+    assert archive(tmp_path, site, ["/final"]).exit_code == 0  # no --copies
+    db = tmp_path / "a.db"
+    result = CliRunner().invoke(
+        cli, ["evidence", f"{site}/final", "no-such-post", "--db", str(db), "-o", str(tmp_path / "x.wacz")]
+    )
+    assert result.exit_code == 1
+    assert "no-such-post: no post or link of the archive" in result.output
+    assert "no copy of these links: run with --copies" in result.output

@@ -96,7 +96,12 @@ def test_importing_archiver_changes_no_other_library():
 
 
 # Import names that differ from the distribution that provides them.
-DISTRIBUTIONS = {"yaml": "pyyaml", "sqlite_utils": "sqlite-utils", "charset_normalizer": "charset-normalizer"}
+DISTRIBUTIONS = {
+    "yaml": "pyyaml",
+    "sqlite_utils": "sqlite-utils",
+    "charset_normalizer": "charset-normalizer",
+    "cdxj_indexer": "cdxj-indexer",
+}
 
 
 def test_every_imported_library_is_declared():

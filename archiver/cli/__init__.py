@@ -295,7 +295,7 @@ def serve(db_path: str, port: int, host: str, metadata: str | None, public: bool
     """
     if write_only and not public:
         raise click.UsageError("--write-only writes the public snapshot: use it with --public")
-    db = _existing(db_path)  # also brings the schema up to date before serving
+    db = open_existing(db_path)  # also brings the schema up to date before serving
     fitted = _metadata_for(db_path, metadata)
     with tempfile.TemporaryDirectory(prefix="archiver-serve-") as scratch:
         try:
@@ -329,7 +329,7 @@ def stats(db_path: str) -> None:
     \b
         archiver stats
     """
-    db = _existing(db_path, read_only=True)
+    db = open_existing(db_path, read_only=True)
     summary = store.stats(db)
     click.echo(f"posts: {summary['posts']}")
     click.echo(f"links: {summary['links']}")
@@ -391,7 +391,7 @@ def sources_(db_path: str) -> None:
     \b
         archiver sources
     """
-    db = _existing(db_path, read_only=True)
+    db = open_existing(db_path, read_only=True)
     rows = store.list_sources(db)
     if not rows:
         click.echo("no sources yet")
@@ -444,7 +444,7 @@ def export(table: str, db_path: str, fmt: str, output: Any, metadata: str | None
     \b
         archiver export links --format csv -o links.csv
     """
-    db = _existing(db_path, read_only=True)
+    db = open_existing(db_path, read_only=True)
     try:
         columns, rows = store.table_rows(db, table)
     except KeyError as ex:
@@ -463,7 +463,7 @@ def export(table: str, db_path: str, fmt: str, output: Any, metadata: str | None
 # -- helpers -----------------------------------------------------------------------
 
 
-def _existing(db_path: str, *, read_only: bool = False) -> store.Database:
+def open_existing(db_path: str, *, read_only: bool = False) -> store.Database:
     """Open an archive that must exist; a reader also opens one it cannot write."""
     if not Path(db_path).exists():
         raise click.ClickException(f"{db_path}: no archive yet; run 'archiver archive' first")
@@ -504,3 +504,9 @@ def _listed_sources(listed: Path) -> list[SourceEntry]:
             err=True,
         )
     return locations
+
+
+# Commands of their own modules, added last: they use what this module defines.
+from .evidence import evidence  # noqa: E402
+
+cli.add_command(evidence)

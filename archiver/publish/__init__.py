@@ -9,6 +9,7 @@ and post pages, colours, what a public instance refuses).
 
 from __future__ import annotations
 
+from .evidence import verify_evidence, write_evidence
 from .export import EXPORT_FORMATS, write_rows
 from .metadata import (
     canned_queries,
@@ -29,5 +30,7 @@ __all__ = [
     "prepare_serving",
     "serve",
     "snapshot",
+    "verify_evidence",
+    "write_evidence",
     "write_rows",
 ]

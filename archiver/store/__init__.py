@@ -34,6 +34,7 @@ from .db import (
     reopen,
     transaction,
 )
+from .evidence import chosen_posts_and_links, copies_for_links, link_pages, rows_about
 from .posts import BATCH_SIZE, Saved, save_posts
 from .queries import query_rows, stats, table_rows
 from .runs import finish_run, run_counts, start_run
@@ -46,6 +47,8 @@ __all__ = [
     "Saved",
     "capture_candidates",
     "checkpoint",
+    "chosen_posts_and_links",
+    "copies_for_links",
     "copies_size",
     "copy_database",
     "database_path",
@@ -54,6 +57,7 @@ __all__ = [
     "finish_run",
     "last_copy",
     "link_histories",
+    "link_pages",
     "links_due",
     "links_due_for_lookup",
     "links_to_save",
@@ -65,6 +69,7 @@ __all__ = [
     "query_rows",
     "record_source",
     "reopen",
+    "rows_about",
     "run_counts",
     "save_capture_request",
     "save_checks",

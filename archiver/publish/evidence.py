@@ -1,0 +1,208 @@
+"""An evidence package of chosen posts and links: a WACZ 1.1.1 file anyone can check and replay.
+
+The package holds the copies of what those links showed (``archive/data.warc.gz``:
+each kept answer of their chains, request and response, re-written by warcio, with the
+first copy a revisit refers to), their CDXJ index (``indexes/index.cdx``, by
+webrecorder's cdxj-indexer), one page per link (``pages/pages.jsonl``), what archiver
+stored about them (``archiver/record.json``: their rows of posts, post_links, links,
+redirects, checks, captures and copies) and ``datapackage.json`` with the SHA-256 and
+size of every file, itself digested in ``datapackage-digest.json``.  Every file is
+stored in the zip uncompressed, as WACZ asks of WARC files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cdxj_indexer import CDXJIndexer
+from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
+
+from .. import __version__, store
+
+__all__ = ["Evidence", "verify_evidence", "write_evidence"]
+
+WACZ_VERSION = "1.1.1"
+WARC_PATH = "archive/data.warc.gz"
+INDEX_PATH = "indexes/index.cdx"
+PAGES_PATH = "pages/pages.jsonl"
+RECORD_PATH = "archiver/record.json"
+
+
+@dataclass
+class Evidence:
+    """What a package holds, and what was asked for that it could not."""
+
+    path: Path
+    posts: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    copies: int = 0
+    missing: list[str] = field(default_factory=list)  # ids that are no post or link, copies not found
+
+
+def write_evidence(
+    db: store.Database,
+    ids: Iterable[str],
+    target: str | os.PathLike[str],
+    *,
+    copies_folder: str | os.PathLike[str],
+) -> Evidence:
+    """Write the evidence package of ``ids`` (post ids, link ids or link URLs) to ``target``."""
+    target = Path(target)
+    posts, links, unknown = store.chosen_posts_and_links(db, list(ids))
+    evidence = Evidence(
+        target, posts, links, missing=[f"{u}: no post or link of the archive" for u in unknown]
+    )
+    rows = store.copies_for_links(db, links)
+    folder = Path(copies_folder)
+    warc = io.BytesIO()
+    writer = WARCWriter(warc, gzip=True, warc_version="1.1")
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        if _copy_records(folder, row, writer):
+            kept.append(row)
+        else:
+            evidence.missing.append(f"{row['url']}: its copy of {row['recorded_at']} is not in {folder}")
+    evidence.copies = len(kept)
+    members = {
+        WARC_PATH: warc.getvalue(),
+        INDEX_PATH: _index(warc.getvalue()),
+        PAGES_PATH: _pages(db, evidence.links, kept),
+        RECORD_PATH: _record(db, evidence, kept),
+    }
+    _write_package(
+        target,
+        members,
+        title=f"archiver evidence: {len(evidence.posts)} post(s), {len(evidence.links)} link(s)",
+    )
+    return evidence
+
+
+def verify_evidence(path: str | os.PathLike[str]) -> list[str]:
+    """Return what is wrong with an evidence package: every file against its listed SHA-256 and size."""
+    problems: list[str] = []
+    try:
+        with zipfile.ZipFile(path) as package:
+            names = set(package.namelist())
+            datapackage = package.read("datapackage.json")
+            digest = json.loads(package.read("datapackage-digest.json"))
+            if digest.get("hash") != "sha256:" + hashlib.sha256(datapackage).hexdigest():
+                problems.append("datapackage.json does not match the digest in datapackage-digest.json")
+            listed = json.loads(datapackage).get("resources", [])
+            for resource in listed:
+                member = resource.get("path")
+                if member not in names:
+                    problems.append(f"{member}: listed, but not in the package")
+                    continue
+                data = package.read(member)
+                if resource.get("hash") != "sha256:" + hashlib.sha256(data).hexdigest():
+                    problems.append(f"{member}: its SHA-256 is not the one listed")
+                if resource.get("bytes") != len(data):
+                    problems.append(f"{member}: its size is not the one listed")
+            unlisted = (
+                names - {r.get("path") for r in listed} - {"datapackage.json", "datapackage-digest.json"}
+            )
+            problems += [f"{name}: in the package, but not listed" for name in sorted(unlisted)]
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as ex:
+        problems.append(f"{path}: not a readable evidence package ({ex})")
+    return problems
+
+
+def _copy_records(folder: Path, row: dict[str, Any], writer: WARCWriter) -> bool:
+    """Write a copy's response (or revisit) record and the request after it; False when not found."""
+    path = folder / row["warc_file"]
+    if not path.exists():
+        path = path.with_name(path.name + ".open")  # the file of a run still going
+    try:
+        with open(path, "rb") as file:
+            file.seek(row["offset"])
+            records = ArchiveIterator(file)
+            first = next(records, None)
+            if first is None or first.rec_headers.get_header("WARC-Record-ID") != row["record_id"]:
+                return False
+            writer.write_record(first)
+            request = next(records, None)
+            if request is not None and request.rec_type == "request":
+                writer.write_record(request)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _index(warc: bytes) -> bytes:
+    """Return the CDXJ index of the package's WARC file, sorted."""
+    out = io.StringIO()
+    stream = io.BytesIO(warc)
+    stream.name = WARC_PATH.rsplit("/", 1)[-1]
+    CDXJIndexer(out, [stream], sort=True, filename=stream.name).process_all()
+    return out.getvalue().encode("utf-8")
+
+
+def _pages(db: store.Database, links: list[str], kept: list[dict[str, Any]]) -> bytes:
+    """Return the page list: each link, at its first copy, named by its title or URL."""
+    lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Links"})]
+    pages = store.link_pages(db, links)
+    for link in links:
+        first = next((row for row in kept if row["link_id"] == link), None)
+        if first is None:
+            continue
+        url, title = pages.get(link, (first["url"], None))
+        lines.append(json.dumps({"id": link, "url": url, "ts": first["recorded_at"], "title": title or url}))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _record(db: store.Database, evidence: Evidence, kept: list[dict[str, Any]]) -> bytes:
+    """Return what archiver stored about the chosen posts and links, table by table."""
+    tables = store.rows_about(db, evidence.posts, evidence.links, [row["id"] for row in kept])
+    record = {
+        "software": f"archiver {__version__}",
+        "asked": evidence.posts + evidence.links,
+        "tables": tables,
+    }
+    return json.dumps(record, indent=1, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def _write_package(target: Path, members: dict[str, bytes], *, title: str) -> None:
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resources = [
+        {
+            "name": name.rsplit("/", 1)[-1].lower(),
+            "path": name,
+            "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+        }
+        for name, data in members.items()
+    ]
+    datapackage = json.dumps(
+        {
+            "profile": "data-package",
+            "resources": resources,
+            "title": title,
+            "created": created,
+            "wacz_version": WACZ_VERSION,
+            "software": f"archiver {__version__}",
+        },
+        indent=2,
+    ).encode("utf-8")
+    digest = json.dumps(
+        {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest()}, indent=2
+    ).encode("utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as package:
+        for name, data in [
+            *members.items(),
+            ("datapackage.json", datapackage),
+            ("datapackage-digest.json", digest),
+        ]:
+            package.writestr(name, data)
+    os.replace(partial, target)
