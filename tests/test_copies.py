@@ -380,3 +380,52 @@ def test_evidence_without_copies_or_of_an_unknown_id_says_so(tmp_path, site):
     assert result.exit_code == 1
     assert "no-such-post: no post or link of the archive" in result.output
     assert "no copy of these links: run with --copies" in result.output
+
+
+def test_a_package_is_dated_by_a_time_stamping_authority_and_its_token_checked(tmp_path, site):
+    from cryptography.hazmat.primitives import serialization
+    from timestamping import Authority, AuthorityHandler
+
+    assert archive(tmp_path, site, ["/final"], "--copies").exit_code == 0
+    db = tmp_path / "a.db"
+    authority = Authority()
+    seen: list[bytes] = []
+    handler = type("BoundAuthority", (AuthorityHandler,), {"authority": authority, "seen": seen})
+    package = tmp_path / "dated.wacz"
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), handler)) as tsa:
+        made = CliRunner().invoke(
+            cli,
+            ["evidence", f"{site}/final", "--db", str(db), "-o", str(package)]
+            + ["--timestamp-url", f"{tsa}/tsr", "--allow-private"],
+            catch_exceptions=False,
+        )
+    assert made.exit_code == 0, made.output
+    assert len(seen) == 1
+    root = tmp_path / "root.pem"
+    root.write_bytes(authority.root.public_bytes(serialization.Encoding.PEM))
+    checked = CliRunner().invoke(cli, ["evidence", "--verify", str(package), "--tsa-cert", str(root)])
+    assert checked.exit_code == 0, checked.output
+    assert "time-stamped 20" in checked.output and "its signature verified" in checked.output
+    unchecked = CliRunner().invoke(cli, ["evidence", "--verify", str(package)])
+    assert unchecked.exit_code == 0 and "its signature not checked" in unchecked.output
+    # Another authority's root does not vouch for this token.
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(Authority().root.public_bytes(serialization.Encoding.PEM))
+    refused = CliRunner().invoke(cli, ["evidence", "--verify", str(package), "--tsa-cert", str(stranger)])
+    assert refused.exit_code == 1 and "signature does not verify" in refused.output
+    validator = Path(sys.executable).parent / "wacz"
+    assert (
+        subprocess.run([str(validator), "validate", "-f", str(package)], capture_output=True).returncode == 0
+    )
+
+
+def test_a_time_stamp_that_cannot_be_had_writes_no_package(tmp_path, site, closed_port):
+    assert archive(tmp_path, site, ["/final"], "--copies").exit_code == 0
+    package = tmp_path / "x.wacz"
+    result = CliRunner().invoke(
+        cli,
+        ["evidence", f"{site}/final", "--db", str(tmp_path / "a.db"), "-o", str(package)]
+        + ["--timestamp-url", f"http://127.0.0.1:{closed_port}/tsr", "--allow-private"],
+    )
+    assert result.exit_code == 1 and "the time-stamp failed" in result.output
+    assert not package.exists() and not list(tmp_path.glob("*.partial"))

@@ -101,6 +101,7 @@ DISTRIBUTIONS = {
     "sqlite_utils": "sqlite-utils",
     "charset_normalizer": "charset-normalizer",
     "cdxj_indexer": "cdxj-indexer",
+    "rfc3161_client": "rfc3161-client",
 }
 
 

@@ -19,9 +19,11 @@ from .metadata import (
 )
 from .serve import datasette_app, prepare_serving, serve
 from .snapshot import snapshot
+from .timestamps import TimestampError
 
 __all__ = [
     "EXPORT_FORMATS",
+    "TimestampError",
     "canned_queries",
     "database_name",
     "datasette_app",

@@ -28,6 +28,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from .. import __version__, store
+from ..http import ResolverSettings
+from .timestamps import TokenCheck, check_token, request_timestamp
 
 __all__ = ["Evidence", "verify_evidence", "write_evidence"]
 
@@ -55,8 +57,15 @@ def write_evidence(
     target: str | os.PathLike[str],
     *,
     copies_folder: str | os.PathLike[str],
+    timestamp_url: str | None = None,
+    settings: ResolverSettings | None = None,
 ) -> Evidence:
-    """Write the evidence package of ``ids`` (post ids, link ids or link URLs) to ``target``."""
+    """Write the evidence package of ``ids`` (post ids, link ids or link URLs) to ``target``.
+
+    With ``timestamp_url``, the time-stamping authority there is asked for an RFC 3161
+    token over ``datapackage.json``'s SHA-256, kept in ``datapackage-digest.json``;
+    TimestampError when it cannot give one (no package is written then).
+    """
     target = Path(target)
     posts, links, unknown = store.chosen_posts_and_links(db, list(ids))
     evidence = Evidence(
@@ -82,14 +91,25 @@ def write_evidence(
     _write_package(
         target,
         members,
+        timestamp=(timestamp_url, settings or ResolverSettings()) if timestamp_url else None,
         title=f"archiver evidence: {len(evidence.posts)} post(s), {len(evidence.links)} link(s)",
     )
     return evidence
 
 
-def verify_evidence(path: str | os.PathLike[str]) -> list[str]:
-    """Return what is wrong with an evidence package: every file against its listed SHA-256 and size."""
-    problems: list[str] = []
+@dataclass
+class Verification:
+    """What checking a package found: its problems (none: every file matches), and its time-stamp."""
+
+    problems: list[str] = field(default_factory=list)
+    timestamp: TokenCheck | None = None
+
+
+def verify_evidence(path: str | os.PathLike[str], *, roots: list[bytes] | None = None) -> Verification:
+    """Check an evidence package: every file against its listed SHA-256 and size, the package's
+    own digest, and its time-stamp token (its signature too, given the authority's ``roots``)."""
+    verification = Verification()
+    problems = verification.problems
     try:
         with zipfile.ZipFile(path) as package:
             names = set(package.namelist())
@@ -112,9 +132,13 @@ def verify_evidence(path: str | os.PathLike[str]) -> list[str]:
                 names - {r.get("path") for r in listed} - {"datapackage.json", "datapackage-digest.json"}
             )
             problems += [f"{name}: in the package, but not listed" for name in sorted(unlisted)]
+            if isinstance(digest.get("timestamp"), dict):
+                verification.timestamp = check_token(datapackage, digest["timestamp"], roots or [])
+                if verification.timestamp.problem:
+                    problems.append(verification.timestamp.problem)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as ex:
         problems.append(f"{path}: not a readable evidence package ({ex})")
-    return problems
+    return verification
 
 
 def _copy_records(folder: Path, row: dict[str, Any], writer: WARCWriter) -> bool:
@@ -171,7 +195,13 @@ def _record(db: store.Database, evidence: Evidence, kept: list[dict[str, Any]]) 
     return json.dumps(record, indent=1, ensure_ascii=False, default=str).encode("utf-8")
 
 
-def _write_package(target: Path, members: dict[str, bytes], *, title: str) -> None:
+def _write_package(
+    target: Path,
+    members: dict[str, bytes],
+    *,
+    title: str,
+    timestamp: tuple[str, ResolverSettings] | None = None,
+) -> None:
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     resources = [
         {
@@ -193,9 +223,13 @@ def _write_package(target: Path, members: dict[str, bytes], *, title: str) -> No
         },
         indent=2,
     ).encode("utf-8")
-    digest = json.dumps(
-        {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest()}, indent=2
-    ).encode("utf-8")
+    digested: dict[str, Any] = {
+        "path": "datapackage.json",
+        "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest(),
+    }
+    if timestamp is not None:
+        digested["timestamp"] = request_timestamp(datapackage, *timestamp)
+    digest = json.dumps(digested, indent=2).encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as package:
