@@ -429,3 +429,31 @@ def test_a_time_stamp_that_cannot_be_had_writes_no_package(tmp_path, site, close
     )
     assert result.exit_code == 1 and "the time-stamp failed" in result.output
     assert not package.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def article(words: str) -> bytes:
+    text = " ".join(f"{word}{n}" for n in range(60) for word in words.split())
+    return f"<html><head><title>{words.split()[0]}</title></head><body><p>{text}</p></body></html>".encode()
+
+
+def test_a_changed_page_shows_what_it_showed_then_beside_now(tmp_path, served):
+    from archive_fixture import open_in_process
+
+    from archiver.urls import link_id
+
+    site, handler = served
+    handler.final = article("election results announced minister")
+    assert archive(tmp_path, site, ["/final"], "--copies").exit_code == 0
+    handler.final = article("recipes chocolate cake baking oven")
+    recheck = ["resolve", "--db", str(tmp_path / "a.db"), "--allow-private", "--no-probe", "--copies"]
+    assert CliRunner().invoke(cli, [*recheck, "--recheck-after", "0"]).exit_code == 0
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        assert conn.execute("select rot from links").fetchone()[0] == "content_changed"
+    local = open_in_process(tmp_path / "a.db")
+    try:
+        page = local.get(f"/a/links/{link_id(site + '/final')}").text
+    finally:
+        local.close()
+    assert "What the page showed then, and now" in page
+    then, now = page.index("election0 results0"), page.index("recipes0 chocolate0")
+    assert then < now  # then on the left, now on the right

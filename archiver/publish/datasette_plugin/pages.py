@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from datasette.utils import tilde_encode
 from markupsafe import Markup, escape
 
 from ...models import MEANINGS, LinkStatus, Rot, Via
+from ..then_and_now import shown_by
 
 __all__ = [
     "STATUS_COLOURS",
@@ -181,7 +183,22 @@ async def link_story(db: Any, page: Page, link_id: str, *, public: bool = False)
         "posts": posts,
         "captures": captures,
         "copies": copies,
+        "then_and_now": await _then_and_now(db, link, copies),
     }
+
+
+async def _then_and_now(db: Any, link: dict[str, Any], copies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return what the link's page showed at its first good copy and at its latest, for a page whose
+    content changed; None without copies (or on a public instance, which lists none)."""
+    if link.get("rot") != Rot.CONTENT_CHANGED or not copies or not db.path:
+        return None
+    pages = [c for c in copies if 200 <= (c["status"] or 0) < 300 and not c["revisit"]]
+    pages = [c for c in pages if c["url"] == link.get("final_url")] or pages
+    if len(pages) < 2:
+        return None
+    folder = Path(db.path).resolve().parent / "copies"
+    then, now = shown_by(folder, pages[-1]), shown_by(folder, pages[0])  # copies are newest first
+    return {"then": then, "now": now} if then and now else None
 
 
 async def post_story(db: Any, page: Page, post_id: str) -> dict[str, Any] | None:
