@@ -7,7 +7,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from ..resolve import fingerprint
+from .. import resolve
 
 __all__ = ["EXCERPT_CHARACTERS", "shown_by"]
 
@@ -31,7 +31,7 @@ def shown_by(folder: Path, copy: dict[str, Any]) -> dict[str, str] | None:
     except (OSError, ValueError):
         return None
     try:
-        seen = fingerprint(body.decode("utf-8", errors="replace"))
+        seen = resolve.fingerprint(body.decode("utf-8", errors="replace"))
     except Exception:  # noqa: BLE001 - a stranger's page: what it showed is simply not said
         return None
     return {
