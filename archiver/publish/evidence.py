@@ -25,6 +25,7 @@ from typing import Any
 
 from cdxj_indexer import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.warcwriter import WARCWriter
 
 from .. import __version__, store
@@ -157,7 +158,7 @@ def _copy_records(folder: Path, row: dict[str, Any], writer: WARCWriter) -> bool
             request = next(records, None)
             if request is not None and request.rec_type == "request":
                 writer.write_record(request)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArchiveLoadFailed):
         return False
     return True
 

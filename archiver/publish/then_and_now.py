@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from .. import resolve
 
@@ -28,7 +29,7 @@ def shown_by(folder: Path, copy: dict[str, Any]) -> dict[str, str] | None:
             if record is None or record.rec_type != "response":
                 return None
             body = record.content_stream().read(READ_BYTES)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArchiveLoadFailed):
         return None
     try:
         seen = resolve.fingerprint(body.decode("utf-8", errors="replace"))
