@@ -11,12 +11,12 @@ from .. import preserve, publish
 from ..http import ResolverSettings
 from ..preserve import CopySettings
 from . import open_existing
-from .options import NETWORK, db_option
+from .options import NETWORK, GroupedCommand, db_option
 
 __all__ = ["evidence"]
 
 
-@click.command()
+@click.command(cls=GroupedCommand)
 @click.argument("ids", nargs=-1)
 @db_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The package to write (FILE.wacz)")
