@@ -353,6 +353,8 @@ def test_an_evidence_package_of_a_post_validates_and_verifies_and_holds_its_chai
     assert sorted(payloads) == sorted(sha for (sha,) in copied)
     assert [row["id"] for row in record["tables"]["posts"]] == [post_id]
     assert record["tables"]["links"][0]["id"] == link_of_post and record["tables"]["checks"]
+    (source,) = record["tables"]["sources"]  # where the post was read from, with its digest
+    assert source["location"] == record["tables"]["posts"][0]["source"] and len(source["sha256"]) == 64
     assert json.loads(pages[0])["format"] == "json-pages-1.0" and len(pages) == 2
     assert index.count("\n") == len(payloads)  # a line a response, each findable by its URL
     assert f'"url": "{site}/final"' in index and f'"url": "{site}/short"' in index

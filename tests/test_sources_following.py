@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sqlite3
 import time
@@ -727,6 +728,53 @@ def test_every_local_source_read_keeps_its_sha256_and_size(tmp_path):
     export.write_text(json.dumps(telegram_chat(MESSAGES[:2])))  # the export changes: so does its digest
     assert run(db, str(export)).exit_code == 0
     assert source_row(db, str(export))["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+
+
+def test_the_members_read_of_an_archive_are_listed_with_their_digests(tmp_path):
+    import hashlib
+    import tarfile
+    import zipfile
+
+    tweets = (
+        b"window.YTD.tweets.part0 = "
+        + json.dumps(
+            [
+                {
+                    "tweet": {
+                        "id_str": "7",
+                        "full_text": "see https://example.org/7",
+                        "created_at": "Wed Oct 10 20:19:24 +0000 2018",
+                    }
+                }
+            ]
+        ).encode()
+    )
+    account = b'window.YTD.account.part0 = [{"account": {"username": "ann", "accountId": "9"}}]'
+    export = tmp_path / "twitter.tar.gz"
+    with tarfile.open(export, "w:gz") as tar:
+        for name, data in (("data/tweets.js", tweets), ("data/account.js", account), ("data/like.js", b"[]")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    mixed = tmp_path / "collected.zip"
+    with zipfile.ZipFile(mixed, "w") as z:
+        z.writestr("a.jsonl", b'{"text": "one https://example.org/1"}\n')
+        z.writestr("notes.bin", b"\x00\x01 not posts")
+    db = tmp_path / "a.db"
+    assert run(db, str(export), str(mixed)).exit_code == 0
+
+    row = source_row(db, str(export))
+    assert row["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+    members = {m["name"]: m for m in json.loads(row["members"])}
+    assert members["data/tweets.js"] == {
+        "name": "data/tweets.js",
+        "sha256": hashlib.sha256(tweets).hexdigest(),
+        "bytes": len(tweets),
+    }
+    assert "data/like.js" not in members  # only what was read
+    listed = json.loads(source_row(db, str(mixed))["members"])
+    assert [m["name"] for m in listed] == ["a.jsonl", "notes.bin"]  # every member read, posts or not
+    assert listed[1]["sha256"] == hashlib.sha256(b"\x00\x01 not posts").hexdigest()
 
 
 def test_an_unpacked_archive_folder_is_digested_as_the_list_of_its_files(tmp_path):

@@ -260,7 +260,9 @@ async def _ingest_one(
         digest = source_digest(unit)  # what was read, byte for byte
         reading = read_source(unit, fmt, text_column=text_column)  # opened once, format and posts
         saved = store.save_posts(db, counter.posts(reading.posts), run_id=run_id)
-        _record(db, unit, reading.format, saved, public_name=public_name, digest=digest)
+        _record(
+            db, unit, reading.format, saved, public_name=public_name, digest=digest, members=reading.members
+        )
         counter.finish(_size(unit))
         return saved
     previous = store.source_state(db, unit) or {}

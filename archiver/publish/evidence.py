@@ -5,9 +5,10 @@ each kept answer of their chains, request and response, re-written by warcio, wi
 first copy a revisit refers to), their CDXJ index (``indexes/index.cdx``, by
 webrecorder's cdxj-indexer), one page per link (``pages/pages.jsonl``), what archiver
 stored about them (``archiver/record.json``: their rows of posts, post_links, links,
-redirects, checks, captures and copies) and ``datapackage.json`` with the SHA-256 and
-size of every file, itself digested in ``datapackage-digest.json``.  Every file is
-stored in the zip uncompressed, as WACZ asks of WARC files.
+redirects, checks, captures, copies, and the sources the posts were read from) and
+``datapackage.json`` with the SHA-256 and size of every file, itself digested in
+``datapackage-digest.json``.  Every file is stored in the zip uncompressed, as WACZ
+asks of WARC files.
 """
 
 from __future__ import annotations

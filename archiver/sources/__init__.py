@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..jsontext import load_json
 from ..models import ParseError, Post, SourceFormat, SourceUnavailable, UnknownFormat
-from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, archive_of, open_archive
+from .archives import ARCHIVE_FORMATS, Archive, ArchiveFormat, MembersRead, archive_of, open_archive
 from .compressed import (
     DECOMPRESSION_ERRORS,
     compression_of,
@@ -184,6 +184,8 @@ class Reading:
 
     format: str | None
     posts: Iterator[Post]
+    # An archive's members as they are read (name, sha256, bytes); empty for a plain file.
+    members: list[dict[str, str | int]] = field(default_factory=list)
 
 
 def iter_posts(
@@ -204,7 +206,10 @@ def read_source(
     if archive is not None:
         names = archive.names()
         kind = next((a for a in ARCHIVE_FORMATS if a.name == fmt), None) or archive_of(names)
-        return Reading(kind.name if kind else None, _archive_posts(archive, names, kind, path, fmt))
+        read = MembersRead(archive)
+        return Reading(
+            kind.name if kind else None, _archive_posts(read, names, kind, path, fmt), read.digests
+        )
     try:
         # A compressed file is read as what it holds, whatever its suffix says.
         compression, head = read_head(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 import zipfile
@@ -12,7 +13,15 @@ from typing import Protocol
 
 from ..models import ParseError, Post
 
-__all__ = ["ARCHIVE_FORMATS", "Archive", "ArchiveFormat", "archive_format", "archive_of", "open_archive"]
+__all__ = [
+    "ARCHIVE_FORMATS",
+    "Archive",
+    "ArchiveFormat",
+    "MembersRead",
+    "archive_format",
+    "archive_of",
+    "open_archive",
+]
 
 # A member larger than this is skipped with a message (as a plain file that large is
 # refused): a zip bomb, not an export.  And no archive gives more than MAX_ARCHIVE_BYTES
@@ -126,6 +135,23 @@ class TarArchive:
             return handle.read() if handle else b""
         except (tarfile.TarError, OSError, EOFError) as ex:
             raise ParseError(f"{self.path}!{name}: cannot be read from the tar file ({ex})") from ex
+
+
+class MembersRead:
+    """An archive whose members are digested as they are read: which files of an export
+    the posts came from, each by its SHA-256 and size, in the order read."""
+
+    def __init__(self, archive: Archive) -> None:
+        self._archive = archive
+        self.digests: list[dict[str, str | int]] = []
+
+    def names(self) -> list[str]:
+        return self._archive.names()
+
+    def read(self, name: str) -> bytes:
+        data = self._archive.read(name)
+        self.digests.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+        return data
 
 
 ArchiveParser = Callable[[Archive, str], Iterator[Post]]

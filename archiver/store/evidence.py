@@ -21,6 +21,10 @@ _ROWS_ABOUT = {
     "checks": "select * from checks where link_id in (select value from json_each(:links))",
     "captures": "select * from captures where link_id in (select value from json_each(:links))",
     "copies": "select * from copies where id in (select value from json_each(:copies))",
+    # Where the posts were read from (an archive member's posts name it as ARCHIVE!MEMBER).
+    "sources": "select * from sources where location in (select source from posts "
+    "where id in (select value from json_each(:posts))) or location in (select substr(source, 1, "
+    "instr(source, '!') - 1) from posts where id in (select value from json_each(:posts)))",
 }
 
 

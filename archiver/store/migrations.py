@@ -453,3 +453,9 @@ def m016_copies(db: Database) -> None:
     )
     db.table("copies").create_index(["link_id"])
     db.table("copies").create_index(["url", "payload_sha256"])
+
+
+@MIGRATIONS()
+def m017_source_members(db: Database) -> None:
+    """Which files of an archive or folder were read, each by its SHA-256 and size (JSON)."""
+    db.execute('ALTER TABLE "sources" ADD COLUMN "members" TEXT')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlite_utils import Database
@@ -33,12 +34,14 @@ def record_source(
     saved: Saved | None = None,
     public_name: str | None = None,
     digest: tuple[str, int] | None = None,
+    members: list[dict[str, str | int]] | None = None,
 ) -> None:
     """Record the outcome of reading a source; keep its validators when none came back.
 
     ``public_name`` is what a public copy shows instead of the location (a name the
     sources file gives it); None shows the file name.  ``digest`` is a local source's
-    SHA-256 and size as it was read.
+    SHA-256 and size as it was read; ``members`` the files of an archive or folder that
+    were read, each by name, SHA-256 and size.
     """
     now = utc_now()
     previous = source_state(db, location) or {}
@@ -57,6 +60,8 @@ def record_source(
     }
     if digest is not None:
         row["sha256"], row["bytes"] = digest
+    if members:
+        row["members"] = json.dumps(members)
     db.table("sources").upsert(row, pk="location")
 
 
