@@ -10,8 +10,12 @@ PORT   ?= 8001
 ARGS   ?=
 # The environment is rebuilt whenever the lock or the project metadata change.
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# ReplayWeb.page's viewer (the npm package), for the test that replays an evidence package.
+REPLAY_VERSION := 2.5.3
+REPLAY_SHA256  := b7d35c39c4da9b7121c5a393911d8675d4cc6f19513c380191e16b086bea812c
+REPLAY_DIR     := .cache/replaywebpage-$(REPLAY_VERSION)
 
-.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale conformance clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale conformance replay-viewer clean
 
 all: lint test
 
@@ -57,7 +61,21 @@ lock: $(STAMP)
 	  -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache
+
+# ReplayWeb.page's ui.js and sw.js, checked against their pinned SHA-256 (needs npm and
+# its registry).  With them, make test replays an evidence package in chromium; without,
+# that test is skipped (CI fetches them).
+replay-viewer: $(REPLAY_DIR)/ui.js
+
+$(REPLAY_DIR)/ui.js:
+	rm -rf $(REPLAY_DIR).partial && mkdir -p $(REPLAY_DIR).partial
+	cd $(REPLAY_DIR).partial && npm pack --silent replaywebpage@$(REPLAY_VERSION) >/dev/null
+	echo "$(REPLAY_SHA256)  $(REPLAY_DIR).partial/replaywebpage-$(REPLAY_VERSION).tgz" | sha256sum --check --quiet -
+	tar -xzf $(REPLAY_DIR).partial/replaywebpage-$(REPLAY_VERSION).tgz -C $(REPLAY_DIR).partial \
+	  --strip-components=1 package/ui.js package/sw.js package/LICENSE
+	rm $(REPLAY_DIR).partial/replaywebpage-$(REPLAY_VERSION).tgz
+	rm -rf $(REPLAY_DIR) && mv $(REPLAY_DIR).partial $(REPLAY_DIR)
 
 docs: $(STAMP)
 	$(BIN)/cog -r README.md metadata.yml docs/*.md

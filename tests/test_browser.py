@@ -7,10 +7,15 @@ chromium is missing.  Screenshots of the main pages are kept under test-artifact
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -366,3 +371,92 @@ def test_the_rot_chart_has_no_legend_to_cut_and_the_database_page_no_repeats(sto
     page.wait_for_load_state("load")
     editor = page.evaluate("() => document.querySelector('.CodeMirror').CodeMirror.getValue()")
     assert editor.startswith("select posted_at, author_handle, platform, text from posts")
+
+
+# -- an evidence package replayed where anyone would open it -----------------------------
+
+REPLAY_VIEWER = ROOT / ".cache" / "replaywebpage-2.5.3"  # `make replay-viewer` puts it there
+REPLAYED_TEXT = "What the link showed on the day: 7f3a"
+
+
+class Chain(BaseHTTPRequestHandler):
+    """A shortened link: 302 to a 301 to the page."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        moves = {"/short": (302, "/middle"), "/middle": (301, "/final")}
+        status, location = moves.get(self.path, (200 if self.path == "/final" else 404, ""))
+        body = f"<html><head><title>Then</title></head><body><p>{REPLAYED_TEXT}</p></body></html>".encode()
+        self.send_response(status)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_an_evidence_package_replays_its_chain_in_replaywebpage(tmp_path, page):
+    if not (REPLAY_VIEWER / "sw.js").exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{REPLAY_VIEWER} is missing: .ci/run runs make replay-viewer first")
+        pytest.skip("ReplayWeb.page is not here: make replay-viewer fetches it (needs npm)")
+    from conftest import TestServer, serve_in_thread
+
+    posts = tmp_path / "posts.jsonl"
+    db = tmp_path / "a.db"
+    with serve_in_thread(TestServer(("127.0.0.1", 0), Chain)) as origin:
+        posts.write_text(f'{{"id": "p1", "text": "see {origin}/short"}}\n')
+        # As a user runs it (and apart from the browser's event loop in this process).
+        archiver(
+            ["archive", str(posts), "--db", str(db), "--create", "--allow-private", "--no-probe", "--copies"]
+        )
+    # The site is gone: what shows next comes from the package alone.
+    www = tmp_path / "www"
+    (www / "replay").mkdir(parents=True)
+    shutil.copy(REPLAY_VIEWER / "ui.js", www / "ui.js")
+    shutil.copy(REPLAY_VIEWER / "sw.js", www / "replay" / "sw.js")
+    archiver(["evidence", "web:p1", "--db", str(db), "-o", str(www / "case.wacz")])
+    (www / "index.html").write_text(
+        '<!doctype html><html><head><script src="./ui.js"></script></head><body>'
+        f'<replay-web-page source="case.wacz" url="{origin}/short" style="display:block;height:600px">'
+        "</replay-web-page></body></html>"
+    )
+    handler = functools.partial(Quiet, directory=str(www))
+    with serve_in_thread(TestServer(("127.0.0.1", 0), handler)) as viewer:
+        page.goto(f"{viewer}/index.html")
+        shown = None
+        deadline = time.monotonic() + 30
+        while shown is None and time.monotonic() < deadline:
+            shown = next((f for f in page.frames if REPLAYED_TEXT in _content(f)), None)
+            page.wait_for_timeout(250)
+        screenshot(page, "evidence-replay")
+    # Asked for the short link, the replay followed its two redirects to the page.
+    assert shown is not None, [f.url for f in page.frames]
+    assert shown.url.endswith(f"mp_/{origin}/final"), shown.url
+
+
+def archiver(arguments: list[str]) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "archiver"), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _content(frame) -> str:
+    try:
+        return frame.content()
+    except sync_api.Error:  # a frame navigating away as it is read
+        return ""

@@ -381,7 +381,14 @@ def test_evidence_without_copies_or_of_an_unknown_id_says_so(tmp_path, site):
     )
     assert result.exit_code == 1
     assert "no-such-post: no post or link of the archive" in result.output
-    assert "no copy of these links: run with --copies" in result.output
+    assert "no copy of these links (run with --copies" in result.output
+    assert (tmp_path / "x.wacz").exists()  # archiver's record of the link, without copies
+
+    nothing = CliRunner().invoke(
+        cli, ["evidence", "no-such-post", "--db", str(db), "-o", str(tmp_path / "none.wacz")]
+    )
+    assert nothing.exit_code == 1 and "no package written: no-such-post: no post or link" in nothing.output
+    assert not (tmp_path / "none.wacz").exists()
 
 
 def test_a_package_is_dated_by_a_time_stamping_authority_and_its_token_checked(tmp_path, site):

@@ -9,6 +9,7 @@ import click
 
 from .. import preserve, publish
 from ..http import ResolverSettings
+from ..models import ArchiverError
 from ..preserve import CopySettings
 from . import open_existing
 from .options import NETWORK, GroupedCommand, db_option
@@ -94,6 +95,8 @@ def evidence(
         )
     except publish.TimestampError as ex:
         raise click.ClickException(f"no package written: the time-stamp failed: {ex}") from ex
+    except ArchiverError as ex:
+        raise click.ClickException(f"no package written: {ex}") from ex
     for problem in written.missing:
         click.echo(f"warning: {problem}", err=True)
     click.echo(
@@ -101,5 +104,9 @@ def evidence(
         f"{written.copies} copied answer(s)"
     )
     if not written.copies:
-        click.echo("error: no copy of these links: run with --copies to keep them", err=True)
+        click.echo(
+            "error: no copy of these links (run with --copies to keep them); "
+            "the package holds archiver's record of them only",
+            err=True,
+        )
         sys.exit(1)

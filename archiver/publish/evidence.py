@@ -31,6 +31,7 @@ from warcio.warcwriter import WARCWriter
 
 from .. import __version__, store
 from ..http import ResolverSettings
+from ..models import ArchiverError
 from .timestamps import TokenCheck, check_token, request_timestamp
 
 __all__ = ["Evidence", "verify_evidence", "write_evidence"]
@@ -66,13 +67,15 @@ def write_evidence(
 
     With ``timestamp_url``, the time-stamping authority there is asked for an RFC 3161
     token over ``datapackage.json``'s SHA-256, kept in ``datapackage-digest.json``;
-    TimestampError when it cannot give one (no package is written then).
+    TimestampError when it cannot give one (no package is written then).  When no id
+    names a post or link of the archive, ArchiverError, and nothing is written.
     """
     target = Path(target)
     posts, links, unknown = store.chosen_posts_and_links(db, list(ids))
-    evidence = Evidence(
-        target, posts, links, missing=[f"{u}: no post or link of the archive" for u in unknown]
-    )
+    missing = [f"{u}: no post or link of the archive" for u in unknown]
+    if not posts and not links:
+        raise ArchiverError("; ".join(missing) or "no post or link named")
+    evidence = Evidence(target, posts, links, missing=missing)
     rows = store.copies_for_links(db, links)
     folder = Path(copies_folder)
     warc = io.BytesIO()
