@@ -8,6 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -271,6 +272,41 @@ def test_a_mastodon_token_is_sent_only_to_its_own_instance(tmp_path, platforms):
     )
     assert other.exit_code == 0, other.output
     assert state.seen and all("authorization" not in h for _, h in state.seen)
+
+
+def test_with_copies_each_api_answer_is_kept_as_its_sources_without_the_token(tmp_path, platforms):
+    import gzip
+    import hashlib
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    base, state = platforms
+    state.accounts["alice"] = "7"
+    state.statuses["7"] = [mastodon_status(n) for n in range(1, 3)]
+    db = tmp_path / "a.db"
+    location = f"{base}/@alice"
+    result = run(
+        db, "--format", "mastodon", location, "--copies", env={"ARCHIVER_MASTODON_TOKEN": "127.0.0.1=s3cret"}
+    )
+    assert result.exit_code == 0, result.output
+    kept = rows(db, "select * from copies order by id")
+    assert [urlsplit(r["url"]).path for r in kept] == [
+        "/api/v1/accounts/lookup",
+        "/api/v1/accounts/7/statuses",
+        "/api/v1/accounts/7/statuses",  # the empty page that ends the history
+    ]
+    assert {r["source"] for r in kept} == {location} and {r["link_id"] for r in kept} == {None}
+    warcs = sorted((tmp_path / "copies").glob("*.warc.gz"))
+    bodies = {}
+    for warc in warcs:
+        with open(warc, "rb") as file:
+            for record in ArchiveIterator(file):
+                if record.rec_type == "response":
+                    bodies[record.rec_headers.get_header("WARC-Target-URI")] = record.content_stream().read()
+    for row in kept:  # what the server sent, digest for digest
+        assert hashlib.sha256(bodies[row["url"]]).hexdigest() == row["payload_sha256"]
+    assert b"s3cret" not in b"".join(gzip.decompress(w.read_bytes()) for w in warcs)
+    assert state.seen and all(h.get("authorization") == "Bearer s3cret" for _, h in state.seen)
 
 
 # -- Bluesky ----------------------------------------------------------------------------

@@ -163,7 +163,15 @@ async def _stages(
                 url, settings=settings.resolver, keep=keep if keeper is not None else None, **validators
             )
 
-        following = Following(replace(settings.resolver, deadline=stop_at), settings.live)
+        def keep_answer(exchange: Exchange, source: str | None) -> None:
+            if keeper is not None:  # an API's answer, kept as the followed source's
+                keeper.keep(_within(exchange, settings.copies.limit), source=source or exchange.url)
+
+        following = Following(
+            replace(settings.resolver, deadline=stop_at),
+            settings.live,
+            keep=keep_answer if keeper is not None else None,
+        )
         try:
             ingested = await ingest_sources(
                 db,

@@ -14,6 +14,7 @@ as such, and a token never travels to another host.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from ..clock import utc_now
 from ..http import (
     MAX_SERVER_WAIT,
     Answer,
@@ -32,7 +34,7 @@ from ..http import (
     with_retries,
 )
 from ..jsontext import load_json
-from ..models import ArchiverError, LinkStatus, SourceUnavailable
+from ..models import ArchiverError, Exchange, LinkStatus, SourceUnavailable
 from ..urls import hostname
 
 __all__ = ["ApiAnswer", "ApiClient", "Paused", "parse_tokens"]
@@ -104,8 +106,11 @@ class ApiClient:
         resolver: Any = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        keep: Callable[[Exchange, str | None], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._keep = keep  # takes a copy of every answer read, and the source it was for
+        self._source: str | None = None
         self._tokens = dict(tokens or {})
         self._clients = HostClients(per_host=1, **settings.client_options(resolver))
         self._limiter = HostLimiter(1, sleep=sleep, clock=clock)
@@ -113,6 +118,12 @@ class ApiClient:
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+    def for_source(self, location: str) -> ApiClient:
+        """Return this client (its connections, limits and tokens), its copies kept as ``location``'s."""
+        bound = copy.copy(self)
+        bound._source = location
+        return bound
 
     async def get(
         self, url: str, params: Mapping[str, str | int] | None = None, *, accept: str = "application/json"
@@ -134,7 +145,23 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {token}"
 
         async def read(answer: Answer) -> ApiAnswer:
+            recorded_at = utc_now()
             body, cut = await answer.read(API_ANSWER_CAP)
+            if self._keep is not None:
+                self._keep(
+                    Exchange(
+                        url,
+                        recorded_at,
+                        # A copy may be handed on: the token stays out of it.
+                        tuple((k, v) for k, v in answer.request_headers if k.lower() != "authorization"),
+                        answer.status,
+                        answer.reason,
+                        answer.headers,
+                        body,
+                        cut,
+                    ),
+                    self._source,
+                )
             if cut:
                 raise HopFailed(LinkStatus.HTTP_ERROR, f"an answer larger than {API_ANSWER_CAP} bytes")
             self._mind_rate_limit(host, answer)

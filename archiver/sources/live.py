@@ -7,12 +7,12 @@ at a time to a host, rate limits kept) and gives each its follower by format.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..http import ResolverSettings
-from ..models import Post, SourceFormat, UnknownFormat
+from ..models import Exchange, Post, SourceFormat, UnknownFormat
 from .api import ApiClient, Sleep
 from .bluesky_api import DEFAULT_BLUESKY_API, BlueskyAuthorFeed, complete_bluesky_links
 from .follow import Follower
@@ -43,20 +43,22 @@ class Following:
         *,
         resolver: Any = None,
         sleep: Sleep = asyncio.sleep,
+        keep: Callable[[Exchange, str | None], None] | None = None,
     ) -> None:
         self.settings = settings or LiveSettings()
         self.client = ApiClient(
-            resolving, tokens=self.settings.mastodon_tokens, resolver=resolver, sleep=sleep
+            resolving, tokens=self.settings.mastodon_tokens, resolver=resolver, sleep=sleep, keep=keep
         )
 
     def follower(self, location: str, fmt: str) -> Follower:
         """Return the follower of a source; SourceUnavailable when the address is not one of its kind."""
+        client = self.client.for_source(location)
         if fmt == SourceFormat.MASTODON:
-            return MastodonTimeline(self.client, location)
+            return MastodonTimeline(client, location)
         if fmt == SourceFormat.BLUESKY:
-            return BlueskyAuthorFeed(self.client, location, api=self.settings.bluesky_api)
+            return BlueskyAuthorFeed(client, location, api=self.settings.bluesky_api)
         if fmt == SourceFormat.TELEGRAM:
-            return TelegramChannel(self.client, location)
+            return TelegramChannel(client, location)
         raise UnknownFormat(f"{location}: {fmt} is not a followed source ({', '.join(sorted(LIVE_FORMATS))})")
 
     async def complete_bluesky(self, posts: list[Post]) -> list[Post]:
