@@ -66,6 +66,21 @@ def measure(work: Path, links: int, port: int, setting: tuple[int, int], proxy: 
     return measured, requests, size
 
 
+def recheck(work: Path, port: int, setting: tuple[int, int]) -> int:
+    """Re-check every link of the last run with copies (pages unchanged): the bytes it adds."""
+    db, folder = work / "copies.db", work / "copies"
+    before = sum(f.stat().st_size for f in folder.glob("*.warc.gz"))
+    command = resolve_command(db, *setting) + [
+        "--no-probe",
+        "--recheck-all",
+        "--copies",
+        "--copies-dir",
+        str(folder),
+    ]
+    run_measured(command, cwd=work)
+    return sum(f.stat().st_size for f in folder.glob("*.warc.gz")) - before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     setting = tuple(int(x) for x in args.setting.split(":"))
     rows = []
+    rechecked = per_link = 0
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         for route in ("direct", "proxy"):
@@ -88,6 +104,9 @@ def main() -> None:
                         forward_proxy() if route == "proxy" else contextlib.nullcontext(None) as proxy,
                     ):
                         measured, requests, size = measure(work, args.links, port, setting, proxy, copies)
+                        if copies and route == "direct" and not rechecked:
+                            rechecked = recheck(work, port, setting)
+                            per_link = size / args.links
                     name = server if route == "direct" else f"{server}, via proxy"
                     row = (
                         f"| {name} | {'yes' if copies else 'no'} | {args.links:,} | {measured.wall:.1f} | "
@@ -107,6 +126,27 @@ def main() -> None:
         "",
         HEADER,
         *rows,
+        "",
+        f"A re-check of the same {args.links:,} links, their pages unchanged, adds "
+        f"{rechecked / 1e6:.2f} MB ({rechecked / args.links / 1e3:.2f} KB a link: a revisit record "
+        "for each answer, no second copy of a body).",
+        "",
+        "## A month of copies",
+        "",
+        "Every link is checked when it is new and re-checked every 30 days (the default "
+        "--recheck-after). So a month of an archive that finds N new links a day and holds L "
+        f"links costs about 30 x N x {per_link / 1e3:.0f} KB for the new links, plus, for its "
+        f"re-checks, L x {rechecked / args.links / 1e3:.2f} KB when the pages are unchanged, up to "
+        f"L x {per_link / 1e3:.0f} KB when every page changed:",
+        "",
+        "| new links a day | links held | new links' copies | re-checks, pages unchanged | "
+        "re-checks, all pages changed |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {n:,} | {held:,} | {30 * n * per_link / 1e6:,.0f} MB "
+            f"| {held * rechecked / args.links / 1e6:,.1f} MB | {held * per_link / 1e6:,.0f} MB |"
+            for n, held in ((100, 10_000), (1_000, 100_000))
+        ),
         "",
     ]
     Path(args.output).write_text("\n".join(report))
