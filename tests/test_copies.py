@@ -69,6 +69,15 @@ class Site(BaseHTTPRequestHandler):
             except OSError:
                 pass  # archiver hung up, as it should once its copy is long enough
             return
+        elif self.path == "/cut":
+            # An answer that ends early: it promises more than it sends, then hangs up.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "50000")
+            self.end_headers()
+            self.wfile.write(FINAL)
+            self.close_connection = True
+            return
         elif self.path == "/big":
             status, body = 200, BIG
         elif self.path == "/zipped":
@@ -217,6 +226,56 @@ with open(path, "ab") as file:
     file.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 """
+
+
+FULL_DISK = """
+import os, resource, sys
+from archiver.models import Exchange
+from archiver.preserve import CopyWriter
+resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))  # past it a write fails, as on a full disk
+writer = CopyWriter(sys.argv[1])
+for n, body in enumerate([b"<html>first</html>", os.urandom(100_000), b"<html>third</html>"]):
+    page = Exchange(f"https://example.org/{n}", "2024-01-01T10:00:00Z", (), 200, "OK", (), body)
+    try:
+        writer.write(page)
+        print("kept", n)
+    except OSError as ex:
+        print("failed", n, ex.errno)
+writer.close()
+"""
+
+
+def test_a_write_that_fails_part_way_takes_its_record_back_and_the_file_reads_whole(tmp_path):
+    folder = tmp_path / "copies"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["kept 0", "failed 1 27", "kept 2"]  # 27: EFBIG
+    warc_check(folder)
+    (warc,) = folder.glob("*.warc.gz")
+    with open(warc, "rb") as file:
+        kept = [
+            (r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
+            for r in ArchiveIterator(file)
+            if r.rec_type == "response"
+        ]
+    assert kept == [
+        ("https://example.org/0", b"<html>first</html>"),
+        ("https://example.org/2", b"<html>third</html>"),
+    ]
+
+
+def test_an_answer_that_ends_early_is_checked_as_without_copies_and_leaves_no_broken_file(tmp_path, site):
+    assert archive(tmp_path, site, ["/cut"], "--copies").exit_code == 0
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        status, error = conn.execute("select status, error from links").fetchone()
+    # As without copies: the connection failed before the answer was whole, and the row says so.
+    assert status == "connect_error" and "without sending complete message body" in error
+    assert copies(tmp_path) == []  # no copy of an answer never whole
+    assert not list((tmp_path / "copies").glob("*.open"))
+    for warc in (tmp_path / "copies").glob("*.warc.gz"):
+        warc_check(warc.parent)
 
 
 def test_a_file_cut_by_a_kill_is_repaired_to_its_last_whole_record(tmp_path):
