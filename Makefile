@@ -39,7 +39,7 @@ stats: $(STAMP)
 	$(BIN)/archiver stats --db $(DB)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 publish-check: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_publish.py

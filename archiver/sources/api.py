@@ -110,7 +110,7 @@ class ApiClient:
     ) -> None:
         self.settings = settings
         self._keep = keep  # takes a copy of every answer read, and the source it was for
-        self._source: str | None = None
+        self.source: str | None = None  # the source whose copies its answers are
         self._tokens = dict(tokens or {})
         self._clients = HostClients(per_host=1, **settings.client_options(resolver))
         self._limiter = HostLimiter(1, sleep=sleep, clock=clock)
@@ -122,7 +122,7 @@ class ApiClient:
     def for_source(self, location: str) -> ApiClient:
         """Return this client (its connections, limits and tokens), its copies kept as ``location``'s."""
         bound = copy.copy(self)
-        bound._source = location
+        bound.source = location
         return bound
 
     async def get(
@@ -160,7 +160,7 @@ class ApiClient:
                         body,
                         cut,
                     ),
-                    self._source,
+                    self.source,
                 )
             if cut:
                 raise HopFailed(LinkStatus.HTTP_ERROR, f"an answer larger than {API_ANSWER_CAP} bytes")
