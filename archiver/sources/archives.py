@@ -144,13 +144,17 @@ class MembersRead:
     def __init__(self, archive: Archive) -> None:
         self._archive = archive
         self.digests: list[dict[str, str | int]] = []
+        self._seen: set[str] = set()
 
     def names(self) -> list[str]:
         return self._archive.names()
 
     def read(self, name: str) -> bytes:
         data = self._archive.read(name)
-        self.digests.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+        if name not in self._seen:  # a member read twice is listed once
+            self._seen.add(name)
+            digest = hashlib.sha256(data).hexdigest()
+            self.digests.append({"name": name, "sha256": digest, "bytes": len(data)})
         return data
 
 
