@@ -324,7 +324,8 @@ def test_start_here_counts_the_dead_links_the_rot_facet_counts(story_site, page)
     item = page.locator(".start-here li", has_text="Dead links")
     assert f"Dead links ({dead})" in item.inner_text() and dead > 0
     item.locator("a").click()
-    assert page.locator("table.rows-and-columns tbody tr").count() == dead
+    # Waits for the page the link leads to (a count taken at once may read the page left).
+    sync_api.expect(page.locator("table.rows-and-columns tbody tr")).to_have_count(dead)
 
 
 def test_a_healthy_links_page_says_yes_and_a_missing_title_says_why(site, page):
@@ -353,7 +354,7 @@ def test_search_results_lead_to_the_archives_own_pages(story_site, page):
     assert "UTC" in links.locator("td").all_inner_texts().__str__()
     posts = page.locator("#search-all-results div", has_text="in archive: posts").first
     posts.locator("td a[href*='/archive/posts/']").first.click()
-    assert page.locator("section.post-story").is_visible()
+    sync_api.expect(page.locator("section.post-story")).to_be_visible()
 
 
 def test_the_rot_chart_has_no_legend_to_cut_and_the_database_page_no_repeats(story_site, site, page):
