@@ -123,6 +123,73 @@ def test_twitter_archive_zip(tmp_path):
     check_twitter_posts(list(iter_posts(archive)))
 
 
+def _big_tweets_js(count: int) -> bytes:
+    tweets = [
+        {
+            "tweet": {
+                "id_str": str(10**17 + n),
+                "full_text": f"Tweet {n} about the summit, with words to lengthen it {'é' * 40} https://t.co/a{n}",
+                "created_at": "Thu May 16 08:15:00 +0000 2024",
+                "entities": {
+                    "urls": [{"url": f"https://t.co/a{n}", "expanded_url": f"https://example.com/{n}"}]
+                },
+            }
+        }
+        for n in range(count)
+    ]
+    return ("\ufeffwindow.YTD.tweets.part0 = " + json.dumps(tweets, ensure_ascii=False, indent=1)).encode()
+
+
+@pytest.mark.parametrize("packed", ["zip", "tar.gz", "folder", "plain"])
+def test_a_large_tweets_js_is_read_as_a_stream_never_whole(tmp_path, packed):
+    import io
+    import tracemalloc
+
+    data = _big_tweets_js(25_000)  # about 10 MB
+    if packed == "zip":
+        path = tmp_path / "x.zip"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("data/tweets.js", data)
+    elif packed == "tar.gz":
+        path = tmp_path / "x.tar.gz"
+        with tarfile.open(path, "w:gz") as archive:
+            info = tarfile.TarInfo("data/tweets.js")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    else:
+        path = tmp_path / "export" / "data" / "tweets.js"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(data)
+        path = path.parents[1] if packed == "folder" else path
+    del data
+    list(iter_posts(TWITTER / "data" / "tweets.js"))  # patterns built on first use
+    tracemalloc.start()
+    count = links = 0
+    for post in iter_posts(path):
+        count += 1
+        links += len(post.links)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert (count, links) == (25_000, 25_000)
+    assert peak < 7_000_000, peak  # read whole, the file alone would be 10 MB
+
+
+def test_a_zip_member_broken_part_way_keeps_the_tweets_before_and_names_the_member(tmp_path):
+    data = _big_tweets_js(3_000)
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("data/tweets.js", data)
+    raw = bytearray(path.read_bytes())
+    middle = raw.index(b'"id_str": "100000000000001500"')
+    raw[middle : middle + 14] = b"XXXXXXXXXXXXXX"  # stored bytes changed: the member's CRC no longer matches
+    path.write_bytes(bytes(raw))
+    posts = []
+    with pytest.raises(ParseError, match=r"x\.zip!data/tweets\.js"):
+        for post in iter_posts(path):
+            posts.append(post)
+    assert 1000 < len(posts) < 3000  # what came before the break is kept
+
+
 def test_twitter_archive_inside_a_folder_is_kept_whole(tmp_path):
     shutil.copytree(TWITTER, tmp_path / "inbox" / "my-archive")
     (tmp_path / "inbox" / "note.txt").write_text("see https://example.com/x", encoding="utf-8")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import IO, Protocol
 
 from ..models import ParseError, Post
 
@@ -17,6 +19,7 @@ __all__ = [
     "ARCHIVE_FORMATS",
     "Archive",
     "ArchiveFormat",
+    "Member",
     "MembersRead",
     "archive_format",
     "archive_of",
@@ -49,11 +52,64 @@ class _Budget:
 
 
 class Archive(Protocol):
-    """Named members of a multi-file source."""
+    """Named members of a multi-file source: read whole (small ones), or opened as a stream."""
 
     def names(self) -> list[str]: ...
 
     def read(self, name: str) -> bytes: ...
+
+    def open(self, name: str) -> Member: ...
+
+
+_MEMBER_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, ValueError, zlib.error)
+
+
+class Member:
+    """A member of an archive read as a stream: bounded, digested as read, and its read
+    errors ParseErrors that name it (``ARCHIVE!MEMBER``)."""
+
+    def __init__(self, raw: IO[bytes], label: str) -> None:
+        self._raw = raw
+        self.label = label
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.on_close: Callable[[Member], None] | None = None
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._raw.read(size)
+        except _MEMBER_ERRORS as ex:
+            raise ParseError(f"{self.label}: cannot be read ({type(ex).__name__}: {ex})") from ex
+        self.size += len(data)
+        if self.size > MAX_MEMBER_BYTES:
+            raise ParseError(f"{self.label}: more than the {MAX_MEMBER_BYTES} bytes read of one member")
+        self._hash.update(data)
+        return data
+
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        """Close the member; its digest is then of all of it (what was not read is read now)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            while self.read(1 << 20):
+                pass
+            if self.on_close is not None:
+                self.on_close(self)
+        except ParseError:
+            pass  # a member that cannot be read to its end gets no digest
+        finally:
+            self._raw.close()
+
+    def __enter__(self) -> Member:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class FolderArchive:
@@ -74,6 +130,11 @@ class FolderArchive:
         member = self.path / name
         self._budget.check(name, member.stat().st_size)
         return member.read_bytes()
+
+    def open(self, name: str) -> Member:
+        member = self.path / name
+        self._budget.check(name, member.stat().st_size)
+        return Member(member.open("rb"), f"{self.path}!{name}")
 
 
 def _hidden_or_linked(root: Path, path: Path) -> bool:
@@ -111,6 +172,14 @@ class ZipArchive:
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as ex:
             raise ParseError(f"{self.path}!{name}: cannot be read from the zip ({ex})") from ex
 
+    def open(self, name: str) -> Member:
+        info = self._zip.getinfo(name)
+        self._budget.check(name, info.file_size)
+        try:
+            return Member(self._zip.open(info), f"{self.path}!{name}")
+        except _MEMBER_ERRORS as ex:
+            raise ParseError(f"{self.path}!{name}: cannot be read from the zip ({ex})") from ex
+
 
 class TarArchive:
     """The members of a tar file, compressed or not."""
@@ -136,6 +205,15 @@ class TarArchive:
         except (tarfile.TarError, OSError, EOFError) as ex:
             raise ParseError(f"{self.path}!{name}: cannot be read from the tar file ({ex})") from ex
 
+    def open(self, name: str) -> Member:
+        member = self._members[name]
+        self._budget.check(name, member.size)
+        try:
+            handle = self._tar.extractfile(member)
+        except _MEMBER_ERRORS as ex:
+            raise ParseError(f"{self.path}!{name}: cannot be read from the tar file ({ex})") from ex
+        return Member(handle if handle is not None else io.BytesIO(), f"{self.path}!{name}")
+
 
 class MembersRead:
     """An archive whose members are digested as they are read: which files of an export
@@ -151,11 +229,18 @@ class MembersRead:
 
     def read(self, name: str) -> bytes:
         data = self._archive.read(name)
+        self._record(name, hashlib.sha256(data).hexdigest(), len(data))
+        return data
+
+    def open(self, name: str) -> Member:
+        member = self._archive.open(name)
+        member.on_close = lambda read: self._record(name, read.sha256(), read.size)
+        return member
+
+    def _record(self, name: str, sha256: str, size: int) -> None:
         if name not in self._seen:  # a member read twice is listed once
             self._seen.add(name)
-            digest = hashlib.sha256(data).hexdigest()
-            self.digests.append({"name": name, "sha256": digest, "bytes": len(data)})
-        return data
+            self.digests.append({"name": name, "sha256": sha256, "bytes": size})
 
 
 ArchiveParser = Callable[[Archive, str], Iterator[Post]]

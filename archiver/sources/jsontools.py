@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import codecs
+import io
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from ..models import ParseError
 
-__all__ = ["iter_json_array"]
+__all__ = ["Readable", "iter_json_array"]
+
+
+class Readable(Protocol):
+    """A stream of bytes: a file, a member of an archive."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
 
 _WHITESPACE = " \t\r\n"
 # Bytes decoded at a time: the text of the whole file never sits in memory at once,
@@ -18,24 +26,28 @@ CHUNK_BYTES = 1 << 20
 
 
 class _Text:
-    """A window of decoded text over the bytes, grown on demand and trimmed behind."""
+    """A window of decoded text over a stream of bytes, grown on demand and trimmed behind."""
 
-    def __init__(self, data: bytes, start: int) -> None:
-        self._data = memoryview(data)
-        self._offset = start
+    def __init__(self, stream: Readable, head: bytes = b"") -> None:
+        self._stream = stream
+        self._head = head  # bytes already taken from the stream, which come first
+        self._ended = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.text = ""
         self.consumed = 0  # characters dropped from the front of the window
 
     def more(self) -> bool:
         """Decode the next chunk into the window; return False at the end of the data."""
-        if self._offset >= len(self._data):
+        if self._ended:
             return False
-        chunk = self._data[self._offset : self._offset + CHUNK_BYTES]
-        self._offset += len(chunk)
-        final = self._offset >= len(self._data)
-        self.text += self._decoder.decode(bytes(chunk), final=final)
-        return True
+        chunk, self._head = (self._head, b"") if self._head else (self._stream.read(CHUNK_BYTES), b"")
+        if chunk:
+            self.text += self._decoder.decode(chunk)
+            return True
+        self._ended = True
+        rest = self._decoder.decode(b"", final=True)  # a character the end cut in two
+        self.text += rest
+        return bool(rest)
 
     def trim(self, position: int) -> int:
         """Drop the text before ``position``; return the same place in the trimmed window."""
@@ -53,14 +65,24 @@ class _Text:
                 return position
 
 
-def iter_json_array(data: bytes, *, source: str, start: int = 0) -> Iterator[Any]:
+def iter_json_array(
+    data: bytes | Readable, *, source: str, start: int = 0, head: bytes = b""
+) -> Iterator[Any]:
     """Yield the elements of the JSON array that starts at byte ``start``, one by one.
 
-    Elements before a broken one are yielded; then ParseError names the file and the
-    character where the JSON breaks, so a half-good file keeps its good half.
+    ``data`` is the bytes, or a stream read a megabyte at a time (``head``: what was
+    already read of it, which comes first).  Elements before a broken one are yielded;
+    then ParseError names the file and the character where the JSON breaks, so a
+    half-good file keeps its good half.
     """
     decoder = json.JSONDecoder()
-    window = _Text(data, start)
+    if isinstance(data, bytes):
+        buffer = io.BytesIO(data)  # shares the bytes, no copy
+        buffer.seek(start)
+        stream: Readable = buffer
+    else:
+        stream = data
+    window = _Text(stream, head)
     position = window.skip(0)
     if window.text[position : position + 1] != "[":
         raise ParseError(f"{source}: expected a JSON array at character {window.consumed + position}")

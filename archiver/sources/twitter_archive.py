@@ -14,17 +14,20 @@ whole original in ``retweeted_status``.
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..extract import extract_links, merge_links
 from ..jsontext import load_json
 from ..models import FoundBy, FoundLink, ParseError, Platform, Post, SourceFormat
 from ..urls import normalise_url
-from . import source
+from . import source, streamer
 from .archives import Archive, archive_format, member_name
-from .jsontools import iter_json_array
+from .compressed import open_binary
+from .jsontools import Readable, iter_json_array
 from .records import each_record, mapping_of
 from .timestamps import utc_timestamp
 
@@ -55,7 +58,19 @@ def parse_tweets_file(data: bytes, *, source: str) -> Iterator[Post]:
     if _GRAILBIRD_WRAPPER.match(data[:256].decode("utf-8-sig", errors="replace")):
         yield from _parse_grailbird_month(data, source=source, account={})
     else:
-        yield from _parse_tweets(data, source=source, account={})
+        yield from _parse_tweets(io.BytesIO(data), source=source, account={})
+
+
+@streamer(SourceFormat.TWITTER_ARCHIVE)
+def stream_tweets_file(path: str | Path, *, source: str) -> Iterator[Post]:
+    """Read a tweets.js file of any size from its file, a tweet at a time."""
+    with open_binary(path) as stream:
+        head = stream.read(256)
+        if _GRAILBIRD_WRAPPER.match(head.decode("utf-8-sig", errors="replace")):
+            # An old archive's month of tweets: a small file.
+            yield from _parse_grailbird_month(head + stream.read(), source=source, account={})
+        else:
+            yield from _parse_tweets(stream, source=source, account={}, head=head)
 
 
 @archive_format(SourceFormat.TWITTER_ARCHIVE, detect=_is_twitter_archive)
@@ -74,7 +89,8 @@ def parse_twitter_archive(archive: Archive, source: str) -> Iterator[Post]:
     if not tweet_files:
         raise ParseError(f"{source}: no tweets.js in this archive")
     for name in tweet_files:
-        yield from _parse_tweets(archive.read(name), source=f"{source}!{name}", account=account)
+        with archive.open(name) as stream:  # read as it is parsed: a 1 GB tweets.js never whole
+            yield from _parse_tweets(stream, source=f"{source}!{name}", account=account)
 
 
 def _parse_grailbird(archive: Archive, source: str, names: list[str], months: list[str]) -> Iterator[Post]:
@@ -131,14 +147,17 @@ def _account(data: bytes, *, source: str) -> dict[str, Any]:
     return {}
 
 
-def _parse_tweets(data: bytes, *, source: str, account: dict[str, Any]) -> Iterator[Post]:
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    match = _WRAPPER.match(data[:256].decode("utf-8", errors="replace"))
+def _parse_tweets(
+    stream: Readable, *, source: str, account: dict[str, Any], head: bytes = b""
+) -> Iterator[Post]:
+    """The tweets of a tweets.js stream (``head``: what was already read of it)."""
+    head = (head + stream.read(256 - len(head))).removeprefix(b"\xef\xbb\xbf")
+    match = _WRAPPER.match(head.decode("utf-8", errors="replace"))
     if match is None:
         raise ParseError(f"{source}: not a Twitter archive file (no 'window.YTD.tweets' line)")
     handle = account.get("username") if isinstance(account.get("username"), str) else None
     name = account.get("accountDisplayName") if isinstance(account.get("accountDisplayName"), str) else None
-    items = iter_json_array(data, source=source, start=len(match.group(0).encode()))
+    items = iter_json_array(stream, source=source, head=head[len(match.group(0).encode()) :])
     tweets = (
         t for t in (i.get("tweet", i) if isinstance(i, dict) else None for i in items) if isinstance(t, dict)
     )

@@ -110,7 +110,12 @@ def _missing(db: Database, table: str, ids: list[str]) -> list[str]:
     return [i for i in ids if i not in found]
 
 
+# One encoder for every row: json.dumps with an option builds a new one each call.
+_JSON_ARRAY = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
+    tags = [_clean(tag) for tag in post.hashtags]
     return {
         "id": post_key(_clean(post.platform), _clean(post.id), _clean(post.id_scope)),
         "platform": _clean(post.platform),
@@ -120,18 +125,18 @@ def _post_row(post: Post, now: str, run_id: int | None) -> dict[str, Any]:
         "posted_at": _clean(post.posted_at),
         "url": _clean(post.url),
         "source": _clean(post.source),
-        "hashtags": json.dumps([_clean(tag) for tag in post.hashtags], ensure_ascii=False),
-        "mentions": json.dumps([_clean(name) for name in post.mentions], ensure_ascii=False),
+        "hashtags": _JSON_ARRAY(tags) if tags else "[]",
+        "mentions": _JSON_ARRAY([_clean(name) for name in post.mentions]) if post.mentions else "[]",
         "first_seen_at": now,
         "run_id": run_id,
-        "hashtags_folded": folded_tags([_clean(tag) for tag in post.hashtags]),
+        "hashtags_folded": folded_tags(tags) if tags else "[]",
         "author_handle_folded": _clean(post.author_handle).casefold() if post.author_handle else None,
     }
 
 
 def folded_tags(tags: Iterable[str]) -> str:
     """Return hashtags as one JSON array in one case (#AI and #ai are one facet value)."""
-    return json.dumps(list(dict.fromkeys(tag.casefold() for tag in tags)), ensure_ascii=False)
+    return _JSON_ARRAY(list(dict.fromkeys(tag.casefold() for tag in tags)))
 
 
 def _better_link_row(kept: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
