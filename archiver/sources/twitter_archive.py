@@ -241,7 +241,7 @@ def entity_values(entities: Any, key: str) -> tuple[str, ...]:
 
     Entities are a stranger's JSON: what is not an object with that field as text is skipped.
     """
-    if not isinstance(entities, list):
+    if not entities or not isinstance(entities, list):
         return ()
     values = (e.get(key) for e in entities if isinstance(e, dict))
     return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v))
