@@ -94,7 +94,8 @@ bench: $(STAMP)
 bench-profile: $(STAMP)
 	$(BIN)/python bench/profile.py
 
-# 10k and 100k links, a re-run with nothing due, and a 100,000-tweet archive (several minutes).
+# 100k and a million links (the archives then served: Datasette's page times), a re-run
+# with nothing due, and a 100,000-tweet archive against twitter-to-sqlite (about an hour).
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
 

@@ -1,4 +1,4 @@
-"""archiver at scale: 10k and 100k links, a re-run with nothing due, a large Twitter archive, pages.
+"""archiver at scale: 100k and a million links, a re-run, the served pages, a Twitter archive, pages.
 
     make bench-scale
     python bench/scale.py --help
@@ -15,6 +15,7 @@ import os
 import platform
 import random
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -72,8 +75,11 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
     control(port, "/__reset")
     rerun = run_measured([*ARCHIVER, "-q", "resolve", "--db", str(db), "--allow-private"], cwd=work)
     rerun_requests = control(port, "/__stats")["requests"]
+    size = db.stat().st_size
     return {
         "links": count,
+        "bytes_per_link": size / count,
+        "pages": datasette_times(db),
         "wall": wall,
         "links_per_s": count / wall,
         "rss_mb": usage.ru_maxrss / 1024,
@@ -84,6 +90,56 @@ def resolve_scale(work: Path, port: int, count: int, concurrency: int, per_host:
         "rerun_wall": rerun.wall,
         "rerun_requests": rerun_requests,
     }
+
+
+# What a reporter opens on the published archive, timed on the archive just resolved.
+PAGES = {
+    "links table": "/{db}/links",
+    "a link's page": "/{db}/links/{link}",
+    "facet by domain": "/{db}/links?_facet=final_domain",
+    "search": "/{db}/links?_search=story",
+}
+
+
+def datasette_times(db: Path) -> dict[str, float]:
+    """Serve ``db`` with `archiver serve` and return, per page, the slowest of three loads."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*ARCHIVER, "serve", "--db", str(db), "--port", str(port)],
+        cwd=db.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(timeout=120) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    client.get(f"{base}/-/versions.json")
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            with sqlite3.connect(db) as conn:
+                link = conn.execute("select id from links order by rowid limit 1 offset 500").fetchone()[0]
+            times = {}
+            for name, path in PAGES.items():
+                url = base + path.format(db=db.stem, link=link)
+                slowest = 0.0
+                for _ in range(3):
+                    started = time.perf_counter()
+                    answer = client.get(url)
+                    slowest = max(slowest, time.perf_counter() - started)
+                    answer.raise_for_status()
+                times[name] = slowest
+            return times
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def generate_archive(folder: Path, count: int) -> tuple[int, int]:
@@ -241,7 +297,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--setting", default="64:8")
     parser.add_argument("--tweets", type=int, default=100_000)
@@ -267,6 +323,7 @@ def main() -> None:
             "peak per host | re-run wall s | re-run requests |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
+        served = []
         for count in (int(s) for s in args.sizes.split(",") if s):
             r = resolve_scale(work, port, count, concurrency, per_host)
             lines.append(
@@ -276,6 +333,23 @@ def main() -> None:
                 f"{r['rerun_requests']} |"
             )
             print(lines[-1], flush=True)
+            pages = r["pages"]
+            served.append(
+                f"| {r['links']:,} | {r['bytes_per_link']:,.0f} | "
+                + " | ".join(f"{pages[name]:.2f}" for name in PAGES)
+                + " |"
+            )
+            print(served[-1], flush=True)
+        lines += [
+            "",
+            "The archive each run leaves, served by `archiver serve` (Datasette): bytes of "
+            "database a link (its post and row included), and the slowest of three loads of each "
+            "page, in seconds.",
+            "",
+            "| links | bytes / link | " + " | ".join(f"{name} s" for name in PAGES) + " |",
+            "|---|---|" + "---|" * len(PAGES),
+            *served,
+        ]
         lines += [
             "",
             "| ingest | wall s | MB/s | peak RSS MB | posts | links |",
