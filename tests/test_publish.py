@@ -32,6 +32,21 @@ def test_limits_are_set(public):
     assert settings["allow_download"] is False
 
 
+def test_table_pages_try_no_facets_beyond_the_chosen_ones(tmp_path, public):
+    # Datasette's suggestions tried a facet on every column for each page shown: a second
+    # for the links page of 100,000 links.  Locally and in public, metadata's facets only.
+    from archive_fixture import build_archive, open_in_process
+
+    base, _ = public
+    assert "suggested-facets" not in httpx.get(f"{base}/archive/links").text
+    local = open_in_process(build_archive(tmp_path / "archive.db"))
+    try:
+        page = local.get("/archive/links")
+    finally:
+        local.close()
+    assert page.status_code == 200 and "facet-info" in page.text and "suggested-facets" not in page.text
+
+
 def test_database_file_cannot_be_downloaded(public):
     base, _ = public
     assert httpx.get(f"{base}/archive.db").status_code in (403, 404)
