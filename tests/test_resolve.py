@@ -537,3 +537,37 @@ async def test_results_come_as_workers_hand_them_over_and_a_caller_may_stop_earl
 
     with pytest.raises(ExceptionGroup):
         [n async for n in as_they_come(failing, workers=2)]
+
+
+@pytest.mark.asyncio
+async def test_links_are_read_as_needed_and_a_long_run_of_one_host_does_not_stall_the_others():
+    from archiver.http import Dispatcher
+
+    read = 0
+
+    def links():
+        nonlocal read
+        for i in range(100_000):  # a million links' worth of a run, read as taken
+            read += 1
+            yield (f"https://bit.ly/{i}", None)
+        read += 1
+        yield ("https://example.org/after", None)
+
+    dispatcher = Dispatcher(links(), per_host=2, window=50, most=200_000)
+    assert read == 50
+    first = [await dispatcher.take() for _ in range(2)]
+    assert [host for host, _ in first] == ["bit.ly", "bit.ly"]
+    # bit.ly has both its slots: the next link is the one of another host, read past bit.ly's run.
+    host, (url, _) = await dispatcher.take()
+    assert (host, url) == ("example.org", "https://example.org/after")
+    await dispatcher.done("bit.ly")
+    host, _ = await dispatcher.take()
+    assert host == "bit.ly"
+
+    bounded = Dispatcher(links(), per_host=2, window=50, most=1_000)
+    read = 0
+    for _ in range(2):
+        await bounded.take()
+    await bounded.done("bit.ly")  # the third take would wait: bit.ly is full and nothing else within 1,000
+    await bounded.take()
+    assert read <= 1_000 + 50  # never more than `most` links waiting

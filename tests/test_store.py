@@ -183,7 +183,7 @@ def test_truncated_links_are_never_due(tmp_path):
     store.save_posts(db, parse_bytes("Cut short https://t.co/abc1…\n".encode(), source="t.txt"))
     row = db["links"].get(link_id("https://t.co/abc1"))
     assert (row["status"], row["error"]) == ("truncated", None)
-    assert pipeline.links_due(db, recheck_all=True) == []
+    assert list(pipeline.links_due(db, recheck_all=True)) == []
 
 
 def _post(post_id: str, *links: FoundLink) -> Post:
@@ -203,7 +203,7 @@ def test_a_link_given_whole_anywhere_is_resolved_with_its_expansion(tmp_path, ba
         store.save_posts(db, [_post(f"{number}-{i}", link) for i, link in enumerate(batch)])
     row = db["links"].get(link_id(CUT.url))
     assert (row["status"], row["error"], row["expanded_url"]) == ("pending", None, "https://example.org/a")
-    assert pipeline.links_due(db) == [(CUT.url, "https://example.org/a")]
+    assert list(pipeline.links_due(db)) == [(CUT.url, "https://example.org/a")]
     assert db["post_links"].count == 2
 
 
@@ -533,3 +533,25 @@ def test_an_older_archive_gets_the_links_columns_in_reading_order_and_keeps_its_
     assert sorted(r["id"] for r in db["links"].search("budget")) == ["a", "b"]
     assert db["links"].count == 2 and db.execute("pragma foreign_key_check").fetchall() == []
     db.close()
+
+
+def test_the_links_due_are_fixed_when_asked_and_read_a_page_at_a_time(tmp_path, monkeypatch):
+    from archiver.store import DueLinks
+
+    db = store.open_database(tmp_path / "a.db")
+    store.save_posts(
+        db,
+        [
+            _post(str(i), FoundLink(f"https://example.org/{i}", f"example.org/{i}", "text", 0))
+            for i in range(23)
+        ],
+    )
+    monkeypatch.setattr(DueLinks, "PAGE", 5)
+    due = pipeline.links_due(db)
+    expected = [
+        row[0] for row in db.execute("select url from links order by next_check_at, first_seen_at, rowid")
+    ]
+    assert len(due) == 23 and [url for url, _ in due] == expected
+    db.execute("update links set status = 'ok', last_checked_at = '2100-01-01T00:00:00Z'")
+    assert len(list(due)) == 23  # the set a run took stays the run's
+    assert list(pipeline.links_due(db)) == []

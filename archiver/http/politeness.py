@@ -109,32 +109,69 @@ class Dispatcher:
 
     Links are grouped by the host of their first hop and taken round-robin from the
     hosts that still have a free slot, so 5,000 bit.ly links queued first do not
-    leave every worker waiting on bit.ly's two slots.
+    leave every worker waiting on bit.ly's two slots.  The links are read from their
+    iterable as they are needed, ``window`` ahead; while every host read so far is at
+    its limit, more are read, up to ``most`` waiting, to find one that is not.  So a
+    million links are never all in memory, and a long run of one host's links does not
+    stall the others.
     """
 
-    def __init__(self, links: Iterable[tuple[str, str | None]], per_host: int) -> None:
+    def __init__(
+        self,
+        links: Iterable[tuple[str, str | None]],
+        per_host: int,
+        *,
+        window: int = 5000,
+        most: int = 50_000,
+    ) -> None:
+        self._links = iter(links)
+        self._more = True  # the iterable may hold more
+        self._waiting = 0
+        self._window = window
+        self._most = max(most, window)
         self._queues: dict[str, deque[tuple[str, str | None]]] = {}
-        for url, start in links:
-            self._queues.setdefault(hostname(start or url), deque()).append((url, start))
-        self._ready: deque[str] = deque(self._queues)
+        self._ready: deque[str] = deque()
         self._busy: dict[str, int] = {}
         self._per_host = per_host
         self._changed = asyncio.Condition()
+        self._read(window)
+
+    def _read(self, count: int) -> None:
+        """Queue up to ``count`` more links from the iterable."""
+        for _ in range(count):
+            link = next(self._links, None)
+            if link is None:
+                self._more = False
+                return
+            url, start = link
+            host = hostname(start or url)
+            queue = self._queues.get(host)
+            if queue is None:
+                queue = self._queues[host] = deque()
+                if self._busy.get(host, 0) < self._per_host:
+                    self._ready.append(host)
+            queue.append(link)
+            self._waiting += 1
 
     async def take(self) -> tuple[str, tuple[str, str | None]] | None:
         async with self._changed:
             while True:
+                if self._more and self._waiting < self._window:
+                    self._read(self._window - self._waiting)
+                while self._more and not self._ready and self._waiting < self._most:
+                    self._read(min(self._window, self._most - self._waiting))
                 if self._ready:
                     host = self._ready.popleft()
                     queue = self._queues[host]
                     link = queue.popleft()
+                    self._waiting -= 1
                     self._busy[host] = self._busy.get(host, 0) + 1
                     if queue and self._busy[host] < self._per_host:
                         self._ready.append(host)
                     elif not queue:
                         del self._queues[host]
                     return host, link
-                if not self._queues:
+                if not self._queues and not self._more:
                     return None
                 await self._changed.wait()
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import replace
@@ -35,7 +35,7 @@ def links_due(
     recheck_after_days: float = 30,
     recheck_all: bool = False,
     limit: int | None = None,
-) -> list[tuple[str, str | None]]:
+) -> store.DueLinks:
     """Return (url, expanded_url) of the links to resolve now: new first, then failed and stale as due.
 
     A good (or blocked) link is due once its last check is older than
@@ -78,7 +78,7 @@ def save_resolutions(
 
 async def resolve_and_save(
     db_path: str,
-    links: list[tuple[str, str | None]],
+    links: Sequence[tuple[str, str | None]] | store.DueLinks,
     *,
     run_id: int,
     settings: ResolverSettings,

@@ -22,7 +22,7 @@ from .captures import (
     saves_since,
     set_archived,
 )
-from .checks import link_histories, links_due, save_checks
+from .checks import DueLinks, link_histories, links_due, save_checks
 from .copies import copies_size, last_copy, save_copies
 from .db import (
     checkpoint,
@@ -42,6 +42,7 @@ from .schema import distrust_schema
 from .sources import list_sources, record_cursor, record_source, source_state
 
 __all__ = [
+    "DueLinks",
     "BATCH_SIZE",
     "Database",
     "Saved",

@@ -7,7 +7,7 @@ writes them and answers which links are due.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlite_utils import Database
@@ -17,7 +17,7 @@ from ..models import CheckedLink, Fingerprint, FirstGood, LinkHistory, LinkStatu
 from ..urls import hostname, link_id
 from .db import chunks, insert_rows, writes
 
-__all__ = ["link_histories", "links_due", "save_checks"]
+__all__ = ["DueLinks", "link_histories", "links_due", "save_checks"]
 
 # The links columns a check sets; the final ones are kept from the last good check when
 # ``keeps_last_good``, and resolved_at and last_ok_at change only with a good check.
@@ -45,12 +45,13 @@ def links_due(
     by_age: Collection[LinkStatus],
     recheck_all: bool = False,
     limit: int | None = None,
-) -> list[tuple[str, str | None]]:
+) -> DueLinks:
     """Return (url, expanded_url) of the links to resolve: new first, then the others as due.
 
     A link whose status is in ``by_age`` is due once its last check is no later than
     ``checked_before``; any other once its ``next_check_at`` is no later than ``now``.
     With ``recheck_all`` every link is due but those shown cut off, which are never asked.
+    The set is fixed when asked for and read a page at a time (see ``DueLinks``).
     """
     where = f"status is not '{LinkStatus.TRUNCATED}'"
     params: list[Any] = []
@@ -61,13 +62,50 @@ def links_due(
         )
         params += [checked_before, now]
     sql = (
-        f"select url, expanded_url from links where {where} "
+        f"select rowid as link_rowid from links where {where} "
         f"order by status = '{LinkStatus.PENDING}' desc, next_check_at, first_seen_at"
     )
     if limit is not None:
         sql += " limit ?"
         params.append(limit)
-    return [(row[0], row[1]) for row in db.execute(sql, params)]
+    db.execute("drop table if exists temp.due_links")
+    db.execute(f"create temp table due_links as {sql}", params)
+    return DueLinks(db, db.execute("select count(*) from temp.due_links").fetchone()[0])
+
+
+class DueLinks:
+    """The links a run resolves, in order, fixed when they were asked for.
+
+    Their rowids wait in a temporary table of the connection that asked; the links are
+    read from it a page at a time, so a run of a million links never holds them all.
+    Iterable more than once (each time from the first); ``len`` is how many.
+    """
+
+    PAGE = 5000
+
+    def __init__(self, db: Database, count: int) -> None:
+        self._db = db
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __iter__(self) -> Iterator[tuple[str, str | None]]:
+        after = 0
+        while True:
+            rows = self._db.execute(
+                "select due.rowid, links.url, links.expanded_url from temp.due_links due "
+                "join links on links.rowid = due.link_rowid where due.rowid > ? order by due.rowid limit ?",
+                [after, self.PAGE],
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield row[1], row[2]
+            after = rows[-1][0]
 
 
 def link_histories(db: Database, urls: Iterable[str]) -> dict[str, LinkHistory]:
