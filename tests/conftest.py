@@ -174,6 +174,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/delay":
             self.recorder.busy(host, float(query.get("ms", 50)) / 1000)
             self._send(200, b"<title>delayed</title>")
+        elif path == "/go":  # a shortener: a while, then a redirect to ?to=
+            self.recorder.busy(host, float(query.get("ms", 50)) / 1000)
+            self._redirect(query["to"])
         elif path == "/trickle":
             self.send_response(200)
             self.send_header("Content-Type", "text/html")

@@ -17,6 +17,13 @@ __all__ = ["resolve_many"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# Chains begun at once for each request slot of their first host.  A chain holds its
+# first host for one hop of its two or three: with one chain a slot, a collection whose
+# links all pass one shortener asked it a third of the time.  The host's requests stay
+# at --per-host in flight whatever this is (HostLimiter); this only lets the next chains
+# wait at the shortener while the last ones follow their redirects elsewhere.
+CHAINS_PER_SLOT = 3
+
 
 async def resolve_many(
     urls: Iterable[str | tuple[str, str | None]],
@@ -47,7 +54,9 @@ async def resolve_many(
     )
     follower = ChainFollower(requester, settings.max_hops, now)
     prober = Prober(follower) if settings.probe else None
-    dispatcher = Dispatcher(((u, None) if isinstance(u, str) else u for u in urls), settings.per_host)
+    dispatcher = Dispatcher(
+        ((u, None) if isinstance(u, str) else u for u in urls), settings.per_host * CHAINS_PER_SLOT
+    )
 
     async def worker(hand_over: HandOver[Resolution]) -> None:
         while (job := await dispatcher.take()) is not None:
