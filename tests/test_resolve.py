@@ -457,9 +457,15 @@ async def test_failing_links_keep_no_memory_per_failure():
         assert set(results) == {"connect_error"}
         return top
 
-    small, large = await peak(300), await peak(1200)
-    # Each failure used to keep its traceback (25 KB): 900 more failures, 22 MB more.
-    assert large - small < 3_000_000, (small, large)
+    # Each failure used to keep its traceback (25 KB): 900 more failures, 22 MB more.  The
+    # least of three pairs: a thread of another test's server may allocate meanwhile.
+    growth = []
+    for _ in range(3):
+        small, large = await peak(300), await peak(1200)
+        growth.append(large - small)
+        if growth[-1] < 3_000_000:
+            break
+    assert min(growth) < 3_000_000, growth
 
 
 @pytest.mark.asyncio
