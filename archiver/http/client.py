@@ -22,6 +22,7 @@ import certifi
 import httpcore
 import httpx
 
+from ..models import Exchange
 from .backend import AsyncioBackend, GuardedBackend, Resolver
 from .pool import KeepAlivePool, ProxiedPool
 
@@ -88,6 +89,15 @@ class Answer:
         return tuple(
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in self._response.request.headers.raw
+        )
+
+    def exchange(self, url: str, recorded_at: str, body: bytes, truncated: bool) -> Exchange:
+        """Return this request and answer as a copy keeps them: ``body`` as read (``truncated``:
+        cut at the copy's limit).  A copy may be handed on, so a credential sent with the
+        request (``Authorization``) stays out of it."""
+        request_headers = tuple((k, v) for k, v in self.request_headers if k.lower() != "authorization")
+        return Exchange(
+            url, recorded_at, request_headers, self.status, self.reason, self.headers, body, truncated
         )
 
     @property

@@ -122,9 +122,7 @@ class Requester:
             body, cut = await answer.read(self.copy_limit, enough=lambda _: loop.time() > until)
         except BodyTooLarge:
             body, cut, unreadable = b"", True, True
-        exchange = Exchange(
-            url, recorded_at, answer.request_headers, answer.status, answer.reason, answer.headers, body, cut
-        )
+        exchange = answer.exchange(url, recorded_at, body, cut)
         return await interpret(answer, url, body=body, unreadable=unreadable), exchange
 
 

@@ -147,21 +147,8 @@ class ApiClient:
         async def read(answer: Answer) -> ApiAnswer:
             recorded_at = utc_now()
             body, cut = await answer.read(API_ANSWER_CAP)
-            if self._keep is not None:
-                self._keep(
-                    Exchange(
-                        url,
-                        recorded_at,
-                        # A copy may be handed on: the token stays out of it.
-                        tuple((k, v) for k, v in answer.request_headers if k.lower() != "authorization"),
-                        answer.status,
-                        answer.reason,
-                        answer.headers,
-                        body,
-                        cut,
-                    ),
-                    self.source,
-                )
+            if self._keep is not None:  # the token stays out of the copy (Answer.exchange)
+                self._keep(answer.exchange(url, recorded_at, body, cut), self.source)
             if cut:
                 raise HopFailed(LinkStatus.HTTP_ERROR, f"an answer larger than {API_ANSWER_CAP} bytes")
             self._mind_rate_limit(host, answer)

@@ -108,18 +108,7 @@ async def _fetch_source_hop(
 
     def kept(answer: Answer, body: bytes, cut: bool) -> None:
         if keep is not None:
-            keep(
-                Exchange(
-                    url,
-                    recorded_at,
-                    answer.request_headers,
-                    answer.status,
-                    answer.reason,
-                    answer.headers,
-                    body,
-                    cut,
-                )
-            )
+            keep(answer.exchange(url, recorded_at, body, cut))
 
     reason = settings.refusal(url)
     if reason:
