@@ -57,7 +57,7 @@ format: $(STAMP)
 # Needs the package registry; writes versions and hashes only, no download URLs.
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --extra test \
+	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --extra test --extra cluster \
 	  -o requirements.lock pyproject.toml
 
 clean:

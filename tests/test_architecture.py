@@ -24,6 +24,7 @@ LAYERS = {
     "pipeline": 5,
     "publish": 4,
     "preserve": 4,
+    "cluster": 4,
     "sources": 3,
     "resolve": 3,
     "store": 2,

@@ -22,6 +22,7 @@ from .options import (
     NETWORK,
     RECHECK,
     GroupedCommand,
+    cluster_option,
     create_option,
     db_option,
     limit_option,
@@ -105,6 +106,7 @@ def init(folder: str) -> None:
 @source_format_options
 @limit_option
 @time_limit_option
+@cluster_option
 @click.option(
     "--sources",
     "sources_file",
@@ -129,6 +131,7 @@ def archive(
     text_column: str | None,
     limit: int | None,
     time_limit: float | None,
+    cluster: str | None,
     sources_file: str | None,
     network: ResolverSettings,
     live: LiveSettings,
@@ -166,6 +169,7 @@ def archive(
             create=create,
             live=live,
             copies=copies,
+            cluster=cluster,
         ),
     )
     if outcome.unavailable and named:
@@ -226,6 +230,7 @@ def ingest(
 @db_option
 @limit_option
 @time_limit_option
+@cluster_option
 @NETWORK.apply
 @RECHECK.apply
 @CAPTURES.apply
@@ -237,6 +242,7 @@ def resolve(
     db_path: str,
     limit: int | None,
     time_limit: float | None,
+    cluster: str | None,
     network: ResolverSettings,
     recheck: pipeline.RecheckSettings,
     captures: CaptureSettings,
@@ -261,6 +267,7 @@ def resolve(
             time_limit_minutes=time_limit,
             ingest=False,
             copies=copies,
+            cluster=cluster,
         ),
     )
 

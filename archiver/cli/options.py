@@ -123,7 +123,7 @@ NETWORK = OptionGroup(
             default=20,
             show_default=True,
             type=click.IntRange(1, 1000),
-            help="Requests in flight overall",
+            help="Requests in flight overall (on a cluster: for each worker)",
         ),
         _option(
             "--per-host",
@@ -401,6 +401,18 @@ def time_limit_option(function: Callable[..., Any]) -> Callable[..., Any]:
         metavar="MINUTES",
         help="Stop this long after the run started, reading sources and fetching feeds "
         "included; sources and links not reached wait for the next run (for a cron slot)",
+    )(function)
+
+
+def cluster_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --cluster, where the resolve step runs."""
+    return click.option(
+        "--cluster",
+        envvar="ARCHIVER_CLUSTER",
+        metavar="ADDRESS|local:N",
+        help="Resolve on a Dask cluster, each host's requests made by one worker: a scheduler's "
+        "address (tcp://host:8786), or local:N for N worker processes on this machine "
+        "(also ARCHIVER_CLUSTER; needs pip install 'archiver[cluster]')",
     )(function)
 
 

@@ -13,7 +13,7 @@ import click
 
 from .. import pipeline
 from ..clock import utc_now
-from ..models import AlreadyRunning, DatabaseError, RunStatus
+from ..models import AlreadyRunning, ArchiverError, RunStatus
 
 __all__ = ["FAILURES_SHOWN", "run_command"]
 
@@ -39,7 +39,8 @@ def run_command(ctx: click.Context, settings: pipeline.RunSettings) -> pipeline.
     except AlreadyRunning as ex:
         click.echo(f"archiver: {ex}", err=True)
         sys.exit(pipeline.EXIT_ALREADY_RUNNING)
-    except (DatabaseError, OSError) as ex:
+    except (ArchiverError, OSError) as ex:
+        # A database that cannot be opened, a cluster that cannot be reached.
         raise click.ClickException(str(ex)) from ex
     report.close()
     click.echo(_summary(settings, outcome))
@@ -162,6 +163,8 @@ def _summary(settings: pipeline.RunSettings, outcome: pipeline.RunOutcome) -> st
         notes.append(f"{outcome.links_left} left for the next run (--time-limit)")
     if outcome.captures is not None:
         notes.append(_captures_note(outcome.captures))
+    if outcome.cluster_requests is not None:
+        notes.append(_cluster_note(outcome.cluster_requests, outcome.cluster_lost))
     if outcome.new_archive:
         notes.append(f"new archive at {settings.db_path}")
     if outcome.status == RunStatus.INTERRUPTED:
@@ -179,6 +182,14 @@ def _captures_note(counts: pipeline.CaptureCounts) -> str:
     if counts.stopped:
         note += f" (stopped: {counts.stopped})"
     return note
+
+
+def _cluster_note(requests: dict[str, int], lost: list[str]) -> str:
+    """Return how many workers took part and the requests each made, for the summary line."""
+    each = ", ".join(
+        f"{address} {n}" + (" (lost)" if address in lost else "") for address, n in sorted(requests.items())
+    )
+    return f"cluster: {_count(len(requests), 'worker')}, requests: {each}"
 
 
 def _count(n: int, noun: str) -> str:

@@ -36,6 +36,15 @@ class HopFailed(Exception):
         """Return the same failure without a traceback, context or cause."""
         return HopFailed(self.status, self.error, http_status=self.http_status, retry_after=self.retry_after)
 
+    def __reduce__(self) -> tuple[type[HopFailed], tuple[LinkStatus, str], dict[str, float | None]]:
+        # Pickled whole (a cluster worker sends its hops' failures back): the keyword
+        # arguments are state, which Exception's own pickling would drop.
+        return (
+            HopFailed,
+            (self.status, self.error),
+            {"http_status": self.http_status, "retry_after": self.retry_after},
+        )
+
 
 class Transient(Exception):
     """A response or error worth another attempt."""

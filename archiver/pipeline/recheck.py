@@ -16,7 +16,7 @@ from .. import preserve, store
 from ..clock import utc_now
 from ..http import ResolverSettings
 from ..models import COPY_LIMIT, Exchange, Resolution
-from ..resolve import resolve_many
+from ..resolve import Asker, resolve_many
 from .copies import CopyKeeper
 
 __all__ = ["links_due", "resolve_and_save", "save_resolutions"]
@@ -87,6 +87,7 @@ async def resolve_and_save(
     stop_at: float | None = None,
     copies: preserve.CopySettings | None = None,
     report: Callable[[str], None] = lambda _: None,
+    asker: Asker | None = None,
 ) -> Counter[str]:
     """Resolve links and store the results in small batches; return the count of each status.
 
@@ -96,7 +97,8 @@ async def resolve_and_save(
     resolved is kept: links not resolved stay due for the next run.  With
     ``copies.keep`` every answer read is written as WARC records by the same thread,
     its place recorded in ``copies``; a copy that cannot be written (a full disk) is
-    reported once and the checks go on without copies.
+    reported once and the checks go on without copies.  ``asker`` asks the hops
+    elsewhere (a cluster's workers).
     """
     statuses: Counter[str] = Counter()
     batch: list[Resolution] = []
@@ -138,6 +140,7 @@ async def resolve_and_save(
                     settings=replace(settings, deadline=stop_at),
                     keep=keep if keeper is not None else None,
                     copy_limit=copies.limit if copies is not None else COPY_LIMIT,
+                    asker=asker,
                 )
             ) as results,
         ):

@@ -14,11 +14,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..http import ResolverSettings
@@ -30,6 +30,9 @@ from .copies import CopyKeeper
 from .ingest import ReadingProgress, Report, ingest_sources
 from .lock import run_lock
 from .recheck import links_due, resolve_and_save
+
+if TYPE_CHECKING:
+    from ..cluster import ClusterAsker
 
 __all__ = ["Progress", "RecheckSettings", "RunOutcome", "RunSettings", "prepare_database_folder", "run"]
 
@@ -63,6 +66,8 @@ class RunSettings:
     create: bool = False  # start a new archive where there is none
     live: LiveSettings = field(default_factory=LiveSettings)  # how followed accounts are read
     copies: CopySettings = field(default_factory=CopySettings)  # whether answers are kept as WARC
+    # Resolve on a Dask cluster: a scheduler's address, or "local:N" (archiver.cluster).
+    cluster: str | None = None
 
 
 @dataclass
@@ -83,6 +88,9 @@ class RunOutcome:
     seconds: float = 0.0
     stopped_by: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
     captures: CaptureCounts | None = None  # None: no archive was asked
+    # On a cluster: the requests each worker made, and the workers lost on the way.
+    cluster_requests: dict[str, int] | None = None
+    cluster_lost: list[str] = field(default_factory=list)
 
     @property
     def links_checked(self) -> int:
@@ -204,23 +212,49 @@ async def _stages(
         )
         outcome.links_due = len(links)
         if links:
-            with progress(len(links)) if progress is not None else nullcontext(lambda _: None) as advance:
-                statuses = await resolve_and_save(
-                    settings.db_path,
-                    links,
-                    run_id=run_id,
-                    settings=settings.resolver,
-                    recheck_after=settings.recheck.after_days,
-                    advance=advance,
-                    stop_at=stop_at,
-                    copies=settings.copies,
-                    report=report,
-                )
+            resolver = replace(settings.resolver, deadline=stop_at)
+            async with _hop_askers(settings.cluster, resolver, settings.copies, report) as asker:
+                if asker is not None:
+                    # --concurrency is each worker's: the chains in flight grow with the cluster.
+                    resolver = replace(resolver, concurrency=resolver.concurrency * len(asker.owners))
+                with progress(len(links)) if progress is not None else nullcontext(lambda _: None) as advance:
+                    try:
+                        statuses = await resolve_and_save(
+                            settings.db_path,
+                            links,
+                            run_id=run_id,
+                            settings=resolver,
+                            recheck_after=settings.recheck.after_days,
+                            advance=advance,
+                            stop_at=stop_at,
+                            copies=settings.copies,
+                            report=report,
+                            asker=asker,
+                        )
+                    finally:
+                        if asker is not None:
+                            outcome.cluster_lost = list(asker.lost)
+                if asker is not None:
+                    outcome.cluster_requests = asker.requests
             outcome.links_left = len(links) - sum(statuses.values())
         if settings.captures.looks_up and not outcome.links_left:
             outcome.captures = await ask_archives(
                 db, settings.captures, settings.resolver, run_id=run_id, report=report, stop_at=stop_at
             )
+
+
+@asynccontextmanager
+async def _hop_askers(
+    cluster: str | None, resolver: ResolverSettings, copies: CopySettings, report: Report
+) -> AsyncIterator[ClusterAsker | None]:
+    """Yield the cluster's asker when the run resolves on one (Dask loaded only then), else None."""
+    if cluster is None:
+        yield None
+        return
+    from ..cluster import hop_owners
+
+    async with hop_owners(cluster, resolver, copy_limit=copies.limit, report=report) as asker:
+        yield asker
 
 
 def _within(exchange: Exchange, limit: int) -> Exchange:

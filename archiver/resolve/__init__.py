@@ -8,7 +8,8 @@ JavaScript redirects that shorteners serve.  A failed link comes back as data, n
 as an exception.
 
 The modules, in the order a link meets them: ``many`` (workers over the dispatcher),
-``chain`` (one link's hops and its Resolution), ``wrappers`` (targets carried in the
+``chain`` (one link's hops and its Resolution), ``hops`` (one hop asked: politely, with
+retries, here or by the owner of its host on a cluster), ``wrappers`` (targets carried in the
 URL), ``answers`` (one request per URL a run), ``response`` and ``htmlredirect`` (what
 an answer says), ``fingerprint`` (what the final page showed), ``probe`` (what a host
 answers for a page that cannot exist).
@@ -18,6 +19,16 @@ from __future__ import annotations
 
 from .answers import AnswerCache
 from .fingerprint import fingerprint, simhash, text_distance
+from .hops import Asked, Asker, HopAsker
 from .many import resolve_many
 
-__all__ = ["AnswerCache", "fingerprint", "resolve_many", "simhash", "text_distance"]
+__all__ = [
+    "AnswerCache",
+    "Asked",
+    "Asker",
+    "HopAsker",
+    "fingerprint",
+    "resolve_many",
+    "simhash",
+    "text_distance",
+]

@@ -1,7 +1,8 @@
 """Following one link's chain, hop by hop: unwrapping, requests, and where the chain ends.
 
-``Requester`` turns one URL into one interpreted answer (once a run, politely, with
-retries); ``ChainFollower`` walks a link's chain over it and records every hop in a
+``Requester`` turns one URL into one interpreted answer, once a run, asked by an
+``Asker`` (``hops.HopAsker`` here, or the owner of the URL's host on a cluster);
+``ChainFollower`` walks a link's chain over it and records every hop in a
 ``Chain``, the one place a ``Resolution`` is built.
 """
 
@@ -11,50 +12,37 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..clock import utc_now
 from ..http import (
     REDIRECT_STATUS,
-    Answer,
-    BodyTooLarge,
     Chain,
     HopFailed,
-    HostClients,
-    HostLimiter,
     Interpreted,
     Onward,
-    ResolverSettings,
-    ask,
     follow_chain,
     join_url,
     loop_key,
-    with_retries,
 )
-from ..models import COPY_LIMIT, Exchange, LinkStatus, Resolution, Via
+from ..models import Exchange, LinkStatus, Resolution, Via
 from .answers import ANSWERS_BYTES, AnswerCache
-from .response import interpret
+from .hops import Asker
 from .wrappers import unwrap
 
 __all__ = ["ChainFollower", "Requester"]
 
-Sleep = Callable[[float], Awaitable[None]]
 # Takes the copy of one answer, and the link whose chain asked for it.
 Keep = Callable[[Exchange, str | None], Awaitable[None]]
 
 
 @dataclass
 class Requester:
-    """One URL's interpreted answer: asked once a run, within the host's limits, with retries."""
+    """One URL's interpreted answer: asked once a run, by the asker that owns its host."""
 
-    clients: HostClients
-    settings: ResolverSettings
-    limiter: HostLimiter
-    sleep: Sleep
+    asker: Asker
     # Links that share a hop (two t.co links to one article) reuse the first answer.
     answers: AnswerCache = field(default_factory=lambda: AnswerCache(ANSWERS_BYTES))
     # With copies kept: each answer's exchange is handed over, with the link whose chain
     # asked for it, once the host's slot is free again.
     keep: Keep | None = None
-    copy_limit: int = COPY_LIMIT
 
     async def answer(self, url: str, link: str | None = None) -> Interpreted:
         """Return the answer for ``url``, or raise the HopFailed it came to."""
@@ -63,14 +51,7 @@ class Requester:
         if pending is None:
             pending = self.answers.reserve(key)
             try:
-                pending.set_result(
-                    await with_retries(
-                        lambda: self._fetch(url, link),
-                        attempts=self.settings.attempts,
-                        max_wait=self.settings.max_retry_after,
-                        sleep=self.sleep,
-                    )
-                )
+                pending.set_result(await self._fetch(url, link))
             except HopFailed as failure:
                 pending.set_exception(failure.copy())
             except BaseException:
@@ -87,43 +68,10 @@ class Requester:
             raise failure.copy() from None
 
     async def _fetch(self, url: str, link: str | None) -> Interpreted:
-        """One GET of one URL: the status and where the response points next."""
-        if self.keep is None:
-            return await ask(
-                url,
-                lambda answer: interpret(answer, url),
-                clients=self.clients,
-                limiter=self.limiter,
-                settings=self.settings,
-                timeout=self.settings.timeout,
-            )
-        interpreted, exchange = await ask(
-            url,
-            lambda answer: self._read_whole(answer, url),
-            clients=self.clients,
-            limiter=self.limiter,
-            settings=self.settings,
-            timeout=self.settings.timeout,
-        )
-        await self.keep(exchange, link)
+        interpreted, exchange = await self.asker.ask(url, copy=self.keep is not None)
+        if exchange is not None and self.keep is not None:
+            await self.keep(exchange, link)
         return interpreted
-
-    async def _read_whole(self, answer: Answer, url: str) -> tuple[Interpreted, Exchange]:
-        """Read the answer up to the copy limit, and interpret what was read.
-
-        The copy is read for at most half the request's time limit and then cut, so that
-        a large slow download costs its copy's end, never the link's check.
-        """
-        recorded_at = utc_now()
-        loop = asyncio.get_running_loop()
-        until = loop.time() + self.settings.timeout / 2
-        unreadable = False
-        try:
-            body, cut = await answer.read(self.copy_limit, enough=lambda _: loop.time() > until)
-        except BodyTooLarge:
-            body, cut, unreadable = b"", True, True
-        exchange = answer.exchange(url, recorded_at, body, cut)
-        return await interpret(answer, url, body=body, unreadable=unreadable), exchange
 
 
 @dataclass

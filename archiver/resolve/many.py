@@ -8,9 +8,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from ..clock import utc_now
-from ..http import Dispatcher, HandOver, HostClients, HostLimiter, Resolver, ResolverSettings, as_they_come
+from ..http import Dispatcher, HandOver, Resolver, ResolverSettings, as_they_come
 from ..models import COPY_LIMIT, Resolution
 from .chain import ChainFollower, Keep, Requester
+from .hops import Asker, HopAsker
 from .probe import Prober
 
 __all__ = ["resolve_many"]
@@ -34,6 +35,7 @@ async def resolve_many(
     now: Callable[[], str] = utc_now,
     keep: Keep | None = None,
     copy_limit: int = COPY_LIMIT,
+    asker: Asker | None = None,
 ) -> AsyncGenerator[Resolution, None]:
     """Yield a Resolution for every URL, in the order they complete.
 
@@ -41,17 +43,14 @@ async def resolve_many(
     ``resolver``, ``sleep`` and ``now`` are for tests: a fake DNS, a sleep that
     records instead of waiting, a fixed clock.  ``keep`` takes a copy of every answer
     read (its body up to ``copy_limit`` bytes) with the link whose chain asked for it.
+    ``asker`` asks the hops elsewhere (the owners of their hosts on a cluster); without
+    it they are asked from this process, within ``settings``' limits.
     """
     settings = settings or ResolverSettings()
-    clients = HostClients(per_host=settings.per_host, **settings.client_options(resolver))
-    requester = Requester(
-        clients,
-        settings,
-        HostLimiter(settings.per_host, sleep=sleep),
-        sleep,
-        keep=keep,
-        copy_limit=copy_limit,
-    )
+    local = None
+    if asker is None:
+        asker = local = HopAsker.build(settings, resolver=resolver, sleep=sleep, copy_limit=copy_limit)
+    requester = Requester(asker, keep=keep)
     follower = ChainFollower(requester, settings.max_hops, now)
     prober = Prober(follower) if settings.probe else None
     dispatcher = Dispatcher(
@@ -78,4 +77,5 @@ async def resolve_many(
             async for resolution in resolutions:
                 yield resolution
     finally:
-        await clients.aclose()
+        if local is not None:
+            await local.aclose()
