@@ -15,7 +15,7 @@ REPLAY_VERSION := 2.5.3
 REPLAY_SHA256  := b7d35c39c4da9b7121c5a393911d8675d4cc6f19513c380191e16b086bea812c
 REPLAY_DIR     := .cache/replaywebpage-$(REPLAY_VERSION)
 
-.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale conformance replay-viewer clean
+.PHONY: all archive resolve serve stats test publish-check lint format lock docs bench bench-profile bench-scale bench-cluster conformance replay-viewer clean
 
 all: lint test
 
@@ -98,6 +98,11 @@ bench-profile: $(STAMP)
 # with nothing due, and a 100,000-tweet archive against twitter-to-sqlite (about an hour).
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
+
+# Resolving on a Dask cluster: 20,000 links over 200 hosts, one process against local
+# clusters of 1, 2 and 4 workers -> bench/results-cluster.md.
+bench-cluster: $(STAMP)
+	$(BIN)/python bench/cluster.py
 
 # twitter-text's extraction suite (conformance/extract.yml of the public twitter/twitter-text
 # repository, not shipped here) through archiver ingest:

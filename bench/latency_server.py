@@ -4,11 +4,13 @@ It listens on one port of many 127.0.0.x addresses, so that each address is a ho
 its own: 20 shorteners (127.0.0.10-29) and 50 final hosts (127.0.0.100-149).  Every
 response waits ``--delay`` seconds.  A link ``/s/<i>`` on a shortener redirects to
 ``/r/<i>`` on its final host, which redirects to ``/p/<i>``, a 200 page: three responses
-a link.  With ``--cpu-ms`` every response also costs that much CPU in the server's
-one process, as a real web server or proxy spends on each request, so the server
-competes with the client for the machine's cores.  ``GET /__stats`` on 127.0.0.2
-reports requests and the peak in flight per host; ``GET /__reset`` clears them.  It
-prints ``ready <port>`` once listening.
+a link.  With ``--spread`` it also listens on 200 more addresses (127.0.1.1-200), whose
+links ``/t/<i>`` redirect to ``/u/<i>`` on another of them, then to ``/p/<i>``: a
+collection whose links spread over many hosts.  With ``--cpu-ms`` every response also
+costs that much CPU in the server's one process, as a real web server or proxy spends
+on each request, so the server competes with the client for the machine's cores.
+``GET /__stats`` on 127.0.0.2 reports requests and the peak in flight per host;
+``GET /__reset`` clears them.  It prints ``ready <port>`` once listening.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import Counter
 
 SHORTENERS = [f"127.0.0.{10 + i}" for i in range(20)]
 FINALS = [f"127.0.0.{100 + i}" for i in range(50)]
+SPREAD = [f"127.0.1.{1 + i}" for i in range(200)]
 CONTROL = "127.0.0.2"
 PAGE = b"<!doctype html><html><head><title>final page</title></head><body>ok</body></html>"
 
@@ -63,6 +66,19 @@ def final_url(i: int, port: int) -> str:
     return f"http://{final_host(i)}:{port}/p/{i}"
 
 
+def spread_host(i: int) -> str:
+    return SPREAD[i % len(SPREAD)]
+
+
+def spread_link(i: int, port: int) -> str:
+    """The i-th link of a collection spread over the 200 ``--spread`` hosts."""
+    return f"http://{spread_host(i)}:{port}/t/{i}"
+
+
+def spread_final_url(i: int, port: int) -> str:
+    return f"http://{spread_host(i * 7 + 3)}:{port}/p/{i}"
+
+
 class Stats:
     def __init__(self) -> None:
         self.requests = 0
@@ -80,11 +96,9 @@ class Stats:
         self.in_flight[host] -= 1
 
     def report(self) -> dict[str, object]:
-        shorteners = [self.peak[h] for h in SHORTENERS]
-        finals = [self.peak[h] for h in FINALS]
         return {
             "requests": self.requests,
-            "peak_per_host": max([*shorteners, *finals, 0]),
+            "peak_per_host": max([*self.peak.values(), 0]),
             "peak_total": self.peak_total,
         }
 
@@ -147,6 +161,10 @@ class Connection(asyncio.Protocol):
             self._write(301, b"", location=f"http://{final_host(i)}:{self.port}/r/{i}")
         elif kind == "r":
             self._write(301, b"", location=f"http://{final_host(i)}:{self.port}/p/{i}")
+        elif kind == "t":
+            self._write(301, b"", location=f"http://{spread_host(i * 7 + 3)}:{self.port}/u/{i}")
+        elif kind == "u":
+            self._write(301, b"", location=f"http://{spread_host(i * 7 + 3)}:{self.port}/p/{i}")
         elif kind == "p":
             self._write(200, self.page)
         else:
@@ -171,11 +189,11 @@ class Connection(asyncio.Protocol):
             self.stats.leave(self.host)
 
 
-async def serve(port: int, delay: float, cpu: float = 0.0, page: bytes = PAGE) -> None:
+async def serve(port: int, delay: float, cpu: float = 0.0, page: bytes = PAGE, spread: bool = False) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
     servers = []
-    for host in [CONTROL, *SHORTENERS, *FINALS]:
+    for host in [CONTROL, *SHORTENERS, *FINALS, *(SPREAD if spread else [])]:
         server = await loop.create_server(
             lambda: Connection(stats, delay, port, cpu, page), host, port, backlog=1024, reuse_address=True
         )
@@ -195,8 +213,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--cpu-ms", type=float, default=0.0, help="CPU milliseconds each response costs")
     parser.add_argument("--page-kb", type=int, default=0, help="size of the final pages (0: a tiny page)")
+    parser.add_argument("--spread", action="store_true", help="also listen on 200 hosts, 127.0.1.1-200")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay, args.cpu_ms / 1000, padded_page(args.page_kb)))
+    asyncio.run(serve(args.port, args.delay, args.cpu_ms / 1000, padded_page(args.page_kb), args.spread))
 
 
 if __name__ == "__main__":

@@ -92,7 +92,9 @@ def control(port: int, path: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def latency_server(delay: float, cpu_ms: float = 0.0, page_kb: int = 0) -> Iterator[int]:
+def latency_server(
+    delay: float, cpu_ms: float = 0.0, page_kb: int = 0, spread: bool = False
+) -> Iterator[int]:
     """Start bench/latency_server.py on a free port; yield the port."""
     port = free_port()
     server = subprocess.Popen(
@@ -107,6 +109,7 @@ def latency_server(delay: float, cpu_ms: float = 0.0, page_kb: int = 0) -> Itera
             str(cpu_ms),
             "--page-kb",
             str(page_kb),
+            *(["--spread"] if spread else []),
         ],
         stdout=subprocess.PIPE,
         text=True,
