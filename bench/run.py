@@ -64,7 +64,8 @@ class Result:
             f"| {self.server} | {self.tool} | {self.setting} | {self.links:,} | "
             f"{self.wall:.1f} | {self.floor:.2f} | "
             f"{self.wall / self.floor:.2f} | {self.links / self.wall:,.0f} | {self.correct:.1%} | "
-            f"{self.cpu:.1f} | {self.peak_rss_mb:.0f} | {self.requests:,} | {self.peak_per_host} | "
+            f"{self.cpu:.1f} | {self.cpu / max(1, self.requests) * 1000:.2f} | "
+            f"{self.peak_rss_mb:.0f} | {self.requests:,} | {self.peak_per_host} | "
             f"{self.peak_total} |"
         )
 
@@ -75,8 +76,9 @@ REFERENCE = "raw asyncio streams (reference)"
 
 HEADER = (
     "| server | tool | in flight : per host | links | wall s | floor s | wall / floor | links/s "
-    "| correct final URLs | CPU s | peak RSS MB | requests | peak per host | peak in flight |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| correct final URLs | CPU s | CPU ms / request | peak RSS MB | requests | peak per host "
+    "| peak in flight |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

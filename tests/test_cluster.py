@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import pickle
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -332,3 +333,35 @@ def test_a_hop_failure_crosses_to_the_coordinator_whole():
         2.5,
     )
     assert issubclass(ClusterLost, Exception)
+
+
+def test_an_interrupted_cluster_run_keeps_what_it_stored_and_a_re_run_resumes(tmp_path, cluster):
+    with loopback_hosts(delay=0.2) as hosts:
+        db = ingest(tmp_path, [short_link(hosts, n) for n in range(48)])
+        run = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "resolve", "--db", str(db), "--allow-private",
+             "--per-host", "1", "--no-probe", "--cluster", cluster.scheduler_address],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while rows(db, "select count(*) from checks") == [(0,)]:
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.1)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 143, err
+        stored = rows(db, "select count(*) from checks")[0][0]
+        assert 0 < stored < 48
+        address = cluster.scheduler_address
+        rerun = archiver(
+            "resolve", "--db", str(db), "--allow-private", "--no-probe", "--cluster", address, cwd=tmp_path
+        )
+        assert rerun.returncode == 0, rerun.stderr
+    assert f"{48 - stored} links checked" in rerun.stdout
+    assert rows(db, "select status, count(*) from links group by status") == [("ok", 48)]
+    assert rows(db, "select count(*), count(distinct link_id) from checks") == [(48, 48)]
+    assert [status for (status,) in rows(db, "select status from runs order by id")] == [
+        "completed",
+        "interrupted",
+        "completed",
+    ]
