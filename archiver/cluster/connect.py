@@ -111,7 +111,14 @@ async def hop_owners(
                 pure=False,
                 key=f"archiver-hops-{run}-{worker}",
             )
-            actors[worker] = await future
+            try:
+                actors[worker] = await future
+            except Exception as ex:  # noqa: BLE001 - whatever stops a worker from taking its part
+                raise ArchiverError(
+                    f"cluster worker {worker} could not start archiver's hop owner "
+                    f"({type(ex).__name__}: {ex}); the same version of archiver[cluster] "
+                    "must be installed on every worker"
+                ) from None
         report(f"cluster: {len(actors)} workers at {address}")
 
         async def alive() -> set[str]:
