@@ -365,3 +365,19 @@ def test_an_interrupted_cluster_run_keeps_what_it_stored_and_a_re_run_resumes(tm
         "interrupted",
         "completed",
     ]
+
+
+def test_the_guard_and_the_proxy_reach_the_workers(tmp_path, cluster, server, forward_proxy):
+    base, _ = server
+    proxy, seen = forward_proxy
+    port = urlsplit(base).port
+    # The name resolves nowhere but at the proxy; the internal literal must never leave.
+    named, internal = f"http://archive-target.test:{port}/hop/1", f"http://169.254.169.254:{port}/latest"
+    db = ingest(tmp_path, [named, internal])
+    done = archiver(
+        "resolve", "--db", str(db), "--proxy", proxy, "--allow-port", str(port), "--no-probe",
+        "--cluster", cluster.scheduler_address, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(rows(db, "select url, status from links")) == [(internal, "blocked"), (named, "ok")]
+    assert seen == [named, f"http://archive-target.test:{port}/hop/0"]
