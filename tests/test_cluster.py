@@ -138,7 +138,7 @@ def rows(db: Path, sql: str) -> list[tuple]:
 def cluster() -> Iterator[distributed.LocalCluster]:
     """Four worker processes and their scheduler, for the runs that are given its address."""
     with distributed.LocalCluster(
-        n_workers=4, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=4, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as local:
         yield local
 
@@ -381,3 +381,33 @@ def test_the_guard_and_the_proxy_reach_the_workers(tmp_path, cluster, server, fo
     assert done.returncode == 0, done.stderr
     assert sorted(rows(db, "select url, status from links")) == [(internal, "blocked"), (named, "ok")]
     assert seen == [named, f"http://archive-target.test:{port}/hop/0"]
+
+
+def test_a_run_whose_every_worker_is_lost_ends_with_an_error_and_keeps_what_it_stored(tmp_path):
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as one,
+        distributed.Client(one.scheduler_address, timeout=30) as client,
+        loopback_hosts(delay=0.3) as hosts,
+    ):
+        db = ingest(tmp_path, [short_link(hosts, n) for n in range(40)])
+        (worker,) = client.scheduler_info(n_workers=-1)["workers"]
+        run = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "resolve", "--db", str(db), "--allow-private",
+             "--per-host", "1", "--no-probe", "--cluster", one.scheduler_address],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while rows(db, "select count(*) from checks") == [(0,)]:
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.1)
+        with contextlib.suppress(Exception):
+            client.run(os._exit, 1, workers=[worker])
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 1, (out, err)
+    assert f"every worker of the cluster was lost ({worker})" in err
+    assert "Traceback" not in err
+    stored = rows(db, "select count(*), count(distinct link_id) from checks")[0]
+    assert 0 < stored[0] == stored[1] < 40
+    assert rows(db, "select count(*) from links where status = 'ok'") == [(stored[0],)]

@@ -76,7 +76,8 @@ async def hop_owners(
                 threads_per_worker=1,
                 processes=True,
                 asynchronous=True,
-                dashboard_address=None,
+                # Its status pages on a free port: two runs on one machine never clash.
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
             address = cluster.scheduler_address

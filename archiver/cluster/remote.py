@@ -182,7 +182,7 @@ class ClusterAsker:
                 task.cancel()
         moved = [(n, hop) for n, hop in self._hops.items() if hop.owner == address and not hop.answer.done()]
         message = f"cluster worker {address} lost ({why}); {len(moved)} hops asked again elsewhere"
-        log.warning(message)
+        log.info(message)
         self._report(f"warning: {message}")
         for number, hop in moved:
             self._route(number, hop)

@@ -13,6 +13,11 @@ T = TypeVar("T")
 HandOver = Callable[[T], Awaitable[None]]
 
 
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 async def as_they_come(
     worker: Callable[[HandOver[T]], Coroutine[Any, Any, None]], *, workers: int, buffer: int = 0
 ) -> AsyncGenerator[T, None]:
@@ -20,7 +25,8 @@ async def as_they_come(
 
     Each copy is given the function it hands a result over with; at most ``buffer``
     results wait to be taken (0: no bound).  When the caller stops taking results, the
-    workers are cancelled; a worker's error reaches the caller.
+    workers are cancelled; a worker's error reaches the caller as it was raised (the
+    first, when several failed), not wrapped in an exception group.
     """
     results: asyncio.Queue[tuple[T] | None] = asyncio.Queue(maxsize=buffer)
 
@@ -36,6 +42,9 @@ async def as_they_come(
         except asyncio.CancelledError:
             cancelled = True  # the caller is gone: nobody would take the end-mark
             raise
+        except BaseExceptionGroup as failed:
+            # An ArchiverError (a cluster lost) must reach the caller as itself.
+            raise _first(failed) from None
         finally:
             if not cancelled:
                 await results.put(None)
