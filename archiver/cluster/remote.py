@@ -100,11 +100,18 @@ class ClusterAsker:
             worker = self.workers[address]
             for task in worker.tasks:
                 task.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                async with asyncio.timeout(CLOSE_SECONDS):
-                    worker.requests = await worker.actor.close()
+            await self._close(worker)
+        for address in self.lost:
+            for task in self.workers[address].tasks:
+                task.cancel()
         for hop in self._hops.values():
             hop.answer.cancel()
+
+    async def _close(self, worker: _Worker) -> None:
+        """Have a worker drop the hops in its hands and close its connections; note its requests."""
+        with contextlib.suppress(Exception):  # a worker gone by now has nothing to close
+            async with asyncio.timeout(CLOSE_SECONDS):
+                worker.requests = await worker.actor.close()
 
     async def ask(self, url: str, *, copy: bool) -> Asked:
         number = next(self._numbers)
@@ -177,9 +184,13 @@ class ClusterAsker:
         self.owners.remove(address)
         self.lost.append(address)
         current = asyncio.current_task()
-        for task in self.workers[address].tasks:
+        worker = self.workers[address]
+        for task in worker.tasks:
             if task is not current:
                 task.cancel()
+        # A worker only out of reach for a moment must not go on asking the hosts it no
+        # longer owns: it is told to drop its hops, if it can still hear.
+        worker.tasks = [asyncio.create_task(self._close(worker))]
         moved = [(n, hop) for n, hop in self._hops.items() if hop.owner == address and not hop.answer.done()]
         message = f"cluster worker {address} lost ({why}); {len(moved)} hops asked again elsewhere"
         log.info(message)
