@@ -213,7 +213,7 @@ async def _stages(
         outcome.links_due = len(links)
         if links:
             resolver = replace(settings.resolver, deadline=stop_at)
-            async with _hop_askers(settings.cluster, resolver, settings.copies, report) as asker:
+            async with _cluster_asker(settings.cluster, resolver, settings.copies, report) as asker:
                 if asker is not None:
                     # --concurrency is each worker's: the chains in flight grow with the cluster.
                     resolver = replace(resolver, concurrency=resolver.concurrency * len(asker.owners))
@@ -244,7 +244,7 @@ async def _stages(
 
 
 @asynccontextmanager
-async def _hop_askers(
+async def _cluster_asker(
     cluster: str | None, resolver: ResolverSettings, copies: CopySettings, report: Report
 ) -> AsyncIterator[ClusterAsker | None]:
     """Yield the cluster's asker when the run resolves on one (Dask loaded only then), else None."""
