@@ -154,12 +154,14 @@ def test_the_per_host_limit_holds_across_the_whole_cluster(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "cluster: 4 workers, requests: " in done.stdout
         peak = hosts.recorder.peak
+        seen = len(hosts.recorder.requests)
     assert set(peak) >= {*SHORTENERS, *FINALS}
     assert max(peak.values()) <= 2, peak
     assert rows(db, "select status, count(*) from links group by status") == [("ok", 160)]
     # More than one worker asked: the hosts were spread over the cluster.
-    made = [int(part.rsplit(" ", 1)[1]) for part in done.stdout.split("requests: ")[1].split(", ")]
+    made = [int(part.rsplit(" ", 1)[1]) for part in done.stdout.strip().split("requests: ")[1].split(", ")]
     assert sum(1 for n in made if n) >= 2, done.stdout
+    assert sum(made) == seen  # each worker's count is what the servers saw of it
 
 
 def test_a_retry_after_is_honoured_by_every_worker(tmp_path, cluster):
