@@ -413,3 +413,17 @@ def test_a_run_whose_every_worker_is_lost_ends_with_an_error_and_keeps_what_it_s
     stored = rows(db, "select count(*), count(distinct link_id) from checks")[0]
     assert 0 < stored[0] == stored[1] < 40
     assert rows(db, "select count(*) from links where status = 'ok'") == [(stored[0],)]
+
+
+def test_archive_ingests_here_and_resolves_on_the_cluster(tmp_path, cluster):
+    with loopback_hosts(delay=0.0) as hosts:
+        posts = write_links(tmp_path, [short_link(hosts, n) for n in range(12)])
+        db = tmp_path / "archive.db"
+        done = archiver(
+            "archive", str(posts), "--db", str(db), "--create", "--allow-private",
+            "--cluster", cluster.scheduler_address, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert "12 posts added, 12 links added, 12 links checked (ok: 12)" in done.stdout
+    assert "cluster: 4 workers, requests: " in done.stdout
+    assert rows(db, "select count(*) from redirects") == [(24,)]  # the short link and its page
