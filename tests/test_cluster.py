@@ -427,3 +427,20 @@ def test_archive_ingests_here_and_resolves_on_the_cluster(tmp_path, cluster):
     assert "12 posts added, 12 links added, 12 links checked (ok: 12)" in done.stdout
     assert "cluster: 4 workers, requests: " in done.stdout
     assert rows(db, "select count(*) from redirects") == [(24,)]  # the short link and its page
+
+
+def test_copies_made_on_the_workers_are_written_by_the_coordinator(tmp_path, cluster):
+    with loopback_hosts(delay=0.0) as hosts:
+        db = ingest(tmp_path, [short_link(hosts, n) for n in range(6)])
+        done = archiver(
+            "resolve", "--db", str(db), "--allow-private", "--no-probe", "--copies",
+            "--cluster", cluster.scheduler_address, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    copies = rows(db, "select url, status, warc_file from copies order by url")
+    assert len(copies) == 12  # each link's redirect and its page
+    assert {status for _, status, _ in copies} == {200, 301}
+    warcs = sorted({str(db.parent / "copies" / file) for _, _, file in copies})
+    warcio = Path(sys.executable).parent / "warcio"
+    check = subprocess.run([str(warcio), "check", *warcs], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
