@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -134,6 +134,23 @@ def rows(db: Path, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
+def start_resolving(db: Path, address: str, *options: str) -> subprocess.Popen[str]:
+    """Start ``archiver resolve`` of ``db`` on the cluster at ``address``, in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "archiver", "resolve", "--db", str(db), "--allow-private", *options,
+         "--cluster", address],
+        cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_until(ready: Callable[[], bool], run: subprocess.Popen[str]) -> None:
+    """Wait, a minute at most, until ``ready()`` while ``run`` goes on."""
+    deadline = time.monotonic() + 60
+    while not ready():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[distributed.LocalCluster]:
     """Four worker processes and their scheduler, for the runs that are given its address."""
@@ -235,16 +252,9 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(tmp_path, clu
             workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
             victim = Owners(workers).owner(FINALS[0])
             hosts.recorder.reset()
-            run = subprocess.Popen(
-                [sys.executable, "-m", "archiver", "resolve", "--db", str(db), "--allow-private",
-                 "--per-host", "2", "--no-probe", "--cluster", cluster.scheduler_address],
-                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
+            run = start_resolving(db, cluster.scheduler_address, "--per-host", "2", "--no-probe")
             # Once the final hosts are being asked, the owner of one of them dies.
-            deadline = time.monotonic() + 60
-            while not any(host in FINALS for _, host, _ in list(hosts.recorder.requests)):
-                assert time.monotonic() < deadline and run.poll() is None
-                time.sleep(0.05)
+            wait_until(lambda: any(host in FINALS for _, host, _ in list(hosts.recorder.requests)), run)
             with contextlib.suppress(Exception):
                 client.run(os._exit, 1, workers=[victim])
             out, err = run.communicate(timeout=120)
@@ -340,15 +350,8 @@ def test_a_hop_failure_crosses_to_the_coordinator_whole():
 def test_an_interrupted_cluster_run_keeps_what_it_stored_and_a_re_run_resumes(tmp_path, cluster):
     with loopback_hosts(delay=0.2) as hosts:
         db = ingest(tmp_path, [short_link(hosts, n) for n in range(48)])
-        run = subprocess.Popen(
-            [sys.executable, "-m", "archiver", "resolve", "--db", str(db), "--allow-private",
-             "--per-host", "1", "--no-probe", "--cluster", cluster.scheduler_address],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while rows(db, "select count(*) from checks") == [(0,)]:
-            assert time.monotonic() < deadline and run.poll() is None
-            time.sleep(0.1)
+        run = start_resolving(db, cluster.scheduler_address, "--per-host", "1", "--no-probe")
+        wait_until(lambda: rows(db, "select count(*) from checks") != [(0,)], run)
         run.send_signal(signal.SIGTERM)
         out, err = run.communicate(timeout=60)
         assert run.returncode == 143, err
@@ -395,15 +398,8 @@ def test_a_run_whose_every_worker_is_lost_ends_with_an_error_and_keeps_what_it_s
     ):
         db = ingest(tmp_path, [short_link(hosts, n) for n in range(40)])
         (worker,) = client.scheduler_info(n_workers=-1)["workers"]
-        run = subprocess.Popen(
-            [sys.executable, "-m", "archiver", "resolve", "--db", str(db), "--allow-private",
-             "--per-host", "1", "--no-probe", "--cluster", one.scheduler_address],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while rows(db, "select count(*) from checks") == [(0,)]:
-            assert time.monotonic() < deadline and run.poll() is None
-            time.sleep(0.1)
+        run = start_resolving(db, one.scheduler_address, "--per-host", "1", "--no-probe")
+        wait_until(lambda: rows(db, "select count(*) from checks") != [(0,)], run)
         with contextlib.suppress(Exception):
             client.run(os._exit, 1, workers=[worker])
         out, err = run.communicate(timeout=120)
