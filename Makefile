@@ -39,7 +39,7 @@ stats: $(STAMP)
 	$(BIN)/archiver stats --db $(DB)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 publish-check: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_publish.py

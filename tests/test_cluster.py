@@ -35,6 +35,10 @@ from archiver.models import LinkStatus
 
 distributed = pytest.importorskip("distributed")
 
+# One worker of the suite runs them all (make test: --dist loadgroup), so one cluster of
+# four processes is started for the module, not one on each of the suite's workers.
+pytestmark = pytest.mark.xdist_group("cluster")
+
 SHORTENERS = [f"127.0.0.{41 + i}" for i in range(4)]
 FINALS = [f"127.0.0.{51 + i}" for i in range(4)]
 RATE_LIMITED = "127.0.0.61"
