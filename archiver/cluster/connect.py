@@ -6,6 +6,7 @@ asks for a cluster: without ``--cluster`` nothing here is loaded.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -65,7 +66,8 @@ async def hop_owners(
     """
     local_size = _local_size(spec)
     distributed = _distributed()
-    # Dask's own notices (workers starting, comms closing) are not the run's: warnings only.
+    # Dask sets its logger to INFO when loaded; its notices (workers starting, comms
+    # closing) are not the run's: warnings only.
     logging.getLogger("distributed").setLevel(logging.WARNING)
     cluster = None
     client = None
@@ -113,7 +115,9 @@ async def hop_owners(
                 key=f"archiver-hops-{run}-{worker}",
             )
             try:
-                actors[worker] = await future
+                # A worker that dies now leaves its task waiting for it for ever.
+                async with asyncio.timeout(WORKERS_SECONDS):
+                    actors[worker] = await future
             except Exception as ex:  # noqa: BLE001 - whatever stops a worker from taking its part
                 raise ArchiverError(
                     f"cluster worker {worker} could not start archiver's hop owner "
