@@ -9,6 +9,7 @@ are given, so that a test can kill one of its workers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -29,8 +30,8 @@ import pytest
 from conftest import Recorder
 from conftest import TestServer as QuietServer
 
-from archiver.cluster import ClusterLost, Owners
-from archiver.http import HopFailed
+from archiver.cluster import ClusterLost, HopOwner, Owners
+from archiver.http import HopFailed, ResolverSettings
 from archiver.models import LinkStatus
 
 distributed = pytest.importorskip("distributed")
@@ -444,3 +445,16 @@ def test_copies_made_on_the_workers_are_written_by_the_coordinator(tmp_path, clu
     warcio = Path(sys.executable).parent / "warcio"
     check = subprocess.run([str(warcio), "check", *warcs], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_worker_with_no_hop_yet_holds_the_collect_call_rather_than_spin():
+    async def collect() -> tuple[float, list]:
+        owner = HopOwner(ResolverSettings(), copy_limit=0)
+        started = time.monotonic()
+        answered, requests = await owner.collect(0.3)
+        await owner.close()
+        return time.monotonic() - started, [answered, requests]
+
+    waited, got = asyncio.run(collect())
+    assert got == [[], 0]
+    assert waited >= 0.25

@@ -13,5 +13,6 @@ from __future__ import annotations
 from .connect import hop_owners
 from .owners import Owners
 from .remote import ClusterAsker, ClusterLost
+from .worker import HopOwner
 
-__all__ = ["ClusterAsker", "ClusterLost", "Owners", "hop_owners"]
+__all__ = ["ClusterAsker", "ClusterLost", "HopOwner", "Owners", "hop_owners"]

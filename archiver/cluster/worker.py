@@ -37,7 +37,8 @@ class HopOwner:
         self.asker: HopAsker | None = None
         self.done: list[HopResult] = []
         self.asking: set[asyncio.Task[None]] = set()
-        self.ready: asyncio.Event | None = None
+        # Set when an answer is waiting to be collected (bound to the worker's loop on first use).
+        self.ready = asyncio.Event()
 
     async def start(self, hops: list[tuple[int, str, bool]], seconds_left: float | None) -> int:
         """Begin asking ``hops`` (number, URL, whether to copy); return how many are in hand.
@@ -48,7 +49,6 @@ class HopOwner:
         if self.asker is None:
             deadline = None if seconds_left is None else time.monotonic() + seconds_left
             self.asker = HopAsker.build(replace(self.settings, deadline=deadline), copy_limit=self.copy_limit)
-            self.ready = asyncio.Event()
         for number, url, copy in hops:
             task = asyncio.create_task(self._ask(number, url, copy))
             self.asking.add(task)
@@ -58,14 +58,13 @@ class HopOwner:
     async def collect(self, wait: float) -> tuple[list[HopResult], int]:
         """Return the hops answered since the last call, and the requests made so far.
 
-        With none answered yet, waits up to ``wait`` seconds for one.
+        With none answered yet (none asked yet, too), waits up to ``wait`` seconds for one.
         """
-        if not self.done and self.ready is not None:
+        if not self.done:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), wait)
         done, self.done = self.done, []
-        if self.ready is not None:
-            self.ready.clear()
+        self.ready.clear()
         return done, self.asker.requests if self.asker is not None else 0
 
     async def close(self) -> int:
@@ -80,7 +79,7 @@ class HopOwner:
         return self.asker.requests
 
     async def _ask(self, number: int, url: str, copy: bool) -> None:
-        assert self.asker is not None and self.ready is not None
+        assert self.asker is not None
         try:
             interpreted, exchange = await self.asker.ask(url, copy=copy)
             result: HopResult = (number, interpreted, exchange, None)
