@@ -436,7 +436,9 @@ def test_an_evidence_package_replays_its_chain_in_replaywebpage(tmp_path, page):
     with serve_in_thread(TestServer(("127.0.0.1", 0), handler)) as viewer:
         page.goto(f"{viewer}/index.html")
         shown = None
-        deadline = time.monotonic() + 30
+        # Seconds alone; on a machine busy with other work the viewer's service worker
+        # has taken over half a minute to start.
+        deadline = time.monotonic() + 90
         while shown is None and time.monotonic() < deadline:
             shown = next((f for f in page.frames if REPLAYED_TEXT in _content(f)), None)
             page.wait_for_timeout(250)
