@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from latency_server import spread_final_url, spread_link  # noqa: E402
-from run import PROJECT_PYTHON, control, latency_server  # noqa: E402
+from run import PROJECT_PYTHON, control, ingest_posts, latency_server  # noqa: E402
 
 STARTED = re.compile(r"cluster: (\d+) workers at ")
 
@@ -133,21 +133,7 @@ def main() -> None:
             for i in range(args.links):
                 out.write(json.dumps({"id": str(i), "text": spread_link(i, port)}) + "\n")
         template = work / "template.db"
-        subprocess.run(
-            [
-                str(PROJECT_PYTHON),
-                "-m",
-                "archiver",
-                "-q",
-                "ingest",
-                str(posts),
-                "--db",
-                str(template),
-                "--create",
-            ],
-            check=True,
-            cwd=work,
-        )
+        ingest_posts(posts, template, cwd=work)
         concurrency = int(args.setting.split(":")[0])
         for workers in sizes:
             db = work / f"run-{workers}.db"

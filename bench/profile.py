@@ -29,7 +29,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from latency_server import link  # noqa: E402
-from run import PEERS_VENV, PROJECT_PYTHON, control, ensure_peers, latency_server, resolve_command  # noqa: E402
+from run import (  # noqa: E402
+    PEERS_VENV,
+    control,
+    ensure_peers,
+    ingest_posts,
+    latency_server,
+    resolve_command,
+)
 
 PY_SPY = PEERS_VENV / "bin" / "py-spy"
 LIBRARIES = ("h11", "httpcore", "httpx", "anyio", "sniffio", "tenacity", "sqlite_utils", "tldextract", "idna")
@@ -111,21 +118,7 @@ def main() -> None:
         # One run per output format (py-spy writes one), each on a fresh archive of the links.
         for output, form in ((raw, "raw"), (svg, "flamegraph")):
             db = work / f"{form}.db"
-            subprocess.run(
-                [
-                    str(PROJECT_PYTHON),
-                    "-m",
-                    "archiver",
-                    "-q",
-                    "ingest",
-                    str(posts),
-                    "--db",
-                    str(db),
-                    "--create",
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            ingest_posts(posts, db)
             control(port, "/__reset")
             spy = subprocess.run(
                 [

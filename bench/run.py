@@ -216,6 +216,16 @@ def resolve_command(
     ]
 
 
+def ingest_posts(posts: Path, db: Path, *, cwd: Path | None = None) -> None:
+    """Ingest ``posts`` into a new archive at ``db``: the first step of every resolve benchmark."""
+    subprocess.run(
+        [str(PROJECT_PYTHON), "-m", "archiver", "-q", "ingest", str(posts), "--db", str(db), "--create"],
+        check=True,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def bench_archiver(
     work: Path, indices: list[int], port: int, concurrency: int, per_host: int, proxy: str | None = None
 ) -> tuple[Measured, dict[str, str]]:
@@ -224,12 +234,7 @@ def bench_archiver(
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     posts = work / "links.jsonl"
     posts.write_text("".join(json.dumps({"id": str(i), "text": link(i, port)}) + "\n" for i in indices))
-    archiver = [str(PROJECT_PYTHON), "-m", "archiver"]
-    subprocess.run(
-        [*archiver, "-q", "ingest", str(posts), "--db", str(db), "--create"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    ingest_posts(posts, db)
     control(port, "/__reset")
     measured = run_measured(resolve_command(db, concurrency, per_host, proxy=proxy), cwd=work)
     with sqlite3.connect(db) as conn:
