@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import replace
 
 from ..clock import utc_now
 from ..http import Dispatcher, HandOver, Resolver, ResolverSettings, as_they_come
 from ..models import COPY_LIMIT, Resolution
 from .chain import ChainFollower, Keep, Requester
-from .hops import Asker, HopAsker
+from .hops import Asker, HopAsker, Sleep
 from .probe import Prober
 
 __all__ = ["resolve_many"]
-
-Sleep = Callable[[float], Awaitable[None]]
 
 # Chains begun at once for each request slot of their first host.  A chain holds its
 # first host for one hop of its two or three: with one chain a slot, a collection whose

@@ -40,7 +40,10 @@ class _Text:
         """Decode the next chunk into the window; return False at the end of the data."""
         if self._ended:
             return False
-        chunk, self._head = (self._head, b"") if self._head else (self._stream.read(CHUNK_BYTES), b"")
+        if self._head:
+            chunk, self._head = self._head, b""
+        else:
+            chunk = self._stream.read(CHUNK_BYTES)
         if chunk:
             self.text += self._decoder.decode(chunk)
             return True
