@@ -113,6 +113,7 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     TIME_LIMIT = "time_limit"
     INTERRUPTED = "interrupted"
+    FAILED = "failed"
     UNFINISHED = "unfinished"
 
 
@@ -287,7 +288,8 @@ MEANINGS: dict[type[StrEnum], dict[str, str]] = {
         RunStatus.RUNNING: "still going",
         RunStatus.COMPLETED: "done",
         RunStatus.TIME_LIMIT: "stopped by --time-limit; what was left waits for the next run",
-        RunStatus.INTERRUPTED: "stopped by an error, Ctrl-C or SIGTERM",
+        RunStatus.INTERRUPTED: "stopped by Ctrl-C or SIGTERM",
+        RunStatus.FAILED: "stopped by an error, which runs.error names",
         RunStatus.UNFINISHED: "killed or cut off before it could record its end; marked by the next run",
     },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -251,6 +252,30 @@ def test_a_run_stopped_by_a_signal_records_and_prints_what_it_did(
     rerun = run_archiver("resolve", "--db", str(db), "--allow-private", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{24 - checked} links checked" in rerun.stdout
+
+
+def test_a_run_an_error_stops_is_recorded_as_failed_with_the_error(tmp_path, server, monkeypatch):
+    base, _ = server
+    page = write_page(tmp_path, base, ["/hop/1"])
+    db = tmp_path / "archive.db"
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("the resolver broke")
+
+    monkeypatch.setattr(importlib.import_module("archiver.pipeline.run"), "resolve_and_save", broken)
+    result = CliRunner().invoke(cli, ["archive", str(page), "--db", str(db), "--create", "--allow-private"])
+    assert isinstance(result.exception, RuntimeError)
+    # Ingested before the error, and kept; the run says it failed, and why, not 'interrupted'.
+    assert table(db, "select status, error, posts_added, links_added from runs") == [
+        ("failed", "RuntimeError: the resolver broke", 1, 1)
+    ]
+    monkeypatch.undo()
+    rerun = CliRunner().invoke(cli, ["resolve", "--db", str(db), "--allow-private"])
+    assert rerun.exit_code == 0, rerun.output
+    assert table(db, "select status, error from runs order by id") == [
+        ("failed", "RuntimeError: the resolver broke"),
+        ("completed", None),
+    ]
 
 
 def test_the_summary_line_is_what_a_cron_log_needs(tmp_path, server):

@@ -294,6 +294,9 @@ def test_an_unreachable_scheduler_is_an_error_before_any_request(tmp_path, close
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{closed_port}" in done.stderr
     assert "Traceback" not in done.stderr
     assert rows(db, "select status, count(*) from links group by status") == [("pending", 4)]
+    # The run's row says it failed, and why, for whoever reads the archive later.
+    (status, error), *_ = rows(db, "select status, error from runs order by id desc")
+    assert status == "failed" and f"cannot reach the Dask scheduler at tcp://127.0.0.1:{closed_port}" in error
 
 
 @pytest.mark.parametrize("spec", ["local:0", "local:x", "local:"])
@@ -411,6 +414,8 @@ def test_a_run_whose_every_worker_is_lost_ends_with_an_error_and_keeps_what_it_s
     assert run.returncode == 1, (out, err)
     assert f"every worker of the cluster was lost ({worker})" in err
     assert "Traceback" not in err
+    (status, error), *_ = rows(db, "select status, error from runs order by id desc")
+    assert status == "failed" and f"every worker of the cluster was lost ({worker})" in error
     stored = rows(db, "select count(*), count(distinct link_id) from checks")[0]
     assert 0 < stored[0] == stored[1] < 40
     assert rows(db, "select count(*) from links where status = 'ok'") == [(stored[0],)]

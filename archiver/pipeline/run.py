@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..http import ResolverSettings
-from ..models import DatabaseError, Exchange, LinkStatus, RunStatus
+from ..models import ArchiverError, DatabaseError, Exchange, LinkStatus, RunStatus
 from ..preserve import CaptureSettings, CopySettings
 from ..sources import Fetched, Following, LiveSettings, SourceEntry, fetch_source
 from .captures import CaptureCounts, ask_archives
@@ -87,6 +87,7 @@ class RunOutcome:
     links_left: int = 0  # due, not reached: the time limit came first
     seconds: float = 0.0
     stopped_by: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
+    error: str | None = None  # what ended a failed run
     captures: CaptureCounts | None = None  # None: no archive was asked
     # On a cluster: the requests each worker made, and the workers lost on the way.
     cluster_requests: dict[str, int] | None = None
@@ -116,7 +117,8 @@ def run(
     the whole run), then records how the run ended with what it stored, counted in
     the archive, and empties the write-ahead log.  Ctrl-C and SIGTERM end the run the
     same way, with status ``interrupted`` and ``stopped_by`` set; the caller decides
-    the exit status.
+    the exit status.  Any other error is raised on, the run recorded as ``failed``
+    with the error's message.
     """
     if not settings.create and not Path(settings.db_path).exists():
         # A mistyped --db, or a run in another folder, would start an empty archive and
@@ -142,6 +144,11 @@ def run(
         except KeyboardInterrupt:
             outcome.status = RunStatus.INTERRUPTED
             outcome.stopped_by = signals.received or signal.SIGINT
+        except Exception as ex:
+            # Raised on to the caller (the CLI says it and exits 1); the runs row keeps it.
+            outcome.status = RunStatus.FAILED
+            outcome.error = str(ex) if isinstance(ex, ArchiverError) else f"{type(ex).__name__}: {ex}"
+            raise
         finally:
             outcome.seconds = time.monotonic() - started
             _finish(db, run_id, outcome)
@@ -280,6 +287,7 @@ def _finish(db: store.Database, run_id: int, outcome: RunOutcome) -> None:
                 "links_failed": sum(n for status, n in outcome.checks.items() if status != LinkStatus.OK),
             },
             status=outcome.status,
+            error=outcome.error,
         )
         if not store.checkpoint(db):
             log.info("the write-ahead log was not emptied: a reader held it")

@@ -459,3 +459,9 @@ def m016_copies(db: Database) -> None:
 def m017_source_members(db: Database) -> None:
     """Which files of an archive or folder were read, each by its SHA-256 and size (JSON)."""
     db.execute('ALTER TABLE "sources" ADD COLUMN "members" TEXT')
+
+
+@MIGRATIONS()
+def m018_run_errors(db: Database) -> None:
+    """The error that ended a failed run, so that a night's run that failed says why."""
+    db.execute('ALTER TABLE "runs" ADD COLUMN "error" TEXT')

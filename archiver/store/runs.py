@@ -48,7 +48,12 @@ def run_counts(db: Database, run_id: int) -> dict[str, Any]:
 
 @writes
 def finish_run(
-    db: Database, run_id: int, counts: dict[str, int], *, status: RunStatus = RunStatus.COMPLETED
+    db: Database,
+    run_id: int,
+    counts: dict[str, int],
+    *,
+    status: RunStatus = RunStatus.COMPLETED,
+    error: str | None = None,
 ) -> None:
-    """Record the end of a run with its counts."""
-    db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status})
+    """Record the end of a run with its counts, and the error that ended it if it failed."""
+    db.table("runs").update(run_id, {**counts, "finished_at": utc_now(), "status": status, "error": error})
