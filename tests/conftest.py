@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
@@ -355,3 +356,19 @@ def forward_proxy(http_server: tuple[str, Recorder]) -> Iterator[tuple[str, list
     handler = type("BoundProxy", (ForwardProxy,), {"target": target, "seen": seen})
     with serve_in_thread(TestServer(("127.0.0.1", 0), handler)) as proxy:
         yield proxy, seen
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 300 KB tmpfs; skipped where mounting is not allowed."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)

@@ -449,22 +449,6 @@ def test_recheck_all_requests_resolved_links_again(tmp_path, server):
     assert table(db, "select count(*) from checks") == [(2,)]
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 300 KB tmpfs; skipped where mounting is not allowed."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
-
-
 def test_full_disk_is_a_clear_error(tmp_path, tiny_disk):
     page = tmp_path / "big.txt"
     page.write_text(

@@ -27,6 +27,7 @@ from archiver.preserve import CopyWriter, repair_copies
 
 FINAL = b"<html><head><title>The report</title></head><body><p>What the report said.</p></body></html>"
 BIG = b"<html><body>" + b"x" * 300_000 + b"</body></html>"
+NOISE_BYTES = 400_000
 ZIPPED = b"<html><body><p>sent gzip-encoded</p></body></html>"
 FEED = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title><link>https://blog.example/</link>'
@@ -80,6 +81,9 @@ class Site(BaseHTTPRequestHandler):
             return
         elif self.path == "/big":
             status, body = 200, BIG
+        elif self.path.startswith("/noise/"):
+            status, body = 200, os.urandom(NOISE_BYTES)  # gzip cannot make it smaller
+            headers["Content-Type"] = "application/octet-stream"
         elif self.path == "/zipped":
             status, body = 200, gzip.compress(ZIPPED)
             headers["Content-Encoding"] = "gzip"
@@ -432,6 +436,57 @@ def test_an_evidence_package_of_a_post_validates_and_verifies_and_holds_its_chai
     )
 
 
+def test_an_evidence_package_is_written_and_verified_a_part_at_a_time(tmp_path, site):
+    import tracemalloc
+
+    from archiver import store
+    from archiver.publish import verify_evidence, write_evidence
+
+    paths = [f"/noise/{n}" for n in range(30)]
+    assert archive(tmp_path, site, paths, "--copies", "--no-probe").exit_code == 0
+    db = store.open_database(tmp_path / "a.db")
+    links = [row[0] for row in db.execute("select id from links")]
+    package = tmp_path / "case.wacz"
+    tracemalloc.start()
+    evidence = write_evidence(db, links, package, copies_folder=tmp_path / "copies")
+    written_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    verification = verify_evidence(package)
+    verified_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    db.close()
+    assert evidence.copies == 30 and not evidence.missing
+    assert verification.problems == []
+    whole = 30 * NOISE_BYTES  # 12 MB of copies: held in memory, the package alone would take more
+    assert package.stat().st_size > whole
+    assert written_peak < whole / 3, written_peak  # 2.4 MB; 14 MB when the package was built in memory
+    assert verified_peak < whole / 3, verified_peak  # 2.3 MB; 12 MB when each file was read whole
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".case.wacz")]  # no scratch left
+
+
+def test_an_evidence_package_too_large_for_its_disk_is_a_clear_error_and_leaves_nothing(
+    tmp_path, site, tiny_disk
+):
+    assert archive(tmp_path, site, ["/noise/1", "/noise/2"], "--copies", "--no-probe").exit_code == 0
+    package = tiny_disk / "case.wacz"  # 800 KB of copies on a 300 KB disk
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evidence",
+            f"{site}/noise/1",
+            f"{site}/noise/2",
+            "--db",
+            str(tmp_path / "a.db"),
+            "-o",
+            str(package),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"no package written: {package}: No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert list(tiny_disk.iterdir()) == []  # no half package, no scratch files
+
+
 def test_evidence_without_copies_or_of_an_unknown_id_says_so(tmp_path, site):
     assert archive(tmp_path, site, ["/final"]).exit_code == 0  # no --copies
     db = tmp_path / "a.db"
@@ -440,7 +495,7 @@ def test_evidence_without_copies_or_of_an_unknown_id_says_so(tmp_path, site):
     )
     assert result.exit_code == 1
     assert "no-such-post: no post or link of the archive" in result.output
-    assert "no copy of these links (run with --copies" in result.output
+    assert "no copy of these links: none was kept when they were checked (run with --copies" in result.output
     assert (tmp_path / "x.wacz").exists()  # archiver's record of the link, without copies
 
     nothing = CliRunner().invoke(

@@ -97,6 +97,8 @@ def evidence(
         raise click.ClickException(f"no package written: the time-stamp failed: {ex}") from ex
     except ArchiverError as ex:
         raise click.ClickException(f"no package written: {ex}") from ex
+    except OSError as ex:  # a full disk, a folder that cannot be written
+        raise click.ClickException(f"no package written: {output}: {ex.strerror or ex}") from ex
     for problem in written.missing:
         click.echo(f"warning: {problem}", err=True)
     click.echo(
@@ -105,8 +107,9 @@ def evidence(
     )
     if not written.copies:
         click.echo(
-            "error: no copy of these links (run with --copies to keep them); "
-            "the package holds archiver's record of them only",
+            "error: no copy of these links: none was kept when they were checked (run with "
+            "--copies to keep them), or they never answered; the package holds archiver's "
+            "record of them only",
             err=True,
         )
         sys.exit(1)

@@ -14,15 +14,15 @@ asks of WARC files.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cdxj_indexer import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
@@ -78,27 +78,35 @@ def write_evidence(
     evidence = Evidence(target, posts, links, missing=missing)
     rows = store.copies_for_links(db, links)
     folder = Path(copies_folder)
-    warc = io.BytesIO()
-    writer = WARCWriter(warc, gzip=True, warc_version="1.1")
-    kept: list[dict[str, Any]] = []
-    for row in rows:
-        if _copy_records(folder, row, writer):
-            kept.append(row)
-        else:
-            evidence.missing.append(f"{row['url']}: its copy of {row['recorded_at']} is not in {folder}")
-    evidence.copies = len(kept)
-    members = {
-        WARC_PATH: warc.getvalue(),
-        INDEX_PATH: _index(warc.getvalue()),
-        PAGES_PATH: _pages(db, evidence.links, kept),
-        RECORD_PATH: _record(db, evidence, kept),
-    }
-    _write_package(
-        target,
-        members,
-        timestamp=(timestamp_url, settings or ResolverSettings()) if timestamp_url else None,
-        title=f"archiver evidence: {len(evidence.posts)} post(s), {len(evidence.links)} link(s)",
-    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The copies go through a file beside the package, never memory: a package of
+    # many links' copies can be larger than the machine's memory.
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as scratch:
+        warc_path = Path(scratch) / WARC_PATH.rsplit("/", 1)[-1]
+        kept: list[dict[str, Any]] = []
+        with open(warc_path, "wb") as warc:
+            writer = WARCWriter(warc, gzip=True, warc_version="1.1")
+            for row in rows:
+                if _copy_records(folder, row, writer):
+                    kept.append(row)
+                else:
+                    missing_copy = f"{row['url']}: its copy of {row['recorded_at']} is not in {folder}"
+                    evidence.missing.append(missing_copy)
+        evidence.copies = len(kept)
+        index_path = Path(scratch) / INDEX_PATH.rsplit("/", 1)[-1]
+        _index(warc_path, index_path)
+        members: dict[str, Path | bytes] = {
+            WARC_PATH: warc_path,
+            INDEX_PATH: index_path,
+            PAGES_PATH: _pages(db, evidence.links, kept),
+            RECORD_PATH: _record(db, evidence, kept),
+        }
+        _write_package(
+            target,
+            members,
+            timestamp=(timestamp_url, settings or ResolverSettings()) if timestamp_url else None,
+            title=f"archiver evidence: {len(evidence.posts)} post(s), {len(evidence.links)} link(s)",
+        )
     return evidence
 
 
@@ -128,10 +136,11 @@ def verify_evidence(path: str | os.PathLike[str], *, roots: list[bytes] | None =
                 if member not in names:
                     problems.append(f"{member}: listed, but not in the package")
                     continue
-                data = package.read(member)
-                if resource.get("hash") != "sha256:" + hashlib.sha256(data).hexdigest():
+                with package.open(member) as data:
+                    sha256, size = _digest(data)
+                if resource.get("hash") != "sha256:" + sha256:
                     problems.append(f"{member}: its SHA-256 is not the one listed")
-                if resource.get("bytes") != len(data):
+                if resource.get("bytes") != size:
                     problems.append(f"{member}: its size is not the one listed")
             unlisted = (
                 names - {r.get("path") for r in listed} - {"datapackage.json", "datapackage-digest.json"}
@@ -167,13 +176,19 @@ def _copy_records(folder: Path, row: dict[str, Any], writer: WARCWriter) -> bool
     return True
 
 
-def _index(warc: bytes) -> bytes:
-    """Return the CDXJ index of the package's WARC file, sorted."""
-    out = io.StringIO()
-    stream = io.BytesIO(warc)
-    stream.name = WARC_PATH.rsplit("/", 1)[-1]
-    CDXJIndexer(out, [stream], sort=True, filename=stream.name).process_all()
-    return out.getvalue().encode("utf-8")
+def _index(warc: Path, index: Path) -> None:
+    """Write the CDXJ index of the package's WARC file, sorted."""
+    with open(warc, "rb") as stream, open(index, "w", encoding="utf-8") as out:
+        CDXJIndexer(out, [stream], sort=True, filename=warc.name).process_all()
+
+
+def _digest(stream: IO[bytes]) -> tuple[str, int]:
+    """Return the SHA-256 (hex) and size of what ``stream`` holds, read a part at a time."""
+    sha256, size = hashlib.sha256(), 0
+    while part := stream.read(1024 * 1024):
+        sha256.update(part)
+        size += len(part)
+    return sha256.hexdigest(), size
 
 
 def _pages(db: store.Database, links: list[str], kept: list[dict[str, Any]]) -> bytes:
@@ -202,21 +217,23 @@ def _record(db: store.Database, evidence: Evidence, kept: list[dict[str, Any]]) 
 
 def _write_package(
     target: Path,
-    members: dict[str, bytes],
+    members: dict[str, Path | bytes],
     *,
     title: str,
     timestamp: tuple[str, ResolverSettings] | None = None,
 ) -> None:
+    """Write the package's zip: ``members`` (a file's path, or bytes) and the datapackage files."""
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    resources = [
-        {
-            "name": name.rsplit("/", 1)[-1].lower(),
-            "path": name,
-            "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-        }
-        for name, data in members.items()
-    ]
+    resources = []
+    for name, member in members.items():
+        if isinstance(member, Path):
+            with open(member, "rb") as stream:
+                sha256, size = _digest(stream)
+        else:
+            sha256, size = hashlib.sha256(member).hexdigest(), len(member)
+        resources.append(
+            {"name": name.rsplit("/", 1)[-1].lower(), "path": name, "hash": "sha256:" + sha256, "bytes": size}
+        )
     datapackage = json.dumps(
         {
             "profile": "data-package",
@@ -235,13 +252,19 @@ def _write_package(
     if timestamp is not None:
         digested["timestamp"] = request_timestamp(datapackage, *timestamp)
     digest = json.dumps(digested, indent=2).encode("utf-8")
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as package:
-        for name, data in [
-            *members.items(),
-            ("datapackage.json", datapackage),
-            ("datapackage-digest.json", digest),
-        ]:
-            package.writestr(name, data)
-    os.replace(partial, target)
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as package:
+            for name, member in [
+                *members.items(),
+                ("datapackage.json", datapackage),
+                ("datapackage-digest.json", digest),
+            ]:
+                if isinstance(member, Path):
+                    package.write(member, name)  # copied a part at a time
+                else:
+                    package.writestr(name, member)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk leaves no half package behind
+        raise
