@@ -436,6 +436,48 @@ def test_an_evidence_package_of_a_post_validates_and_verifies_and_holds_its_chai
     )
 
 
+def test_each_links_package_holds_the_hops_it_shares_with_another_links_chain(tmp_path, site):
+    import zipfile
+
+    # /middle is a link of its own and a hop of /short's chain; both end on /final. Each
+    # answer is read (and copied) once a run, for whichever chain asked first.
+    assert archive(tmp_path, site, ["/short", "/middle"], "--copies", "--no-probe").exit_code == 0
+    db = tmp_path / "a.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from copies").fetchone()[0] == 3
+    chains = {"/short": ["/short", "/middle", "/final"], "/middle": ["/middle", "/final"]}
+    for path, chain in chains.items():
+        package = tmp_path / f"{path.strip('/')}.wacz"
+        made = CliRunner().invoke(cli, ["evidence", site + path, "--db", str(db), "-o", str(package)])
+        assert made.exit_code == 0, made.output
+        with zipfile.ZipFile(package) as wacz:
+            warc = wacz.read("archive/data.warc.gz")
+            pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").decode().splitlines()[1:]]
+        responses = [
+            r.rec_headers.get_header("WARC-Target-URI")
+            for r in ArchiveIterator(io.BytesIO(warc))
+            if r.rec_type == "response"
+        ]
+        assert sorted(responses) == sorted(site + hop for hop in chain), path
+        assert [page["url"] for page in pages] == [site + path]
+
+
+def test_the_probes_answer_is_copied_for_no_link(tmp_path, site):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(f'{{"id": "1", "text": "see {site}/short"}}\n')
+    done = CliRunner().invoke(
+        cli, ["archive", str(posts), "--db", str(tmp_path / "a.db"), "--allow-private", "--copies"]
+    )
+    assert done.exit_code == 0, done.output
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        (probe_url,) = conn.execute("select url from probes").fetchone()
+        kept = conn.execute("select url, link_id, source, status from copies order by id").fetchall()
+        (link,) = conn.execute("select id from links").fetchone()
+    by_url = {url: (link_id, source, status) for url, link_id, source, status in kept}
+    assert by_url[probe_url] == (None, None, 404)  # was the id of the probe's own random URL
+    assert {by_url[site + hop][0] for hop in ("/short", "/middle", "/final")} == {link}
+
+
 def test_an_evidence_package_is_written_and_verified_a_part_at_a_time(tmp_path, site):
     import tracemalloc
 
@@ -580,3 +622,22 @@ def test_a_changed_page_shows_what_it_showed_then_beside_now(tmp_path, served):
     assert "What the page showed then, and now" in page
     then, now = page.index("election0 results0"), page.index("recipes0 chocolate0")
     assert then < now  # then on the left, now on the right
+
+
+def test_an_older_archives_probe_copies_are_given_to_no_link(tmp_path):
+    from sqlite_utils import Database
+
+    from archiver import store
+    from archiver.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    MIGRATIONS.apply(old, stop_before="m019_probe_copies_of_no_link")
+    old["links"].insert(
+        {"id": "real", "url": "http://a.example/x", "host": "a.example", "first_seen_at": "T"}
+    )
+    for link in ("real", "of-the-probes-random-url", None):
+        old["copies"].insert({"link_id": link, "url": f"http://a.example/{link}"})
+    old.close()
+    db = store.open_database(path)
+    assert [row["link_id"] for row in db["copies"].rows] == ["real", None, None]

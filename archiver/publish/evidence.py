@@ -196,10 +196,12 @@ def _pages(db: store.Database, links: list[str], kept: list[dict[str, Any]]) -> 
     lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Links"})]
     pages = store.link_pages(db, links)
     for link in links:
-        first = next((row for row in kept if row["link_id"] == link), None)
+        url, title = pages.get(link, (None, None))
+        # Its own first copy, or the one its URL got while another link's chain asked it.
+        first = next((row for row in kept if row["link_id"] == link or row["url"] == url), None)
         if first is None:
             continue
-        url, title = pages.get(link, (first["url"], None))
+        url = url or first["url"]
         lines.append(json.dumps({"id": link, "url": url, "ts": first["recorded_at"], "title": title or url}))
     return ("\n".join(lines) + "\n").encode("utf-8")
 

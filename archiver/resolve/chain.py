@@ -82,7 +82,7 @@ class ChainFollower:
     max_hops: int
     now: Callable[[], str]
 
-    async def follow(self, url: str, start: str | None = None) -> Resolution:
+    async def follow(self, url: str, start: str | None = None, *, of_link: bool = True) -> Resolution:
         """Return the resolution of one link; never raises for a failed link.
 
         ``start`` is an expansion the source itself recorded (a Twitter archive's
@@ -90,6 +90,8 @@ class ChainFollower:
         'expanded', and the shortener itself is not asked.  A known wrapper with its
         target in the URL (``wrappers.unwrap``) is a hop with ``via`` 'unwrapped',
         not requested either; its target is requested like any other hop.
+        ``of_link=False`` (the probe's path that does not exist): its answers' copies
+        are kept for no link.
         """
         chain = Chain(url, self.now())
         current = url
@@ -97,16 +99,19 @@ class ChainFollower:
             chain.add(url, None, Via.EXPANDED)
             chain.seen.add(loop_key(url))
             current = start
-        return await follow_chain(chain, current, lambda hop_url: self._hop(chain, hop_url), self.max_hops)
+        link = url if of_link else None
+        return await follow_chain(
+            chain, current, lambda hop_url: self._hop(chain, hop_url, link), self.max_hops
+        )
 
-    async def _hop(self, chain: Chain, current: str) -> Onward | Resolution:
+    async def _hop(self, chain: Chain, current: str, link: str | None) -> Onward | Resolution:
         """Where one URL of a link's chain leads: further, or to the link's resolution."""
         inner = unwrap(current)
         if inner is not None:
             # A wrapper with its target in the URL: followed without a request.
             return Onward(None, Via.UNWRAPPED, inner)
         try:
-            answer = await self.requester.answer(current, chain.url)
+            answer = await self.requester.answer(current, link)
         except HopFailed as failure:
             chain.add(current, failure.http_status)
             # The last URL reached: one that answered, or one a redirect led to.

@@ -48,7 +48,7 @@ class Prober:
     async def _probe(self, origin: str) -> Probe:
         # Random, so that no cache or earlier capture can answer for the host.
         url = f"{origin}/{secrets.token_hex(12)}"
-        result = await self._follower.follow(url)
+        result = await self._follower.follow(url, of_link=False)
         return Probe(
             origin=origin,
             url=url,

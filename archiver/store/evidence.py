@@ -55,14 +55,26 @@ def _exists(db: Database, table: str, key: str) -> bool:
     return db.execute(f"select 1 from [{table}] where id = ?", [key]).fetchone() is not None
 
 
+# A copy is recorded once, for the link whose chain asked first: a hop two links share
+# (their common final page, or a link that is a hop of another's chain) is found by its
+# URL, among the copies of the runs that checked the chosen links.
+_COPIES_OF_CHAINS = """
+with chosen(id) as (select value from json_each(:links)),
+chain_urls(url) as (
+  select url from links where id in chosen
+  union select url from redirects where link_id in chosen
+  union select final_url from checks where link_id in chosen and final_url is not null
+),
+checking_runs(run_id) as (select run_id from checks where link_id in chosen)
+select * from copies
+where link_id in chosen or (url in chain_urls and run_id in checking_runs)
+order by recorded_at, id
+"""
+
+
 def copies_for_links(db: Database, links: list[str]) -> list[dict[str, Any]]:
     """Return the copies of the links' chains, and the first copy each revisit among them refers to."""
-    rows = list(
-        db.query(
-            "select * from copies where link_id in (select value from json_each(?)) order by recorded_at, id",
-            [json.dumps(links)],
-        )
-    )
+    rows = list(db.query(_COPIES_OF_CHAINS, {"links": json.dumps(links)}))
     chosen = {row["id"] for row in rows}
     for row in [r for r in rows if r["revisit"]]:
         original = next(

@@ -465,3 +465,12 @@ def m017_source_members(db: Database) -> None:
 def m018_run_errors(db: Database) -> None:
     """The error that ended a failed run, so that a night's run that failed says why."""
     db.execute('ALTER TABLE "runs" ADD COLUMN "error" TEXT')
+
+
+@MIGRATIONS()
+def m019_probe_copies_of_no_link(db: Database) -> None:
+    """Copies of the probe's answers belong to no link: they were kept under the id of the
+    probe's own random URL, which names no link."""
+    db.execute(
+        "update copies set link_id = null where link_id is not null and link_id not in (select id from links)"
+    )
