@@ -439,6 +439,10 @@ def test_an_evidence_package_of_a_post_validates_and_verifies_and_holds_its_chai
 def test_each_links_package_holds_the_hops_it_shares_with_another_links_chain(tmp_path, site):
     import zipfile
 
+    from archive_fixture import open_in_process
+
+    from archiver.urls import link_id
+
     # /middle is a link of its own and a hop of /short's chain; both end on /final. Each
     # answer is read (and copied) once a run, for whichever chain asked first.
     assert archive(tmp_path, site, ["/short", "/middle"], "--copies", "--no-probe").exit_code == 0
@@ -460,6 +464,19 @@ def test_each_links_package_holds_the_hops_it_shares_with_another_links_chain(tm
         ]
         assert sorted(responses) == sorted(site + hop for hop in chain), path
         assert [page["url"] for page in pages] == [site + path]
+    # A link's page lists the same copies, shared hops included.
+    local = open_in_process(db)
+    try:
+        with sqlite3.connect(db) as conn:
+            for path, chain in chains.items():
+                page = local.get(f"/a/links/{link_id(site + path)}").text
+                for hop in chain:
+                    (sha256,) = conn.execute(
+                        "select payload_sha256 from copies where url = ?", [site + hop]
+                    ).fetchone()
+                    assert sha256[:16] in page, (path, hop)
+    finally:
+        local.close()
 
 
 def test_the_probes_answer_is_copied_for_no_link(tmp_path, site):

@@ -34,7 +34,7 @@ from .db import (
     reopen,
     transaction,
 )
-from .evidence import chosen_posts_and_links, copies_for_links, link_pages, rows_about
+from .evidence import COPIES_OF_CHAINS, chosen_posts_and_links, copies_for_links, link_pages, rows_about
 from .posts import BATCH_SIZE, Saved, save_posts
 from .queries import query_rows, stats, table_rows
 from .runs import finish_run, run_counts, start_run
@@ -42,6 +42,7 @@ from .schema import distrust_schema
 from .sources import list_sources, record_cursor, record_source, source_state
 
 __all__ = [
+    "COPIES_OF_CHAINS",
     "DueLinks",
     "BATCH_SIZE",
     "Database",

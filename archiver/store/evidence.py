@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from ..urls import link_id, normalise_url
 
-__all__ = ["chosen_posts_and_links", "copies_for_links", "link_pages", "rows_about"]
+__all__ = ["COPIES_OF_CHAINS", "chosen_posts_and_links", "copies_for_links", "link_pages", "rows_about"]
 
 # The tables whose rows about chosen posts and links a package records, and how.
 _ROWS_ABOUT = {
@@ -55,10 +55,11 @@ def _exists(db: Database, table: str, key: str) -> bool:
     return db.execute(f"select 1 from [{table}] where id = ?", [key]).fetchone() is not None
 
 
-# A copy is recorded once, for the link whose chain asked first: a hop two links share
-# (their common final page, or a link that is a hop of another's chain) is found by its
-# URL, among the copies of the runs that checked the chosen links.
-_COPIES_OF_CHAINS = """
+# The copies of the chains of the links in ``:links`` (a JSON array of link ids).  A copy
+# is recorded once, for the link whose chain asked first: a hop two links share (their
+# common final page, or a link that is a hop of another's chain) is found by its URL,
+# among the copies of the runs that checked the chosen links.
+COPIES_OF_CHAINS = """
 with chosen(id) as (select value from json_each(:links)),
 chain_urls(url) as (
   select url from links where id in chosen
@@ -74,7 +75,7 @@ order by recorded_at, id
 
 def copies_for_links(db: Database, links: list[str]) -> list[dict[str, Any]]:
     """Return the copies of the links' chains, and the first copy each revisit among them refers to."""
-    rows = list(db.query(_COPIES_OF_CHAINS, {"links": json.dumps(links)}))
+    rows = list(db.query(COPIES_OF_CHAINS, {"links": json.dumps(links)}))
     chosen = {row["id"] for row in rows}
     for row in [r for r in rows if r["revisit"]]:
         original = next(

@@ -8,6 +8,7 @@ for a post, its text with the links marked and, for each link, where it goes.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from datasette.utils import tilde_encode
 from markupsafe import Markup, escape
 
 from ...models import MEANINGS, LinkStatus, Rot, Via
+from ...store import COPIES_OF_CHAINS
 from ..then_and_now import shown_by
 
 __all__ = [
@@ -162,9 +164,8 @@ async def link_story(db: Any, page: Page, link_id: str, *, public: bool = False)
             dict(row, css=status_class(LinkStatus.OK if 200 <= (row["status"] or 0) < 300 else "http_error"))
             for row in await db.execute(
                 "select recorded_at, url, status, bytes, payload_sha256, truncated, revisit, warc_file, "
-                "offset from copies where link_id = ? "
-                f"order by recorded_at desc, id desc limit {HISTORY_ROWS}",
-                [link_id],
+                f"offset from ({COPIES_OF_CHAINS}) order by recorded_at desc, id desc limit {HISTORY_ROWS}",
+                {"links": json.dumps([link_id])},
             )
         ]
     status = link["status"]
