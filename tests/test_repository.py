@@ -32,6 +32,7 @@ HOMES = {
     "feedparser": {"sources/feed.py"},
     "charset_normalizer": {"sources/feed.py"},
     "yaml": {"publish/metadata.py"},
+    "psutil": {"store/filesystems.py"},
     # The optional extra: loaded only when a run asks for a cluster.
     "distributed": {"cluster/connect.py"},
     "dask": set(),

@@ -555,3 +555,70 @@ def test_the_links_due_are_fixed_when_asked_and_read_a_page_at_a_time(tmp_path, 
     db.execute("update links set status = 'ok', last_checked_at = '2100-01-01T00:00:00Z'")
     assert len(list(due)) == 23  # the set a run took stays the run's
     assert list(pipeline.links_due(db)) == []
+
+
+def mounted(monkeypatch, table: list[tuple[str, str]]) -> None:
+    """Have the mount table list ``(mount point, type)`` pairs: there is no NFS server here."""
+    from collections import namedtuple
+
+    import psutil
+
+    partition = namedtuple("partition", "device mountpoint fstype opts")  # psutil's fields
+    partitions = [partition("server:/export", point, kind, "rw") for point, kind in table]
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: partitions)
+
+
+@pytest.mark.parametrize(
+    ("table", "found"),
+    [
+        ([("/", "ext4")], None),
+        ([("/", "ext4"), ("{tmp}", "nfs4")], "nfs4"),
+        ([("/", "nfs")], "nfs"),  # a diskless machine's root
+        ([("/", "ext4"), ("{tmp}", "nfs4"), ("{tmp}/local", "tmpfs")], None),  # a local disk inside
+        ([("/", "ext4"), ("{tmp}-other", "cifs")], None),  # a mount point that only starts alike
+        ([("/", "ext4"), ("{tmp}", "fuse.sshfs")], "fuse.sshfs"),
+        ([("/", "ext4"), ("{tmp}", "NFS4")], "nfs4"),
+        ([("/", "9p")], None),  # a sandbox's root: its host's local disk
+    ],
+)
+def test_an_archive_on_a_network_file_system_is_found_by_its_mount(tmp_path, monkeypatch, table, found):
+    from archiver.store.filesystems import network_filesystem
+
+    (tmp_path / "local").mkdir()
+    mounted(monkeypatch, [(point.format(tmp=tmp_path), kind) for point, kind in table])
+    assert network_filesystem(tmp_path / "local") == found
+
+
+def test_the_real_mount_table_is_read(tmp_path):
+    from archiver.store.filesystems import network_filesystem
+
+    assert network_filesystem(tmp_path) is None  # the test machine's temporary folder is local
+
+
+def test_a_writer_refuses_an_archive_on_a_network_file_system_unless_allowed(tmp_path, monkeypatch):
+    from archiver.models import DatabaseError
+
+    mounted(monkeypatch, [("/", "ext4"), (str(tmp_path), "nfs4")])
+    monkeypatch.delenv("ARCHIVER_ALLOW_NETWORK_FS", raising=False)
+    refused = r"on a network file system \(nfs4\).*ARCHIVER_ALLOW_NETWORK_FS=1"
+    with pytest.raises(DatabaseError, match=refused):
+        store.open_database(tmp_path / "archive.db")
+    assert list(tmp_path.iterdir()) == []  # nothing made there
+    monkeypatch.setenv("ARCHIVER_ALLOW_NETWORK_FS", "1")
+    store.open_database(tmp_path / "archive.db").close()
+    assert (tmp_path / "archive.db").exists()
+
+
+def test_archive_on_a_network_file_system_is_a_clear_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    mounted(monkeypatch, [("/", "ext4"), (str(tmp_path / "shared"), "nfs4")])
+    monkeypatch.delenv("ARCHIVER_ALLOW_NETWORK_FS", raising=False)
+    db = tmp_path / "shared" / "archive.db"
+    page = FIXTURES / "page" / "embedded.txt"
+    result = CliRunner().invoke(cli, ["ingest", str(page), "--db", str(db), "--create"])
+    assert result.exit_code == 1, result.output
+    assert f"Error: {db}: on a network file system (nfs4)" in result.output
+    assert not db.exists()

@@ -12,6 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from ..models import DatabaseError
+from .filesystems import ALLOW_NETWORK_FS, network_filesystem, network_filesystem_allowed
 from .migrations import MIGRATIONS
 from .schema import ForeignSchema, check_schema, distrust_schema
 from .views import VIEWS
@@ -44,6 +45,7 @@ def open_database(path: str | os.PathLike[str]) -> Database:
     (``pipeline.prepare_database_folder``) or ``archiver init``'s.
     """
     path = Path(path)
+    _refuse_network_filesystem(path)
     try:
         db = Database(path)
         db.execute("PRAGMA busy_timeout = 30000")
@@ -59,6 +61,17 @@ def open_database(path: str | os.PathLike[str]) -> Database:
     except (sqlite3.Error, OSError) as ex:
         raise DatabaseError(f"{path}: {describe(ex)}") from ex
     return db
+
+
+def _refuse_network_filesystem(path: Path) -> None:
+    """Refuse to write an archive on NFS, SMB and the like (see ``filesystems``), unless allowed."""
+    kind = network_filesystem(path.parent)
+    if kind is not None and not network_filesystem_allowed():
+        raise DatabaseError(
+            f"{path}: on a network file system ({kind}), where SQLite cannot keep an archive safe from "
+            "corruption; keep the archive on a local disk, or, if no other machine ever opens it, set "
+            f"{ALLOW_NETWORK_FS}=1"
+        )
 
 
 def _check_schema(db: Database, path: Path, *, views: bool) -> None:
