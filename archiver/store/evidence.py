@@ -67,8 +67,9 @@ chain_urls(url) as (
   union select final_url from checks where link_id in chosen and final_url is not null
 ),
 checking_runs(run_id) as (select run_id from checks where link_id in chosen)
-select * from copies
-where link_id in chosen or (url in chain_urls and run_id in checking_runs)
+select * from copies where link_id in chosen
+union
+select * from copies where url in chain_urls and run_id in checking_runs
 order by recorded_at, id
 """
 
