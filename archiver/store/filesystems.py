@@ -38,6 +38,8 @@ NETWORK_FILESYSTEMS = frozenset(
         "gpfs",
         "beegfs",
         "davfs",
+        "afpfs",  # macOS: Apple file sharing
+        "webdav",  # macOS
         "fuse.sshfs",
         "fuse.glusterfs",
         "fuse.cephfs",
