@@ -622,3 +622,22 @@ def test_archive_on_a_network_file_system_is_a_clear_error(tmp_path, monkeypatch
     assert result.exit_code == 1, result.output
     assert f"Error: {db}: on a network file system (nfs4)" in result.output
     assert not db.exists()
+
+
+def test_a_command_that_only_reads_opens_an_archive_on_a_network_file_system(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    db = tmp_path / "shared" / "archive.db"
+    made = CliRunner().invoke(
+        cli, ["ingest", str(FIXTURES / "page" / "embedded.txt"), "--db", str(db), "--create"]
+    )
+    assert made.exit_code == 0, made.output
+    mounted(monkeypatch, [("/", "ext4"), (str(tmp_path / "shared"), "nfs4")])
+    monkeypatch.delenv("ARCHIVER_ALLOW_NETWORK_FS", raising=False)
+    read = CliRunner().invoke(cli, ["export", "posts", "--db", str(db), "--format", "csv"])
+    assert read.exit_code == 0, read.output
+    assert "export: 6 rows of posts written as csv" in read.output
+    written = CliRunner().invoke(cli, ["resolve", "--db", str(db)])
+    assert written.exit_code == 1 and "on a network file system (nfs4)" in written.output
