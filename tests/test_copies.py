@@ -495,6 +495,58 @@ def test_the_probes_answer_is_copied_for_no_link(tmp_path, site):
     assert {by_url[site + hop][0] for hop in ("/short", "/middle", "/final")} == {link}
 
 
+class EverythingFound(BaseHTTPRequestHandler):
+    """A host that answers every path, one that cannot exist too, with the same page."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        body = (
+            b"<html><head><title>Welcome</title></head><body><p>"
+            + b"Our home page. " * 40
+            + b"</p></body></html>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_soft_404s_package_holds_the_probes_answer_it_rests_on(tmp_path):
+    import zipfile
+
+    with serve_in_thread(QuietServer(("127.0.0.1", 0), EverythingFound)) as base:
+        posts = tmp_path / "posts.jsonl"
+        posts.write_text(f'{{"id": "1", "text": "see {base}/reports/2024/budget"}}\n')
+        done = CliRunner().invoke(
+            cli, ["archive", str(posts), "--db", str(tmp_path / "a.db"), "--allow-private", "--copies"]
+        )
+        assert done.exit_code == 0, done.output
+    db = tmp_path / "a.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select rot from links").fetchone() == ("soft_404",)
+        (probe_url,) = conn.execute("select url from probes").fetchone()
+    package = tmp_path / "case.wacz"
+    made = CliRunner().invoke(
+        cli, ["evidence", f"{base}/reports/2024/budget", "--db", str(db), "-o", str(package)]
+    )
+    assert made.exit_code == 0, made.output
+    with zipfile.ZipFile(package) as wacz:
+        warc = wacz.read("archive/data.warc.gz")
+        record = json.loads(wacz.read("archiver/record.json"))
+    responses = {
+        r.rec_headers.get_header("WARC-Target-URI")
+        for r in ArchiveIterator(io.BytesIO(warc))
+        if r.rec_type == "response"
+    }
+    assert responses == {f"{base}/reports/2024/budget", probe_url}
+    assert [row["url"] for row in record["tables"]["probes"]] == [probe_url]
+
+
 def test_an_evidence_package_is_written_and_verified_a_part_at_a_time(tmp_path, site):
     import tracemalloc
 

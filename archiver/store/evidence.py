@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from ..models import Rot
 from ..urls import link_id, normalise_url
 
 __all__ = ["COPIES_OF_CHAINS", "chosen_posts_and_links", "copies_for_links", "link_pages", "rows_about"]
@@ -21,6 +22,9 @@ _ROWS_ABOUT = {
     "checks": "select * from checks where link_id in (select value from json_each(:links))",
     "captures": "select * from captures where link_id in (select value from json_each(:links))",
     "copies": "select * from copies where id in (select value from json_each(:copies))",
+    # The probes whose answers a package holds: what a soft-404 verdict rests on.
+    "probes": "select * from probes where url in (select url from copies "
+    "where id in (select value from json_each(:copies)))",
     # Where the posts were read from (an archive member's posts name it as ARCHIVE!MEMBER).
     "sources": "select * from sources where location in (select source from posts "
     "where id in (select value from json_each(:posts))) or location in (select substr(source, 1, "
@@ -58,18 +62,27 @@ def _exists(db: Database, table: str, key: str) -> bool:
 # The copies of the chains of the links in ``:links`` (a JSON array of link ids).  A copy
 # is recorded once, for the link whose chain asked first: a hop two links share (their
 # common final page, or a link that is a hop of another's chain) is found by its URL,
-# among the copies of the runs that checked the chosen links.
-COPIES_OF_CHAINS = """
+# among the copies of the runs that checked the chosen links.  A link judged a soft 404
+# also brings the copy of the probe's answer that judged it (the same run, its host).
+COPIES_OF_CHAINS = f"""
 with chosen(id) as (select value from json_each(:links)),
 chain_urls(url) as (
   select url from links where id in chosen
   union select url from redirects where link_id in chosen
   union select final_url from checks where link_id in chosen and final_url is not null
 ),
-checking_runs(run_id) as (select run_id from checks where link_id in chosen)
+checking_runs(run_id) as (select run_id from checks where link_id in chosen),
+judging_probes(run_id, url) as (
+  select probes.run_id, probes.url from checks join probes on probes.run_id = checks.run_id
+  and substr(checks.final_url, 1, length(probes.origin) + 1) = probes.origin || '/'
+  where checks.link_id in chosen and checks.rot = '{Rot.SOFT_404}'
+)
 select * from copies where link_id in chosen
 union
 select * from copies where url in chain_urls and run_id in checking_runs
+union
+select copies.* from judging_probes join copies on copies.url = judging_probes.url
+and copies.run_id = judging_probes.run_id
 order by recorded_at, id
 """
 
